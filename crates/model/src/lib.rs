@@ -1,0 +1,15 @@
+//! Interfero's data model: targets, observations (OONI Web Connectivity compatible), the control
+//! protocol (OONI's test-helper JSON), and verdicts. No I/O lives here.
+
+pub mod base64;
+pub mod control;
+pub mod failure;
+pub mod measurement;
+pub mod target;
+pub mod verdict;
+
+pub use control::{ControlRequest, ControlResponse};
+pub use failure::Failure;
+pub use measurement::{Measurement, TestKeys};
+pub use target::{Target, TargetError};
+pub use verdict::{Status, Technique, Verdict};

@@ -1,0 +1,180 @@
+//! What the user asks to measure: URLs, bare domains, and lists of them.
+
+use serde::{Deserialize, Serialize};
+use thiserror::Error;
+use url::Url;
+
+/// One thing to measure: an http(s) URL, with its test-list category when known.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct Target {
+    /// The URL as measured (a bare domain becomes `https://DOMAIN/`).
+    pub url: String,
+    /// The Citizen Lab category code, when the target came from a test list.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub category_code: Option<String>,
+}
+
+/// Why a target could not be understood.
+#[derive(Debug, Clone, PartialEq, Eq, Error)]
+pub enum TargetError {
+    /// Not a URL nor a domain name.
+    #[error(
+        "{0:?} is not a URL or a domain name (expected e.g. https://example.kz/ or example.kz)"
+    )]
+    Invalid(String),
+    /// A URL of a scheme the probe does not measure.
+    #[error("{0:?}: only http:// and https:// URLs can be measured")]
+    Scheme(String),
+    /// A URL without a host name.
+    #[error("{0:?} has no host name")]
+    NoHost(String),
+}
+
+impl Target {
+    /// Parses a URL or a bare domain name.
+    pub fn parse(input: &str) -> Result<Target, TargetError> {
+        let s = input.trim();
+        if s.is_empty() || s.chars().any(char::is_whitespace) {
+            return Err(TargetError::Invalid(s.to_string()));
+        }
+        let candidate = if s.contains("://") {
+            s.to_string()
+        } else if is_domain(s) {
+            format!("https://{s}/")
+        } else {
+            return Err(TargetError::Invalid(s.to_string()));
+        };
+        let url = Url::parse(&candidate).map_err(|_| TargetError::Invalid(s.to_string()))?;
+        if url.scheme() != "http" && url.scheme() != "https" {
+            return Err(TargetError::Scheme(s.to_string()));
+        }
+        if url.host_str().is_none_or(str::is_empty) {
+            return Err(TargetError::NoHost(s.to_string()));
+        }
+        Ok(Target {
+            url: url.to_string(),
+            category_code: None,
+        })
+    }
+
+    /// The host name of the target's URL.
+    pub fn host(&self) -> String {
+        Url::parse(&self.url)
+            .ok()
+            .and_then(|u| u.host_str().map(str::to_string))
+            .unwrap_or_default()
+    }
+}
+
+fn is_domain(s: &str) -> bool {
+    let host = s.split(':').next().unwrap_or("");
+    host.contains('.')
+        && host
+            .split('.')
+            .all(|l| !l.is_empty() && l.chars().all(|c| c.is_alphanumeric() || c == '-'))
+}
+
+/// A line of a list that could not be used.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ListProblem {
+    /// 1-based line number in the list.
+    pub line: usize,
+    /// What is wrong with it.
+    pub message: String,
+}
+
+/// Parses a Citizen Lab CSV (`url,category_code,...` with a header) or a plain list of one target
+/// a line (blank lines and `#` comments ignored). Bad lines are reported, not fatal; duplicates
+/// are dropped.
+pub fn parse_list(text: &str) -> (Vec<Target>, Vec<ListProblem>) {
+    let mut targets = Vec::new();
+    let mut problems = Vec::new();
+    let mut seen = std::collections::HashSet::new();
+    let mut lines = text.lines().enumerate().peekable();
+    let csv = lines
+        .peek()
+        .map(|(_, l)| l.trim_start_matches('\u{feff}').starts_with("url,"))
+        .unwrap_or(false);
+    if csv {
+        lines.next();
+    }
+    for (i, raw) in lines {
+        let line = raw.trim();
+        if line.is_empty() || line.starts_with('#') {
+            continue;
+        }
+        let (field, category) = if csv {
+            let mut cols = line.splitn(3, ',');
+            let u = cols.next().unwrap_or("").trim();
+            let c = cols
+                .next()
+                .map(|c| c.trim().to_string())
+                .filter(|c| !c.is_empty());
+            (u, c)
+        } else {
+            (line, None)
+        };
+        match Target::parse(field) {
+            Ok(mut t) => {
+                t.category_code = category;
+                if seen.insert(t.url.clone()) {
+                    targets.push(t);
+                }
+            }
+            Err(e) => problems.push(ListProblem {
+                line: i + 1,
+                message: e.to_string(),
+            }),
+        }
+    }
+    (targets, problems)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn bare_domain_becomes_https() {
+        assert_eq!(
+            Target::parse("example.kz").unwrap().url,
+            "https://example.kz/"
+        );
+        assert_eq!(
+            Target::parse("http://a.kz/x?y").unwrap().url,
+            "http://a.kz/x?y"
+        );
+    }
+
+    #[test]
+    fn rejects_garbage() {
+        assert!(Target::parse("not a url").is_err());
+        assert!(Target::parse("ftp://a.kz/").is_err());
+        assert!(Target::parse("localhost").is_err());
+    }
+
+    #[test]
+    fn csv_list_with_bad_line() {
+        let text = "url,category_code,category_description\nhttp://a.kz/,NEWS,News\nbad line here,X,Y\nhttps://b.kz/,POLR,x\n";
+        let (t, p) = parse_list(text);
+        assert_eq!(t.len(), 2);
+        assert_eq!(t[0].category_code.as_deref(), Some("NEWS"));
+        assert_eq!(p.len(), 1);
+        assert_eq!(p[0].line, 3);
+    }
+
+    #[test]
+    fn plain_list() {
+        let (t, p) = parse_list("# c\na.kz\n\nhttps://b.kz/\na.kz\n");
+        assert_eq!(t.len(), 2);
+        assert!(p.is_empty());
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn never_panics(s in ".*") {
+            let _ = Target::parse(&s);
+            let _ = parse_list(&s);
+        }
+    }
+}
