@@ -16,6 +16,7 @@
 //! linear time). A body is therefore scanned twice at most, not 1,700 times.
 
 mod csv;
+mod python_re;
 
 use aho_corasick::{AhoCorasick, MatchKind};
 use interfero_model::measurement::HttpResponse;
@@ -346,7 +347,7 @@ impl Fingerprints {
                     literal_src.push(p);
                 }
                 PatternType::Regexp => {
-                    let translated = python_braces(&p.pattern);
+                    let translated = python_re::braces(&p.pattern);
                     // Compiled alone first so that one bad pattern is reported by name and
                     // skipped, instead of failing the whole set.
                     match regex::Regex::new(&translated) {
@@ -404,56 +405,6 @@ impl Fingerprints {
             name,
             reason,
         });
-    }
-}
-
-/// The files' regexps were written for Python's `re`, which reads a `{` that does not open a
-/// counted repetition (`{2}`, `{2,}`, `{2,5}`) as a literal brace; Rust's `regex` rejects it.
-/// Escaping such braces keeps Python's meaning (e.g. `{"msg":.*"id":`).
-fn python_braces(pattern: &str) -> String {
-    let mut out = String::with_capacity(pattern.len() + 4);
-    let mut escaped = false;
-    for (i, c) in pattern.char_indices() {
-        if escaped {
-            escaped = false;
-            out.push(c);
-            continue;
-        }
-        match c {
-            '\\' => {
-                escaped = true;
-                out.push(c);
-            }
-            '{' if !opens_repetition(pattern.get(i + 1..).unwrap_or("")) => out.push_str("\\{"),
-            '}' if !closes_repetition(&out) => out.push_str("\\}"),
-            _ => out.push(c),
-        }
-    }
-    out
-}
-
-/// Whether `rest` (the text after a `{`) is `digits[,[digits]]}`.
-fn opens_repetition(rest: &str) -> bool {
-    let Some(end) = rest.find('}') else {
-        return false;
-    };
-    let inner = rest.get(..end).unwrap_or("");
-    let mut parts = inner.splitn(2, ',');
-    let min = parts.next().unwrap_or("");
-    let max = parts.next().unwrap_or("");
-    !min.is_empty()
-        && min.bytes().all(|b| b.is_ascii_digit())
-        && max.bytes().all(|b| b.is_ascii_digit())
-}
-
-/// Whether the translated text so far ends inside an unescaped, valid `{n,m` repetition.
-fn closes_repetition(so_far: &str) -> bool {
-    match so_far.rfind('{') {
-        Some(i) if !so_far.get(..i).unwrap_or("").ends_with('\\') => {
-            let inner = so_far.get(i + 1..).unwrap_or("");
-            !inner.is_empty() && inner.bytes().all(|b| b.is_ascii_digit() || b == b',')
-        }
-        _ => false,
     }
 }
 

@@ -67,7 +67,7 @@ fn python_style_brace_is_literal() {
         .find(|m| m.name == "cp.fp_x_msg_id")
         .expect("cp.fp_x_msg_id");
     assert!(hit.is_false_positive());
-    assert_eq!(python_braces(r#"{"a":.{2,3}x}"#), r#"\{"a":.{2,3}x\}"#);
+    assert_eq!(python_re::braces(r#"{"a":.{2,3}x}"#), r#"\{"a":.{2,3}x\}"#);
 }
 
 #[test]
