@@ -1,1 +1,139 @@
-//! stub
+//! Storage of measurements behind one interface, [`MeasurementStore`]; SQLite
+//! ([`SqliteStore`]) is the embedded default, and a ClickHouse backend can implement the same
+//! trait later. The store also keeps events (a block begins or ends, a shutdown starts) for
+//! watching a target over time, and exports measurements as JSON Lines.
+
+mod error;
+mod schema;
+mod sqlite;
+pub mod synthetic;
+
+pub use error::StoreError;
+pub use sqlite::SqliteStore;
+
+use interfero_model::{Measurement, Status, Technique};
+use serde::{Deserialize, Serialize};
+use std::io::Write;
+
+/// The id of a run (one invocation of the probe over a list of targets).
+pub type RunId = i64;
+
+/// The id of a stored measurement.
+pub type MeasurementId = i64;
+
+/// The id of a stored event.
+pub type EventId = i64;
+
+/// What is known about a run when it begins.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RunInfo {
+    /// UTC start, `YYYY-MM-DD HH:MM:SS` (the measurements' time format).
+    pub started: String,
+    /// The Interfero version that measured.
+    pub software_version: String,
+    /// The vantage point's country (`ZZ` when unknown or hidden).
+    pub probe_cc: String,
+    /// The vantage point's network (`AS0` when unknown or hidden).
+    pub probe_asn: String,
+    /// Free text from the user (why the run was made, the list used ...).
+    pub note: String,
+}
+
+/// Which measurements to read; an unset field does not filter.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Filter {
+    /// Exactly this input (URL).
+    pub input: Option<String>,
+    /// Only measurements whose verdict has this status.
+    pub status: Option<Status>,
+    /// Only measurements of this run.
+    pub run: Option<RunId>,
+    /// At most this many, oldest first.
+    pub limit: Option<usize>,
+}
+
+/// The kind of a change seen over time for one target or vantage point.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum EventKind {
+    /// A target that was reachable became blocked.
+    BlockStarted,
+    /// A blocked target became reachable again.
+    BlockEnded,
+    /// The vantage point lost all connectivity.
+    ShutdownStarted,
+    /// Connectivity came back.
+    ShutdownEnded,
+}
+
+impl EventKind {
+    /// Every kind.
+    pub const ALL: [EventKind; 4] = [
+        EventKind::BlockStarted,
+        EventKind::BlockEnded,
+        EventKind::ShutdownStarted,
+        EventKind::ShutdownEnded,
+    ];
+
+    /// The snake_case name stored and written in JSON.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            EventKind::BlockStarted => "block_started",
+            EventKind::BlockEnded => "block_ended",
+            EventKind::ShutdownStarted => "shutdown_started",
+            EventKind::ShutdownEnded => "shutdown_ended",
+        }
+    }
+
+    /// Parses the snake_case name.
+    pub fn parse(s: &str) -> Option<EventKind> {
+        EventKind::ALL.into_iter().find(|k| k.as_str() == s)
+    }
+}
+
+/// A change seen over time (for `watch`): a block begins or ends, a shutdown starts or ends.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Event {
+    /// The target concerned (a URL), or empty for the whole vantage point.
+    pub input: String,
+    /// What happened.
+    pub kind: EventKind,
+    /// The technique seen, when one was.
+    pub technique: Option<Technique>,
+    /// UTC time the change was first seen, `YYYY-MM-DD HH:MM:SS`.
+    pub started: String,
+    /// UTC time it ended, when it has.
+    pub ended: Option<String>,
+    /// Human-readable observations (measurement ids, verdict evidence ...).
+    pub evidence: Vec<String>,
+}
+
+/// One storage interface for measurements, runs and events. Implementations are safe to share
+/// between threads.
+pub trait MeasurementStore: Send + Sync {
+    /// Records the start of a run and returns its id.
+    fn begin_run(&self, info: &RunInfo) -> Result<RunId, StoreError>;
+
+    /// Stores one measurement of a run.
+    fn insert(&self, run: RunId, m: &Measurement) -> Result<MeasurementId, StoreError>;
+
+    /// Stores many measurements of a run at once, all or none; returns their ids in order.
+    fn insert_many(&self, run: RunId, ms: &[Measurement])
+        -> Result<Vec<MeasurementId>, StoreError>;
+
+    /// How many measurements are stored.
+    fn count(&self) -> Result<u64, StoreError>;
+
+    /// The measurements that pass the filter, oldest first.
+    fn measurements(&self, filter: &Filter) -> Result<Vec<Measurement>, StoreError>;
+
+    /// Writes the measurements of one run (or all, with `None`) as JSON Lines, oldest first;
+    /// returns how many were written.
+    fn export_jsonl(&self, run: Option<RunId>, out: &mut dyn Write) -> Result<u64, StoreError>;
+
+    /// Stores an event and returns its id.
+    fn record_event(&self, event: &Event) -> Result<EventId, StoreError>;
+
+    /// Every event, oldest first.
+    fn events(&self) -> Result<Vec<Event>, StoreError>;
+}

@@ -1,0 +1,293 @@
+//! The SQLite backend: one connection behind a mutex, WAL journal, prepared statements.
+
+use crate::{
+    schema, Event, EventId, EventKind, Filter, MeasurementId, MeasurementStore, RunId, RunInfo,
+    StoreError,
+};
+use interfero_model::{Measurement, Technique};
+use rusqlite::{params, Connection, OptionalExtension, Transaction, TransactionBehavior};
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::sync::{Mutex, MutexGuard};
+use std::time::Duration;
+
+const INSERT_MEASUREMENT: &str = "INSERT INTO measurements
+    (run_id, input, test_name, measurement_start_time, status, techniques, confidence,
+     probe_cc, probe_asn, json)
+    VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)";
+
+/// A measurement store in one SQLite file (or in memory).
+#[derive(Debug)]
+pub struct SqliteStore {
+    // rusqlite's Connection is Send but not Sync; the mutex makes the store shareable
+    // (e.g. between a server's handlers), and SQLite serialises writers anyway.
+    conn: Mutex<Connection>,
+}
+
+impl SqliteStore {
+    /// Opens (creating if needed, with its parent directory) the database at `path`, and
+    /// upgrades its schema.
+    pub fn open(path: &Path) -> Result<Self, StoreError> {
+        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+            std::fs::create_dir_all(dir).map_err(|source| StoreError::CreateDir {
+                path: dir.to_path_buf(),
+                source,
+            })?;
+        }
+        let open_err = |source| StoreError::Open {
+            path: path.to_path_buf(),
+            source,
+        };
+        let conn = Connection::open(path).map_err(open_err)?;
+        Self::setup(conn, path)
+    }
+
+    /// A fresh database that lives as long as this value.
+    pub fn open_in_memory() -> Result<Self, StoreError> {
+        let path = Path::new(":memory:");
+        let conn = Connection::open_in_memory().map_err(|source| StoreError::Open {
+            path: path.to_path_buf(),
+            source,
+        })?;
+        Self::setup(conn, path)
+    }
+
+    fn setup(mut conn: Connection, path: &Path) -> Result<Self, StoreError> {
+        let open_err = |source| StoreError::Open {
+            path: PathBuf::from(path),
+            source,
+        };
+        // Another process (a second `interfero run`) may hold the write lock briefly.
+        conn.busy_timeout(Duration::from_secs(10))
+            .map_err(open_err)?;
+        // WAL lets readers (the explorer) work while a run writes; NORMAL sync is safe with
+        // WAL (a power cut may lose the last commits, never corrupt the file) and much faster.
+        // `journal_mode` answers with a row, so it is queried, not executed.
+        let _mode: String = conn
+            .query_row("PRAGMA journal_mode = WAL", [], |r| r.get(0))
+            .map_err(open_err)?;
+        conn.execute_batch("PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON;")
+            .map_err(open_err)?;
+        schema::migrate(&mut conn, path)?;
+        Ok(SqliteStore {
+            conn: Mutex::new(conn),
+        })
+    }
+
+    fn conn(&self) -> MutexGuard<'_, Connection> {
+        // A panic while holding the lock cannot leave SQLite half-written (transactions roll
+        // back on drop), so a poisoned lock is still usable.
+        self.conn.lock().unwrap_or_else(|p| p.into_inner())
+    }
+}
+
+fn check_run(tx: &Transaction<'_>, run: RunId) -> Result<(), StoreError> {
+    let found: Option<i64> = tx
+        .query_row("SELECT 1 FROM runs WHERE id = ?1", [run], |r| r.get(0))
+        .optional()?;
+    found.map(|_| ()).ok_or(StoreError::UnknownRun(run))
+}
+
+fn insert_all(
+    tx: &Transaction<'_>,
+    run: RunId,
+    ms: &[Measurement],
+) -> Result<Vec<MeasurementId>, StoreError> {
+    check_run(tx, run)?;
+    let mut stmt = tx.prepare_cached(INSERT_MEASUREMENT)?;
+    let mut ids = Vec::with_capacity(ms.len());
+    for m in ms {
+        let json = serde_json::to_string(m).map_err(|source| StoreError::Encode {
+            input: m.input.clone(),
+            source,
+        })?;
+        let v = m.verdict.as_ref();
+        let techniques = v
+            .map(|v| {
+                v.techniques
+                    .iter()
+                    .map(|t| t.as_str())
+                    .collect::<Vec<_>>()
+                    .join(" ")
+            })
+            .unwrap_or_default();
+        stmt.execute(params![
+            run,
+            m.input,
+            m.test_name,
+            m.measurement_start_time,
+            v.map(|v| v.status.as_str()),
+            techniques,
+            v.map(|v| v.confidence),
+            m.probe_cc,
+            m.probe_asn,
+            json,
+        ])?;
+        ids.push(tx.last_insert_rowid());
+    }
+    Ok(ids)
+}
+
+fn decode(id: MeasurementId, json: &str) -> Result<Measurement, StoreError> {
+    serde_json::from_str(json).map_err(|e| StoreError::Corrupt {
+        what: "measurement",
+        id,
+        message: e.to_string(),
+    })
+}
+
+impl MeasurementStore for SqliteStore {
+    fn begin_run(&self, info: &RunInfo) -> Result<RunId, StoreError> {
+        let conn = self.conn();
+        conn.execute(
+            "INSERT INTO runs (started, software_version, probe_cc, probe_asn, note)
+             VALUES (?1, ?2, ?3, ?4, ?5)",
+            params![
+                info.started,
+                info.software_version,
+                info.probe_cc,
+                info.probe_asn,
+                info.note
+            ],
+        )?;
+        Ok(conn.last_insert_rowid())
+    }
+
+    fn insert(&self, run: RunId, m: &Measurement) -> Result<MeasurementId, StoreError> {
+        let ids = self.insert_many(run, std::slice::from_ref(m))?;
+        ids.first().copied().ok_or(StoreError::UnknownRun(run))
+    }
+
+    fn insert_many(
+        &self,
+        run: RunId,
+        ms: &[Measurement],
+    ) -> Result<Vec<MeasurementId>, StoreError> {
+        let mut conn = self.conn();
+        // IMMEDIATE takes the write lock up front: a deferred transaction that reads (the run
+        // check) and then writes fails with SQLITE_BUSY_SNAPSHOT, without waiting, when another
+        // connection wrote in between.
+        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        // On error the transaction is dropped, which rolls back: all or none.
+        let ids = insert_all(&tx, run, ms)?;
+        tx.commit()?;
+        Ok(ids)
+    }
+
+    fn count(&self) -> Result<u64, StoreError> {
+        let n: i64 = self
+            .conn()
+            .query_row("SELECT COUNT(*) FROM measurements", [], |r| r.get(0))?;
+        Ok(u64::try_from(n).unwrap_or(0))
+    }
+
+    fn measurements(&self, filter: &Filter) -> Result<Vec<Measurement>, StoreError> {
+        let conn = self.conn();
+        // NULL parameters switch a condition off, so one prepared statement serves every
+        // filter combination.
+        let mut stmt = conn.prepare_cached(
+            "SELECT id, json FROM measurements
+             WHERE (?1 IS NULL OR input = ?1) AND (?2 IS NULL OR status = ?2)
+               AND (?3 IS NULL OR run_id = ?3)
+             ORDER BY id LIMIT ?4",
+        )?;
+        let limit = filter
+            .limit
+            .and_then(|l| i64::try_from(l).ok())
+            .unwrap_or(-1);
+        let rows = stmt.query_map(
+            params![
+                filter.input,
+                filter.status.map(|s| s.as_str()),
+                filter.run,
+                limit
+            ],
+            |r| Ok((r.get::<_, i64>(0)?, r.get::<_, String>(1)?)),
+        )?;
+        let mut out = Vec::new();
+        for row in rows {
+            let (id, json) = row?;
+            out.push(decode(id, &json)?);
+        }
+        Ok(out)
+    }
+
+    fn export_jsonl(&self, run: Option<RunId>, out: &mut dyn Write) -> Result<u64, StoreError> {
+        let conn = self.conn();
+        let mut stmt = conn.prepare_cached(
+            "SELECT json FROM measurements WHERE (?1 IS NULL OR run_id = ?1) ORDER BY id",
+        )?;
+        let mut rows = stmt.query([run])?;
+        let mut n = 0u64;
+        // Streamed row by row: an export of a large database never sits in memory whole.
+        // The stored JSON is written as is (it is one line: serde_json escapes newlines).
+        while let Some(row) = rows.next()? {
+            let json: String = row.get(0)?;
+            out.write_all(json.as_bytes())
+                .and_then(|()| out.write_all(b"\n"))
+                .map_err(StoreError::Export)?;
+            n += 1;
+        }
+        out.flush().map_err(StoreError::Export)?;
+        Ok(n)
+    }
+
+    fn record_event(&self, event: &Event) -> Result<EventId, StoreError> {
+        let conn = self.conn();
+        let evidence =
+            serde_json::to_string(&event.evidence).map_err(|source| StoreError::Encode {
+                input: event.input.clone(),
+                source,
+            })?;
+        conn.execute(
+            "INSERT INTO events (input, kind, technique, started, ended, evidence)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+            params![
+                event.input,
+                event.kind.as_str(),
+                event.technique.map(|t| t.as_str()),
+                event.started,
+                event.ended,
+                evidence
+            ],
+        )?;
+        Ok(conn.last_insert_rowid())
+    }
+
+    fn events(&self) -> Result<Vec<Event>, StoreError> {
+        let conn = self.conn();
+        let mut stmt = conn.prepare_cached(
+            "SELECT id, input, kind, technique, started, ended, evidence FROM events ORDER BY id",
+        )?;
+        let mut rows = stmt.query([])?;
+        let mut out = Vec::new();
+        while let Some(r) = rows.next()? {
+            let id: i64 = r.get(0)?;
+            let corrupt = |message: String| StoreError::Corrupt {
+                what: "event",
+                id,
+                message,
+            };
+            let kind: String = r.get(2)?;
+            let technique: Option<String> = r.get(3)?;
+            let evidence: String = r.get(6)?;
+            out.push(Event {
+                input: r.get(1)?,
+                kind: EventKind::parse(&kind)
+                    .ok_or_else(|| corrupt(format!("unknown event kind {kind:?}")))?,
+                technique: match technique {
+                    None => None,
+                    Some(t) => Some(
+                        Technique::parse(&t)
+                            .ok_or_else(|| corrupt(format!("unknown technique {t:?}")))?,
+                    ),
+                },
+                started: r.get(4)?,
+                ended: r.get(5)?,
+                evidence: serde_json::from_str(&evidence)
+                    .map_err(|e| corrupt(format!("evidence is not a JSON list: {e}")))?,
+            });
+        }
+        Ok(out)
+    }
+}
