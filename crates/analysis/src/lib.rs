@@ -1,2 +1,15 @@
-//! stub
+//! Interfero's analysis: pure functions from observations and a control to a verdict.
+//! No I/O, no clock, no randomness, so every rule can be tested exhaustively and rerun on
+//! stored measurements.
+
+pub mod addr;
+pub mod diff;
+pub mod facts;
 pub mod fingerprint;
+pub mod ooni;
+pub mod rules;
+pub mod steps;
+pub mod throttle;
+pub mod trust;
+
+pub use rules::{judge, Context};

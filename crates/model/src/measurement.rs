@@ -221,6 +221,10 @@ pub struct CertInfo {
     pub issuer: String,
     /// SHA-256 of the DER, hex.
     pub sha256: String,
+    /// SHA-1 of the DER, hex (how older reports publish fingerprints).
+    pub sha1: String,
+    /// SHA-256 of the SubjectPublicKeyInfo, hex (how browser blocklists name keys).
+    pub spki_sha256: String,
     /// Not valid before (RFC 3339).
     pub not_before: String,
     /// Not valid after (RFC 3339).

@@ -102,6 +102,8 @@ techniques! {
     DnsHijack => "dns.hijack",
     /// Answers that come from the path (racing or duplicate answers).
     DnsInjection => "dns.injection",
+    /// The resolver's answer cannot be parsed where the control resolves.
+    DnsMalformed => "dns.malformed",
     /// Connecting times out where the control connects.
     TcpTimeout => "tcp.timeout",
     /// Connecting is reset where the control connects.
@@ -210,7 +212,7 @@ mod tests {
         for t in Technique::ALL {
             assert_eq!(Technique::parse(t.as_str()), Some(*t));
         }
-        assert_eq!(Technique::ALL.len(), 23);
+        assert_eq!(Technique::ALL.len(), 24);
     }
 
     #[test]

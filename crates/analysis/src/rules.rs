@@ -1,0 +1,227 @@
+//! The verdict rules. Each rule reads [`Facts`] and either decides or passes; the order is the
+//! order of the network steps, because the first step that fails is what the user met.
+
+use crate::facts::{AddrFacts, Facts};
+use crate::fingerprint::Fingerprints;
+use crate::throttle;
+use crate::trust::StateRoots;
+use interfero_model::measurement::HttpRoundTrip;
+use interfero_model::{Failure, Status, Technique, Verdict};
+
+/// What the rules need besides the measurement.
+#[derive(Debug, Clone, Copy)]
+pub struct Context<'a> {
+    /// Blockpage fingerprints.
+    pub fingerprints: &'a Fingerprints,
+    /// Known state interception roots.
+    pub state_roots: &'a StateRoots,
+}
+
+impl Default for Context<'static> {
+    fn default() -> Self {
+        Context {
+            fingerprints: Fingerprints::builtin(),
+            state_roots: StateRoots::builtin(),
+        }
+    }
+}
+
+/// Judges one measurement of `input` (a URL) from its observations and control.
+pub fn judge(input: &str, tk: &interfero_model::TestKeys, ctx: &Context) -> Verdict {
+    let f = Facts::new(input, tk);
+    let certain = certain_signals(&f, ctx);
+    let judged = judge_with_control(&f, ctx);
+    merge(certain, judged)
+}
+
+/// A certain signal (blockpage fingerprint, known state root, known forged DNS address) holds
+/// whatever the control says; it joins an interference verdict and overrides any other.
+fn merge(certain: Option<Verdict>, judged: Verdict) -> Verdict {
+    let Some(mut c) = certain else { return judged };
+    match judged.status {
+        Status::Blocked | Status::Intercepted | Status::Throttled => {
+            let mut v = judged;
+            for t in c.techniques {
+                v.add(t);
+            }
+            v.rules.append(&mut c.rules);
+            v.evidence.append(&mut c.evidence);
+            v.confidence = v.confidence.max(c.confidence);
+            if c.status == Status::Intercepted {
+                v.status = Status::Intercepted;
+            }
+            v
+        }
+        _ => {
+            c.evidence.extend(judged.evidence);
+            c
+        }
+    }
+}
+
+fn plaintext(rt: &HttpRoundTrip) -> bool {
+    rt.request.url.starts_with("http://")
+}
+
+fn certain_signals(f: &Facts, ctx: &Context) -> Option<Verdict> {
+    let mut v: Option<Verdict> = None;
+    // A page received in the clear may have been written by the network; one received over TLS
+    // valid for the name was written by the site, whatever it says.
+    for rt in f
+        .chain
+        .iter()
+        .filter(|rt| plaintext(rt) && rt.response.code > 0)
+    {
+        let matches = ctx.fingerprints.match_http(&rt.response);
+        if matches.iter().any(|m| m.is_false_positive()) {
+            continue;
+        }
+        if let Some(m) = matches.iter().find(|m| m.scope != "vbw") {
+            let e = format!(
+                "{} answered {} matching blockpage fingerprint {} ({} scope, {} on {})",
+                rt.request.url, rt.response.code, m.name, m.scope, m.location, m.pattern
+            );
+            let d = v.get_or_insert_with(|| {
+                Verdict::new(Status::Blocked, 0.97, "http.blockpage.fingerprint")
+            });
+            d.add(Technique::HttpBlockpage);
+            d.evidence.push(e);
+        }
+    }
+    for a in &f.dns.addrs {
+        if let Some(m) = ctx
+            .fingerprints
+            .match_dns(&a.to_string())
+            .into_iter()
+            .next()
+        {
+            let d = v.get_or_insert_with(|| {
+                Verdict::new(Status::Blocked, 0.97, "dns.answer.fingerprint")
+            });
+            d.add(if crate::addr::is_bogon_for(*a, &f.control_addrs()) {
+                Technique::DnsBogon
+            } else {
+                Technique::DnsHijack
+            });
+            d.evidence.push(format!(
+                "DNS answered {a}, a known blocking address ({})",
+                m.name
+            ));
+        }
+    }
+    for t in &f.tk.tls_handshakes {
+        if let Some((root, why)) = ctx.state_roots.match_chain(&t.x_chain) {
+            let d = v.get_or_insert_with(|| {
+                Verdict::new(Status::Intercepted, 0.99, "tls.chain.known_state_root")
+            });
+            d.status = Status::Intercepted;
+            d.add(Technique::TlsMitm);
+            d.evidence.push(format!(
+                "TLS to {} for {}: {why} (state interception root, {} {}, list {})",
+                t.address, t.server_name, root.country, root.period, ctx.state_roots.version
+            ));
+        }
+    }
+    v
+}
+
+fn control_reached_site(f: &Facts) -> bool {
+    f.control
+        .is_some_and(|c| c.http_request.failure.is_none() && c.http_request.status_code > 0)
+}
+
+fn summary(f: &Facts) -> String {
+    match f.last() {
+        Some(rt) if rt.failure.is_none() && rt.response.code > 0 => {
+            format!("probe fetched {} ({})", rt.request.url, rt.response.code)
+        }
+        Some(rt) => format!(
+            "probe failed at {}: {}",
+            rt.request.url,
+            rt.failure
+                .as_ref()
+                .map(Failure::as_str)
+                .unwrap_or("no response")
+        ),
+        None => match &f.dns.failure {
+            Some(fl) => format!("probe DNS failed: {fl}"),
+            None => "probe made no HTTP request".to_string(),
+        },
+    }
+}
+
+fn judge_with_control(f: &Facts, ctx: &Context) -> Verdict {
+    let Some(control) = f.control else {
+        let why =
+            f.tk.control_failure
+                .clone()
+                .unwrap_or_else(|| "no control".into());
+        return Verdict::new(Status::Inconclusive, 0.5, "control.missing")
+            .because(format!("control unavailable: {why}"))
+            .because(summary(f));
+    };
+    if !control_reached_site(f) {
+        return judge_site_fault(f, control);
+    }
+    if let Some(v) = crate::steps::dns(f) {
+        return v;
+    }
+    if let Some(v) = crate::steps::tcp(f) {
+        return v;
+    }
+    if let Some(v) = crate::steps::tls(f) {
+        return v;
+    }
+    if let Some(v) = crate::steps::http(f, ctx) {
+        return v;
+    }
+    if let Some(v) = throttle::judge(f.tk) {
+        return v;
+    }
+    let mut v =
+        Verdict::new(Status::Accessible, 0.9, "reached.same_as_control").because(summary(f));
+    if let Some(inj) = &f.dns.injection {
+        v.evidence
+            .push(format!("an injected DNS answer lost the race: {inj}"));
+    }
+    v
+}
+
+/// The control could not fetch the site either.
+fn judge_site_fault(f: &Facts, control: &interfero_model::ControlResponse) -> Verdict {
+    let cf = control
+        .dns
+        .failure
+        .clone()
+        .or_else(|| control.http_request.failure.clone())
+        .map(|x| x.to_string())
+        .unwrap_or_else(|| "no response".into());
+    let probe_ok = f
+        .last()
+        .is_some_and(|rt| rt.failure.is_none() && rt.response.code > 0);
+    if !probe_ok {
+        return Verdict::new(Status::Down, 0.85, "site.control_fails_too")
+            .because(format!("control failed too: {cf}"))
+            .because(summary(f));
+    }
+    let authenticated = f.last().is_some_and(|rt| !plaintext(rt));
+    if authenticated {
+        Verdict::new(Status::Accessible, 0.7, "reached.tls_valid.control_failed")
+            .because(format!(
+                "control failed ({cf}) but the probe reached the site over valid TLS"
+            ))
+            .because(summary(f))
+    } else {
+        Verdict::new(Status::Inconclusive, 0.5, "control.failed.probe_plaintext")
+            .because(format!(
+                "control failed ({cf}); a plaintext page cannot be checked"
+            ))
+            .because(summary(f))
+    }
+}
+
+/// Whether an address is one the site really uses: the control resolved it, or TLS valid for
+/// the name was completed on it (by the probe or by the control), whatever its network.
+pub(crate) fn consistent(a: &AddrFacts) -> bool {
+    a.in_control_dns || a.probe_tls_valid() || a.control_tls_valid()
+}

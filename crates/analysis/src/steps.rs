@@ -1,0 +1,346 @@
+//! One rule per network step: DNS, TCP, TLS, HTTP. Each runs only once the control has reached
+//! the site, so a failure here that the control did not meet is interference.
+
+use crate::diff;
+use crate::facts::{AddrFacts, Facts};
+use crate::rules::{consistent, Context};
+use interfero_model::measurement::HttpRoundTrip;
+use interfero_model::{Failure, Status, Technique, Verdict};
+
+fn dns_technique(f: &Failure) -> Technique {
+    match f {
+        Failure::DnsNxdomain => Technique::DnsNxdomain,
+        Failure::DnsServfail => Technique::DnsServfail,
+        Failure::DnsRefused => Technique::DnsRefused,
+        Failure::DnsNoAnswer => Technique::DnsNoAnswer,
+        Failure::DnsMisbehaving => Technique::DnsMalformed,
+        Failure::DnsBogon => Technique::DnsBogon,
+        _ => Technique::DnsTimeout,
+    }
+}
+
+/// A plaintext site reached at an address the control did not give, with the control's page:
+/// geo-DNS or a CDN, not a lie.
+fn plaintext_same_page(f: &Facts) -> bool {
+    let (Some(last), Some(c)) = (f.last(), f.control) else {
+        return false;
+    };
+    !f.https
+        && last.failure.is_none()
+        && last.response.code > 0
+        && diff::compare(&last.response, &c.http_request).same_page()
+}
+
+/// DNS: a failure, a lie (bogon, hijack) or an injected answer where the control resolves.
+pub fn dns(f: &Facts) -> Option<Verdict> {
+    if let Some(fl) = &f.dns.failure {
+        let ctl = f.control_addrs();
+        return Some(
+            Verdict::new(Status::Blocked, 0.9, "dns.failure.control_resolves")
+                .with(dns_technique(fl))
+                .because(format!("resolver answered {fl} for {}", f.host))
+                .because(format!("control resolved {} to {ctl:?}", f.host)),
+        );
+    }
+    if f.addrs.is_empty() || f.addrs.iter().any(consistent) || plaintext_same_page(f) {
+        return None;
+    }
+    let addrs: Vec<String> = f.addrs.iter().map(|a| a.ip.to_string()).collect();
+    let ctl = f.control_addrs();
+    let base = |rule: &str, conf: f64, t: Technique| {
+        Verdict::new(Status::Blocked, conf, rule)
+            .with(t)
+            .because(format!("resolver gave {addrs:?}; control gave {ctl:?}"))
+    };
+    if let Some(inj) = &f.dns.injection {
+        return Some(
+            base("dns.injection.two_answers", 0.95, Technique::DnsInjection).because(inj.clone()),
+        );
+    }
+    if f.addrs.iter().all(|a| a.bogon) {
+        return Some(
+            base("dns.bogon.not_in_control", 0.95, Technique::DnsBogon)
+                .because("every address is private or reserved and the control does not give it"),
+        );
+    }
+    let tls_refutes = f.https
+        && f.addrs.iter().any(|a| {
+            a.probe_tls
+                .is_some_and(|t| t.failure.as_ref().is_some_and(Failure::is_certificate))
+        });
+    let conf = if tls_refutes || !f.https { 0.9 } else { 0.75 };
+    let mut v = base(
+        "dns.hijack.not_in_control_no_valid_tls",
+        conf,
+        Technique::DnsHijack,
+    );
+    if tls_refutes {
+        v.evidence
+            .push("TLS on those addresses presents no certificate valid for the name".into());
+    }
+    if f.addrs.iter().any(|a| a.bogon) {
+        v.add(Technique::DnsBogon);
+    }
+    Some(v)
+}
+
+fn considered<'f, 'a>(f: &'f Facts<'a>) -> Vec<&'f AddrFacts<'a>> {
+    let good: Vec<&AddrFacts> = f.addrs.iter().filter(|a| consistent(a)).collect();
+    if good.is_empty() {
+        f.addrs.iter().collect()
+    } else {
+        good
+    }
+}
+
+fn tcp_technique(f: &Failure) -> Technique {
+    match f {
+        Failure::Timeout => Technique::TcpTimeout,
+        Failure::ConnectionReset => Technique::TcpReset,
+        _ => Technique::TcpRefused,
+    }
+}
+
+/// TCP: every address the site uses fails to connect while the control connects.
+pub fn tcp(f: &Facts) -> Option<Verdict> {
+    let tried: Vec<&AddrFacts> = considered(f)
+        .into_iter()
+        .filter(|a| a.probe_tcp.is_some())
+        .collect();
+    let failures: Vec<(&AddrFacts, &Failure)> = tried
+        .iter()
+        .filter_map(|a| {
+            a.probe_tcp
+                .as_ref()
+                .and_then(|r| r.as_ref())
+                .map(|fl| (*a, fl))
+        })
+        .collect();
+    if tried.is_empty() || failures.len() < tried.len() {
+        return None;
+    }
+    let mut v = Verdict::new(Status::Blocked, 0.9, "tcp.failure.control_connects");
+    for (a, fl) in &failures {
+        if a.control_tcp.is_some_and(|c| !c.status) {
+            // The control could not connect there either: that address is the site's problem.
+            continue;
+        }
+        v.add(tcp_technique(fl));
+        v.evidence.push(format!(
+            "connect to {} failed: {fl}; control connected",
+            a.endpoint
+        ));
+    }
+    if v.techniques.is_empty() {
+        return Some(
+            Verdict::new(Status::Down, 0.8, "tcp.failure.control_fails_too")
+                .because("neither the probe nor the control could connect to the addresses tried"),
+        );
+    }
+    Some(v)
+}
+
+fn tls_technique(f: &Failure) -> Technique {
+    match f {
+        Failure::Timeout => Technique::TlsTimeout,
+        Failure::Eof => Technique::TlsEof,
+        _ => Technique::TlsReset,
+    }
+}
+
+/// TLS: the handshake fails, or shows a certificate the control does not see, on every address.
+pub fn tls(f: &Facts) -> Option<Verdict> {
+    if !f.https {
+        return None;
+    }
+    let done: Vec<&AddrFacts> = considered(f)
+        .into_iter()
+        .filter(|a| matches!(a.probe_tcp, Some(None)) && a.probe_tls.is_some())
+        .collect();
+    if done.is_empty() || done.iter().any(|a| a.probe_tls_valid()) {
+        return None;
+    }
+    let control_valid_somewhere = f
+        .control
+        .is_some_and(|c| c.tls_handshake.values().any(|t| t.status));
+    let mut v = Verdict::new(Status::Blocked, 0.9, "tls.failure.control_handshakes");
+    let mut site_fault = Vec::new();
+    for a in &done {
+        let Some(t) = a.probe_tls else { continue };
+        let Some(fl) = &t.failure else { continue };
+        let control_ok =
+            a.control_tls_valid() || (a.control_tls.is_none() && control_valid_somewhere);
+        if !control_ok {
+            let cf = a
+                .control_tls
+                .and_then(|c| c.failure.clone())
+                .map(|x| x.to_string());
+            site_fault.push(format!(
+                "{}: probe {fl}, control {}",
+                a.endpoint,
+                cf.unwrap_or_else(|| "failed".into())
+            ));
+            continue;
+        }
+        if fl.is_certificate() {
+            v.status = Status::Intercepted;
+            v.rules = vec!["tls.certificate_untrusted.control_valid".into()];
+            v.confidence = 0.95;
+            v.add(Technique::TlsMitm);
+            let leaf = t.x_chain.first();
+            let top = t.x_chain.last();
+            v.evidence.push(format!(
+                "{} presented a certificate that fails validation ({fl}) while the control's validates{}{}",
+                a.endpoint,
+                leaf.map(|c| format!("; leaf {} issued by {} (sha256 {})", c.subject, c.issuer, c.sha256)).unwrap_or_default(),
+                top.map(|c| format!("; chain ends at issuer {}", c.issuer)).unwrap_or_default(),
+            ));
+        } else {
+            v.add(tls_technique(fl));
+            v.evidence.push(format!(
+                "TLS with SNI {} to {} failed after the ClientHello: {fl} ({} bytes from the server); control's handshake succeeded",
+                t.server_name,
+                a.endpoint,
+                t.x_server_bytes.map(|b| b.to_string()).unwrap_or_else(|| "?".into())
+            ));
+        }
+    }
+    if v.techniques.is_empty() {
+        let mut d = Verdict::new(Status::Down, 0.85, "tls.failure.control_fails_too");
+        d.evidence = site_fault;
+        return Some(d);
+    }
+    Some(v)
+}
+
+fn http_technique(f: &Failure) -> Technique {
+    match f {
+        Failure::Timeout => Technique::HttpTimeout,
+        Failure::ConnectionReset => Technique::HttpReset,
+        _ => Technique::HttpEof,
+    }
+}
+
+fn hop_host(rt: &HttpRoundTrip) -> String {
+    url::Url::parse(&rt.request.url)
+        .ok()
+        .and_then(|u| u.host_str().map(str::to_ascii_lowercase))
+        .unwrap_or_default()
+}
+
+/// The step at which a later redirect hop failed, judged like the first hop's steps.
+fn hop_technique(f: &Facts, rt: &HttpRoundTrip, fl: &Failure) -> Technique {
+    let host = hop_host(rt);
+    if host != f.host {
+        let dns_failed = f.tk.queries.iter().any(|q| {
+            q.hostname.trim_end_matches('.').eq_ignore_ascii_case(&host)
+                && q.failure.is_some()
+                && q.answers.is_empty()
+        }) && !f.tk.queries.iter().any(|q| {
+            q.hostname.trim_end_matches('.').eq_ignore_ascii_case(&host) && !q.answers.is_empty()
+        });
+        if dns_failed || fl.is_dns() {
+            return dns_technique(fl);
+        }
+    }
+    if let Some(addr) = &rt.address {
+        let ip = addr
+            .rsplit_once(':')
+            .map(|(h, _)| h.trim_matches(|c| c == '[' || c == ']'))
+            .unwrap_or("");
+        if f.tk
+            .tcp_connect
+            .iter()
+            .any(|c| c.ip == ip && !c.status.success && c.t0 >= rt.t0)
+        {
+            return tcp_technique(fl);
+        }
+        if f.tk
+            .tls_handshakes
+            .iter()
+            .any(|t| &t.address == addr && t.failure.is_some() && t.t0 >= rt.t0)
+        {
+            return tls_technique(fl);
+        }
+    }
+    http_technique(fl)
+}
+
+/// HTTP: the exchange fails, or returns another page than the control's.
+pub fn http(f: &Facts, ctx: &Context) -> Option<Verdict> {
+    let last = f.last()?;
+    let control = f.control?;
+    if let Some(fl) = &last.failure {
+        let t = hop_technique(f, last, fl);
+        let hops = f.chain.len();
+        return Some(
+            Verdict::new(Status::Blocked, 0.85, "http.failure.control_fetches")
+                .with(t)
+                .because(format!(
+                    "fetching {} (hop {hops}) failed: {fl}",
+                    last.request.url
+                ))
+                .because(format!(
+                    "control fetched the page: {} ({} bytes)",
+                    control.http_request.status_code, control.http_request.body_length
+                )),
+        );
+    }
+    let resp = &last.response;
+    let cmp = diff::compare(resp, &control.http_request);
+    if cmp.same_page() {
+        return None;
+    }
+    let detail = format!(
+        "probe got {} ({} bytes, title {:?}) from {}; control got {} ({} bytes, title {:?})",
+        resp.code,
+        resp.x_body_length.unwrap_or(0),
+        resp.x_title.clone().unwrap_or_default(),
+        last.request.url,
+        control.http_request.status_code,
+        control.http_request.body_length,
+        control.http_request.title
+    );
+    let authenticated = last.request.url.starts_with("https://");
+    if authenticated {
+        // The page came over TLS valid for the name: the site itself wrote it.
+        if resp.code >= 400 && !cmp.status_match {
+            return Some(
+                Verdict::new(Status::Down, 0.85, "http.server_side.authenticated")
+                    .with(Technique::HttpServerSide)
+                    .because(detail)
+                    .because("the response came over TLS valid for the name, so the site itself refused this vantage point"),
+            );
+        }
+        return None;
+    }
+    let matches = ctx.fingerprints.match_http(resp);
+    if let Some(m) = matches.iter().find(|m| m.is_false_positive()) {
+        return Some(
+            Verdict::new(Status::Down, 0.6, "http.diff.known_false_positive")
+                .with(Technique::HttpServerSide)
+                .because(detail)
+                .because(format!(
+                    "the page matches {}, a known non-blockpage",
+                    m.name
+                )),
+        );
+    }
+    if let Some(m) = matches.first() {
+        return Some(
+            Verdict::new(Status::Blocked, 0.85, "http.blockpage.vague_words_and_diff")
+                .with(Technique::HttpBlockpage)
+                .because(detail)
+                .because(format!("the page matches {} ({} scope)", m.name, m.scope)),
+        );
+    }
+    Some(
+        Verdict::new(Status::Blocked, 0.7, "http.diff.plaintext")
+            .with(Technique::HttpDiff)
+            .because(detail)
+            .because(format!(
+                "status match {}, body proportion {:.2}, title match {}",
+                cmp.status_match, cmp.body_proportion, cmp.title_match
+            )),
+    )
+}

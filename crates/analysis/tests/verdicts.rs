@@ -1,0 +1,495 @@
+//! One test per status and technique of CONTRACT.md, and one per look-alike that must not be
+//! called censorship, on hand-built observations.
+
+use interfero_analysis::{judge, Context};
+use interfero_model::control::{ControlDns, ControlHttp, ControlTcp, ControlTls};
+use interfero_model::measurement::*;
+use interfero_model::{ControlResponse, Failure, Status, Technique, TestKeys, Verdict};
+
+const IP: &str = "93.184.216.34";
+
+struct Obs {
+    url: String,
+    tk: TestKeys,
+}
+
+fn ans(ip: &str) -> DnsAnswer {
+    DnsAnswer {
+        answer_type: "A".into(),
+        ipv4: Some(ip.into()),
+        ..Default::default()
+    }
+}
+
+fn page(url: &str, code: u16, title: &str, len: u64, body: &str) -> HttpRoundTrip {
+    HttpRoundTrip {
+        request: HttpRequest {
+            url: url.into(),
+            method: "GET".into(),
+            ..Default::default()
+        },
+        response: HttpResponse {
+            code,
+            x_title: Some(title.into()),
+            x_body_length: Some(len),
+            body: Some(BinaryData::Text(body.into())),
+            ..Default::default()
+        },
+        ..Default::default()
+    }
+}
+
+impl Obs {
+    /// A site that the probe and the control both reach, identically.
+    fn site(url: &str) -> Obs {
+        let https = url.starts_with("https");
+        let port = if https { 443 } else { 80 };
+        let host = url::Url::parse(url)
+            .unwrap()
+            .host_str()
+            .unwrap()
+            .to_string();
+        let ep = format!("{IP}:{port}");
+        let mut control = ControlResponse {
+            dns: ControlDns {
+                failure: None,
+                addrs: vec![IP.into()],
+            },
+            http_request: ControlHttp {
+                status_code: 200,
+                body_length: 5000,
+                title: "Independent News Portal".into(),
+                ..Default::default()
+            },
+            ..Default::default()
+        };
+        control.tcp_connect.insert(
+            ep.clone(),
+            ControlTcp {
+                status: true,
+                failure: None,
+            },
+        );
+        let mut tk = TestKeys {
+            queries: vec![DnsQuery {
+                hostname: host.clone(),
+                query_type: "A".into(),
+                engine: "udp".into(),
+                answers: vec![ans(IP)],
+                x_rcode: Some("NOERROR".into()),
+                ..Default::default()
+            }],
+            tcp_connect: vec![TcpConnect {
+                ip: IP.into(),
+                port,
+                status: TcpStatus {
+                    success: true,
+                    failure: None,
+                },
+                ..Default::default()
+            }],
+            requests: vec![page(
+                url,
+                200,
+                "Independent News Portal",
+                5000,
+                "<p>news</p>",
+            )],
+            ..Default::default()
+        };
+        if https {
+            control.tls_handshake.insert(
+                ep.clone(),
+                ControlTls {
+                    server_name: host.clone(),
+                    status: true,
+                    failure: None,
+                    x_leaf_sha256: None,
+                },
+            );
+            tk.tls_handshakes.push(TlsHandshake {
+                address: ep,
+                server_name: host,
+                ..Default::default()
+            });
+        }
+        tk.control = Some(control);
+        Obs {
+            url: url.into(),
+            tk,
+        }
+    }
+
+    fn ctl(&mut self) -> &mut ControlResponse {
+        self.tk.control.as_mut().unwrap()
+    }
+
+    fn dns_fail(mut self, f: Failure) -> Obs {
+        let q = &mut self.tk.queries[0];
+        q.answers.clear();
+        q.failure = Some(f);
+        self.tk.tcp_connect.clear();
+        self.tk.tls_handshakes.clear();
+        self.tk.requests.clear();
+        self
+    }
+
+    fn dns_answer(mut self, ip: &str) -> Obs {
+        self.tk.queries[0].answers = vec![ans(ip)];
+        let port = self.tk.tcp_connect[0].port;
+        self.tk.tcp_connect[0].ip = ip.into();
+        if let Some(t) = self.tk.tls_handshakes.first_mut() {
+            t.address = format!("{ip}:{port}");
+        }
+        self.tk.requests[0].address = Some(format!("{ip}:{port}"));
+        self
+    }
+
+    fn tcp_fail(mut self, f: Failure) -> Obs {
+        self.tk.tcp_connect[0].status = TcpStatus {
+            success: false,
+            failure: Some(f),
+        };
+        self.tk.tls_handshakes.clear();
+        self.tk.requests.clear();
+        self
+    }
+
+    fn tls_fail(mut self, f: Failure) -> Obs {
+        self.tk.tls_handshakes[0].failure = Some(f);
+        self.tk.tls_handshakes[0].x_after_client_hello = Some(true);
+        self.tk.requests.clear();
+        self
+    }
+
+    fn chain(mut self, issuer: &str) -> Obs {
+        self.tk.tls_handshakes[0].x_chain = vec![CertInfo {
+            subject: "CN=news.example".into(),
+            issuer: issuer.into(),
+            sha256: "ab".repeat(32),
+            ..Default::default()
+        }];
+        self
+    }
+
+    fn http_fail(mut self, f: Failure) -> Obs {
+        let r = &mut self.tk.requests[0];
+        r.failure = Some(f);
+        r.response = HttpResponse::default();
+        self
+    }
+
+    fn response(mut self, rt: HttpRoundTrip) -> Obs {
+        self.tk.requests = vec![rt];
+        self
+    }
+
+    fn verdict(&self) -> Verdict {
+        judge(&self.url, &self.tk, &Context::default())
+    }
+}
+
+fn assert_verdict(o: &Obs, status: Status, techniques: &[Technique]) {
+    let v = o.verdict();
+    assert_eq!(v.status, status, "{v:#?}");
+    assert_eq!(v.techniques, techniques, "{v:#?}");
+    assert!(!v.rules.is_empty() && !v.evidence.is_empty(), "{v:#?}");
+}
+
+#[test]
+fn accessible_http_and_https() {
+    assert_verdict(&Obs::site("https://news.example/"), Status::Accessible, &[]);
+    assert_verdict(&Obs::site("http://news.example/"), Status::Accessible, &[]);
+}
+
+#[test]
+fn dns_failures_where_control_resolves() {
+    for (f, t) in [
+        (Failure::DnsNxdomain, Technique::DnsNxdomain),
+        (Failure::DnsServfail, Technique::DnsServfail),
+        (Failure::DnsRefused, Technique::DnsRefused),
+        (Failure::DnsNoAnswer, Technique::DnsNoAnswer),
+        (Failure::Timeout, Technique::DnsTimeout),
+        (Failure::DnsMisbehaving, Technique::DnsMalformed),
+    ] {
+        assert_verdict(
+            &Obs::site("https://news.example/").dns_fail(f),
+            Status::Blocked,
+            &[t],
+        );
+    }
+}
+
+#[test]
+fn real_nxdomain_is_down() {
+    let mut o = Obs::site("https://gone.example/").dns_fail(Failure::DnsNxdomain);
+    o.ctl().dns = ControlDns {
+        failure: Some(Failure::DnsNxdomain),
+        addrs: vec![],
+    };
+    o.ctl().http_request = ControlHttp {
+        failure: Some(Failure::DnsNxdomain),
+        ..Default::default()
+    };
+    assert_verdict(&o, Status::Down, &[]);
+}
+
+#[test]
+fn bogon_answer_not_given_by_control() {
+    let o = Obs::site("http://news.example/")
+        .dns_answer("10.10.34.35")
+        .response(page("http://news.example/", 200, "", 0, ""));
+    assert_verdict(&o, Status::Blocked, &[Technique::DnsBogon]);
+}
+
+#[test]
+fn lab_loopback_address_given_by_control_is_not_a_bogon() {
+    let mut o = Obs::site("https://news.test:8443/").dns_answer("127.77.1.10");
+    o.ctl().dns.addrs = vec!["127.77.1.10".into()];
+    let v = o.verdict();
+    assert_eq!(v.status, Status::Accessible, "{v:#?}");
+}
+
+#[test]
+fn hijack_to_public_address_with_bad_certificate() {
+    let o = Obs::site("https://news.example/")
+        .dns_answer("185.12.1.99")
+        .tls_fail(Failure::SslInvalidHostname);
+    let v = o.verdict();
+    assert_eq!(v.status, Status::Blocked, "{v:#?}");
+    assert_eq!(v.techniques, vec![Technique::DnsHijack]);
+    let o = Obs::site("https://news.example/")
+        .dns_answer("185.12.1.7")
+        .tls_fail(Failure::SslUnknownAuthority);
+    assert_eq!(o.verdict().techniques, vec![Technique::DnsHijack]);
+}
+
+#[test]
+fn cdn_address_with_valid_tls_is_consistent() {
+    // The probe's resolver gives another address than the control's, but TLS on it validates.
+    let o = Obs::site("https://cdn.example/").dns_answer("151.101.1.1");
+    assert_verdict(&o, Status::Accessible, &[]);
+}
+
+#[test]
+fn geo_dns_for_plain_http_with_the_same_page() {
+    let o = Obs::site("http://cdn.example/").dns_answer("151.101.1.1");
+    assert_verdict(&o, Status::Accessible, &[]);
+}
+
+#[test]
+fn injection_two_answers() {
+    let mut o = Obs::site("https://news.example/")
+        .dns_answer("185.12.1.7")
+        .tls_fail(Failure::SslInvalidHostname);
+    o.tk.queries[0].x_extra_responses.push(DnsResponse {
+        t: 0.05,
+        rcode: "NOERROR".into(),
+        answers: vec![ans(IP)],
+    });
+    assert_verdict(&o, Status::Blocked, &[Technique::DnsInjection]);
+}
+
+#[test]
+fn tcp_failures_where_control_connects() {
+    for (f, t) in [
+        (Failure::Timeout, Technique::TcpTimeout),
+        (Failure::ConnectionReset, Technique::TcpReset),
+        (Failure::ConnectionRefused, Technique::TcpRefused),
+    ] {
+        assert_verdict(
+            &Obs::site("https://news.example/").tcp_fail(f),
+            Status::Blocked,
+            &[t],
+        );
+    }
+}
+
+#[test]
+fn site_down_refused_for_control_too() {
+    let mut o = Obs::site("https://down.example/").tcp_fail(Failure::ConnectionRefused);
+    let ep = format!("{IP}:443");
+    o.ctl().tcp_connect.insert(
+        ep,
+        ControlTcp {
+            status: false,
+            failure: Some(Failure::ConnectionRefused),
+        },
+    );
+    o.ctl().http_request = ControlHttp {
+        failure: Some(Failure::ConnectionRefused),
+        ..Default::default()
+    };
+    assert_verdict(&o, Status::Down, &[]);
+}
+
+#[test]
+fn tls_failures_after_client_hello() {
+    for (f, t) in [
+        (Failure::Timeout, Technique::TlsTimeout),
+        (Failure::ConnectionReset, Technique::TlsReset),
+        (Failure::Eof, Technique::TlsEof),
+    ] {
+        assert_verdict(
+            &Obs::site("https://news.example/").tls_fail(f),
+            Status::Blocked,
+            &[t],
+        );
+    }
+}
+
+#[test]
+fn interception_untrusted_issuer_where_control_valid() {
+    let o = Obs::site("https://news.example/")
+        .tls_fail(Failure::SslUnknownAuthority)
+        .chain("CN=Some Middlebox CA");
+    assert_verdict(&o, Status::Intercepted, &[Technique::TlsMitm]);
+}
+
+#[test]
+fn interception_by_known_state_root_is_named() {
+    let o = Obs::site("https://news.example/")
+        .tls_fail(Failure::SslUnknownAuthority)
+        .chain("C=KZ, O=ISCA, CN=Information Security Certification Authority");
+    let v = o.verdict();
+    assert_eq!(v.status, Status::Intercepted);
+    assert!(
+        v.rules.iter().any(|r| r == "tls.chain.known_state_root"),
+        "{v:#?}"
+    );
+    assert!(v.evidence.iter().any(|e| e.contains("KZ")), "{v:#?}");
+}
+
+#[test]
+fn self_signed_seen_by_control_too_is_down() {
+    let mut o = Obs::site("https://selfsigned.example/").tls_fail(Failure::SslUnknownAuthority);
+    let ep = format!("{IP}:443");
+    o.ctl().tls_handshake.get_mut(&ep).unwrap().status = false;
+    o.ctl().tls_handshake.get_mut(&ep).unwrap().failure = Some(Failure::SslUnknownAuthority);
+    assert_verdict(&o, Status::Down, &[]);
+}
+
+#[test]
+fn http_failures_where_control_fetches() {
+    for (f, t) in [
+        (Failure::Timeout, Technique::HttpTimeout),
+        (Failure::ConnectionReset, Technique::HttpReset),
+        (Failure::Eof, Technique::HttpEof),
+    ] {
+        assert_verdict(
+            &Obs::site("http://news.example/").http_fail(f),
+            Status::Blocked,
+            &[t],
+        );
+    }
+}
+
+#[test]
+fn blockpage_fingerprint_decides_even_without_control() {
+    let body = "<html><iframe src=\"http://www.anonymous.com.bh\"></iframe></html>";
+    let mut o =
+        Obs::site("http://news.example/").response(page("http://news.example/", 200, "", 60, body));
+    // Use a fingerprint row that exists: look one up rather than guessing.
+    let fps = interfero_analysis::fingerprint::Fingerprints::builtin();
+    let matched = fps.match_http(&o.tk.requests[0].response);
+    if matched.is_empty() {
+        // Fall back to a redirect-to-blockpage header row.
+        let mut rt = page("http://news.example/", 302, "", 0, "");
+        rt.response.headers_list.push((
+            "Location".into(),
+            "http://www.bluecoat.com/notify-NotifyUser1".into(),
+        ));
+        o = o.response(rt);
+    }
+    assert_verdict(&o, Status::Blocked, &[Technique::HttpBlockpage]);
+    o.tk.control = None;
+    o.tk.control_failure = Some("connection_refused".into());
+    assert_verdict(&o, Status::Blocked, &[Technique::HttpBlockpage]);
+}
+
+#[test]
+fn plaintext_diff() {
+    let o = Obs::site("http://news.example/").response(page(
+        "http://news.example/",
+        200,
+        "Welcome",
+        300,
+        "<p>x</p>",
+    ));
+    assert_verdict(&o, Status::Blocked, &[Technique::HttpDiff]);
+}
+
+#[test]
+fn dynamic_page_is_not_a_diff() {
+    let o = Obs::site("http://news.example/").response(page(
+        "http://news.example/",
+        200,
+        "Independent News Portal",
+        2900,
+        "<p>other</p>",
+    ));
+    assert_verdict(&o, Status::Accessible, &[]);
+}
+
+#[test]
+fn captcha_over_valid_tls_is_server_side() {
+    let o = Obs::site("https://news.example/").response(page(
+        "https://news.example/",
+        403,
+        "Just a moment...",
+        900,
+        "captcha",
+    ));
+    assert_verdict(&o, Status::Down, &[Technique::HttpServerSide]);
+}
+
+#[test]
+fn throttled_by_paired_transfer() {
+    let mut o = Obs::site("https://news.example/");
+    let mk = |role: &str, name: &str, bytes: u64, secs: f64| Throughput {
+        address: format!("{IP}:443"),
+        server_name: name.into(),
+        role: role.into(),
+        bytes,
+        seconds: secs,
+        samples: (1..=10).map(|i| bytes * i / 10).collect(),
+        interval: secs / 10.0,
+        failure: None,
+    };
+    o.tk.x_throughput = vec![
+        mk("target", "news.example", 160_000, 10.0),
+        mk("paired", "x.invalid", 2_000_000, 1.0),
+    ];
+    let v = o.verdict();
+    assert_eq!(v.status, Status::Throttled, "{v:#?}");
+    assert_eq!(v.techniques, vec![Technique::Throughput]);
+    // A slow server slows both: not throttling.
+    o.tk.x_throughput = vec![
+        mk("target", "news.example", 160_000, 10.0),
+        mk("paired", "x.invalid", 170_000, 10.0),
+    ];
+    assert_eq!(o.verdict().status, Status::Accessible);
+}
+
+#[test]
+fn no_control_is_inconclusive() {
+    let mut o = Obs::site("https://news.example/").tls_fail(Failure::Timeout);
+    o.tk.control = None;
+    o.tk.control_failure = Some("control unreachable".into());
+    assert_verdict(&o, Status::Inconclusive, &[]);
+}
+
+#[test]
+fn redirect_hop_failure_is_judged_at_its_step() {
+    let mut o = Obs::site("http://news.example/");
+    let mut first = page("http://news.example/", 302, "", 0, "");
+    first
+        .response
+        .headers_list
+        .push(("Location".into(), "http://www.news.example/".into()));
+    let mut second = page("http://www.news.example/", 0, "", 0, "");
+    second.failure = Some(Failure::ConnectionReset);
+    second.response = HttpResponse::default();
+    o.tk.requests = vec![second, first];
+    assert_verdict(&o, Status::Blocked, &[Technique::HttpReset]);
+}
