@@ -1,1 +1,21 @@
-//! stub
+//! Interfero's network engine: each step (DNS, TCP, TLS, HTTP) is a function that returns
+//! observations in the model's types, never verdicts. `web::measure` composes the steps into a
+//! Web Connectivity measurement; `helper::answer` composes the same steps into the control's view.
+
+pub mod clock;
+pub mod config;
+pub mod control_client;
+pub mod dns;
+pub mod failure;
+mod fetch;
+pub mod helper;
+pub mod http;
+mod join;
+pub mod tcp;
+pub mod tls;
+mod verify;
+pub mod web;
+
+pub use clock::Clock;
+pub use config::{load_ca_file, ProbeConfig, ProbeError, Resolver, Timeouts};
+pub use control_client::{ControlClient, ControlError};

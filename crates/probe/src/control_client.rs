@@ -1,0 +1,188 @@
+//! The probe's client for a control (test helper): POST the request as JSON, read the answer.
+
+use bytes::Bytes;
+use http_body_util::{BodyExt, Full, Limited};
+use hyper::client::conn::http1;
+use hyper_util::rt::TokioIo;
+use interfero_model::{ControlRequest, ControlResponse};
+use std::time::Duration;
+use tokio::net::TcpStream;
+use url::Url;
+
+/// Largest control answer accepted.
+const MAX_ANSWER: usize = 8 * 1024 * 1024;
+
+/// Why the control could not be used.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum ControlError {
+    /// The base URL is not a usable URL.
+    #[error("control URL {url:?} is invalid: {reason}")]
+    BadUrl {
+        /// The URL given.
+        url: String,
+        /// Why.
+        reason: String,
+    },
+    /// Only plain `http://` controls are supported.
+    #[error("control URL {url:?}: scheme {scheme:?} is not supported (use http://)")]
+    UnsupportedScheme {
+        /// The URL given.
+        url: String,
+        /// Its scheme.
+        scheme: String,
+    },
+    /// No connection, or it broke before an answer.
+    #[error("control {url} unreachable: {reason}")]
+    Unreachable {
+        /// The control.
+        url: String,
+        /// Why.
+        reason: String,
+    },
+    /// No full answer within the timeout.
+    #[error("control {url} did not answer within {secs:.1}s")]
+    Timeout {
+        /// The control.
+        url: String,
+        /// The timeout.
+        secs: f64,
+    },
+    /// An HTTP status other than 200.
+    #[error("control {url} answered HTTP {status}")]
+    BadStatus {
+        /// The control.
+        url: String,
+        /// The status.
+        status: u16,
+    },
+    /// The answer is not a control response.
+    #[error("control {url} answered invalid JSON: {reason}")]
+    BadJson {
+        /// The control.
+        url: String,
+        /// Why.
+        reason: String,
+    },
+}
+
+impl ControlError {
+    /// Whether trying again may help (network trouble or a server error, not a bad answer).
+    pub fn is_transient(&self) -> bool {
+        match self {
+            ControlError::Unreachable { .. } | ControlError::Timeout { .. } => true,
+            ControlError::BadStatus { status, .. } => *status >= 500,
+            _ => false,
+        }
+    }
+}
+
+/// A control reachable at `base_url`.
+#[derive(Debug, Clone)]
+pub struct ControlClient {
+    /// `http://host:port/` of the control.
+    pub base_url: String,
+    /// Time allowed for one try (the control measures too: give it more than a step).
+    pub timeout: Duration,
+    /// Extra tries after a transient failure.
+    pub retries: usize,
+}
+
+impl ControlClient {
+    /// A client with a 30 s timeout per try and 2 retries.
+    pub fn new(base_url: impl Into<String>) -> Self {
+        ControlClient {
+            base_url: base_url.into(),
+            timeout: Duration::from_secs(30),
+            retries: 2,
+        }
+    }
+
+    /// Asks the control to measure `req`, retrying transient failures with a short backoff.
+    pub async fn query(&self, req: &ControlRequest) -> Result<ControlResponse, ControlError> {
+        let mut attempt = 0;
+        loop {
+            match self.try_once(req).await {
+                Err(e) if e.is_transient() && attempt < self.retries => {
+                    attempt += 1;
+                    let backoff = 200 * u64::try_from(attempt).unwrap_or(1);
+                    tokio::time::sleep(Duration::from_millis(backoff)).await;
+                }
+                other => return other,
+            }
+        }
+    }
+
+    async fn try_once(&self, req: &ControlRequest) -> Result<ControlResponse, ControlError> {
+        let url = Url::parse(&self.base_url).map_err(|e| ControlError::BadUrl {
+            url: self.base_url.clone(),
+            reason: e.to_string(),
+        })?;
+        if url.scheme() != "http" {
+            return Err(ControlError::UnsupportedScheme {
+                url: self.base_url.clone(),
+                scheme: url.scheme().to_string(),
+            });
+        }
+        match tokio::time::timeout(self.timeout, self.post(&url, req)).await {
+            Ok(r) => r,
+            Err(_) => Err(ControlError::Timeout {
+                url: self.base_url.clone(),
+                secs: self.timeout.as_secs_f64(),
+            }),
+        }
+    }
+
+    async fn post(&self, url: &Url, req: &ControlRequest) -> Result<ControlResponse, ControlError> {
+        let unreachable = |reason: String| ControlError::Unreachable {
+            url: self.base_url.clone(),
+            reason,
+        };
+        let host = url.host_str().unwrap_or_default().trim_matches(['[', ']']);
+        let port = url.port_or_known_default().unwrap_or(80);
+        let stream = TcpStream::connect((host, port))
+            .await
+            .map_err(|e| unreachable(e.to_string()))?;
+        let (mut sender, conn) = http1::handshake(TokioIo::new(stream))
+            .await
+            .map_err(|e| unreachable(e.to_string()))?;
+        let driver = tokio::spawn(async move {
+            let _ = conn.await;
+        });
+        let body = serde_json::to_vec(req).map_err(|e| unreachable(e.to_string()))?;
+        let authority = match url.port() {
+            Some(p) => format!("{}:{p}", url.host_str().unwrap_or_default()),
+            None => url.host_str().unwrap_or_default().to_string(),
+        };
+        let request = hyper::Request::post(url.path())
+            .header("Host", authority)
+            .header("Content-Type", "application/json")
+            .header("Accept", "application/json")
+            .body(Full::new(Bytes::from(body)))
+            .map_err(|e| unreachable(e.to_string()))?;
+        let result = async {
+            let resp = sender
+                .send_request(request)
+                .await
+                .map_err(|e| unreachable(e.to_string()))?;
+            let status = resp.status().as_u16();
+            let bytes = Limited::new(resp.into_body(), MAX_ANSWER)
+                .collect()
+                .await
+                .map_err(|e| unreachable(format!("reading the answer: {e}")))?
+                .to_bytes();
+            if status != 200 {
+                return Err(ControlError::BadStatus {
+                    url: self.base_url.clone(),
+                    status,
+                });
+            }
+            serde_json::from_slice(&bytes).map_err(|e| ControlError::BadJson {
+                url: self.base_url.clone(),
+                reason: e.to_string(),
+            })
+        }
+        .await;
+        driver.abort();
+        result
+    }
+}

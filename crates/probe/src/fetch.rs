@@ -1,0 +1,206 @@
+//! Fetching a URL the way a browser does, one hop at a time, recording every step: DNS for each
+//! new host, TCP to its addresses, TLS on each connection, HTTP on the first that validated,
+//! redirects followed by hand. Shared by the probe (`web`) and the control (`helper`).
+
+use crate::{dns, http, join::join_all, tcp, tls, Clock, ProbeConfig};
+use interfero_model::measurement::{DnsQuery, HttpRoundTrip, TcpConnect, TlsHandshake};
+use interfero_model::Failure;
+use std::collections::HashMap;
+use std::net::{IpAddr, SocketAddr};
+use url::{Host, Url};
+
+/// The observations of a fetch, each list in chronological order.
+#[derive(Debug, Default)]
+pub(crate) struct Steps {
+    /// DNS queries of redirect hops (the first hop's are made by the caller).
+    pub queries: Vec<DnsQuery>,
+    /// TCP connects.
+    pub tcp_connect: Vec<TcpConnect>,
+    /// TLS handshakes.
+    pub tls_handshakes: Vec<TlsHandshake>,
+    /// HTTP round trips, first hop first.
+    pub requests: Vec<HttpRoundTrip>,
+    /// How many TCP connects and TLS handshakes belong to the first hop.
+    pub first_hop: Option<(usize, usize)>,
+}
+
+/// Failure for a redirect whose Location cannot be followed.
+pub(crate) const BAD_LOCATION: &str = "http_invalid_redirect_location";
+/// Failure for a chain longer than `max_redirects`.
+pub(crate) const TOO_MANY_REDIRECTS: &str = "too_many_redirects";
+
+/// Parses a URL the probe can fetch (http or https with a host).
+pub(crate) fn parse_web_url(s: &str) -> Result<Url, Failure> {
+    match Url::parse(s) {
+        Ok(u) if matches!(u.scheme(), "http" | "https") && u.host().is_some() => Ok(u),
+        _ => Err(Failure::Other(format!(
+            "unknown_failure: unsupported URL {s:?}"
+        ))),
+    }
+}
+
+/// The URL's host as SNI and DNS name (IPv6 literals without brackets).
+pub(crate) fn host_name(url: &Url) -> String {
+    match url.host() {
+        Some(Host::Ipv6(ip)) => ip.to_string(),
+        Some(h) => h.to_string(),
+        None => String::new(),
+    }
+}
+
+/// Resolves the URL's host (no query for an IP literal): its addresses, and the lookup's
+/// failure when there is none. Queries are appended to `queries`.
+pub(crate) async fn resolve(
+    cfg: &ProbeConfig,
+    url: &Url,
+    clock: &Clock,
+    queries: &mut Vec<DnsQuery>,
+) -> (Vec<IpAddr>, Option<Failure>) {
+    match url.host() {
+        Some(Host::Ipv4(ip)) => (vec![IpAddr::V4(ip)], None),
+        Some(Host::Ipv6(ip)) => (vec![IpAddr::V6(ip)], None),
+        Some(Host::Domain(d)) => {
+            let qs = dns::lookup(cfg, d, clock).await;
+            let addrs = dns::addresses(&qs);
+            let failure = dns::overall_failure(&qs);
+            queries.extend(qs);
+            (addrs, failure)
+        }
+        None => (Vec::new(), Some(Failure::DnsNoAnswer)),
+    }
+}
+
+/// Fetches `url` starting with the given endpoints and following redirects; the HTTP step's
+/// failure (including TCP/TLS failures that left no usable connection).
+pub(crate) async fn follow(
+    cfg: &ProbeConfig,
+    mut url: Url,
+    first_endpoints: Vec<SocketAddr>,
+    clock: &Clock,
+    steps: &mut Steps,
+) -> Option<Failure> {
+    let mut endpoints = Some(first_endpoints);
+    let mut cache: HashMap<String, Vec<IpAddr>> = HashMap::new();
+    if let Some(eps) = &endpoints {
+        cache.insert(host_name(&url), eps.iter().map(|a| a.ip()).collect());
+    }
+    let mut redirects = 0;
+    loop {
+        let eps = match endpoints.take() {
+            Some(e) => e,
+            None => match hop_endpoints(cfg, &url, clock, steps, &mut cache).await {
+                Ok(e) => e,
+                Err(f) => return Some(f),
+            },
+        };
+        let rt = match hop(cfg, &url, &eps, clock, steps).await {
+            Ok(rt) => rt,
+            Err(f) => return Some(f),
+        };
+        let code = rt.response.code;
+        let failure = rt.failure.clone();
+        let location = rt.response.header("location").map(str::to_string);
+        steps.requests.push(rt);
+        if failure.is_some() {
+            return failure;
+        }
+        let Some(location) = location.filter(|_| matches!(code, 301 | 302 | 303 | 307 | 308))
+        else {
+            return None;
+        };
+        let next = match url.join(location.trim()) {
+            Ok(u) if matches!(u.scheme(), "http" | "https") && u.host().is_some() => u,
+            _ => return Some(Failure::Other(BAD_LOCATION.into())),
+        };
+        if redirects >= cfg.max_redirects {
+            return Some(Failure::Other(TOO_MANY_REDIRECTS.into()));
+        }
+        redirects += 1;
+        url = next;
+    }
+}
+
+/// The endpoints of a redirect hop: its host's addresses (resolved once per host), capped.
+async fn hop_endpoints(
+    cfg: &ProbeConfig,
+    url: &Url,
+    clock: &Clock,
+    steps: &mut Steps,
+    cache: &mut HashMap<String, Vec<IpAddr>>,
+) -> Result<Vec<SocketAddr>, Failure> {
+    let host = host_name(url);
+    let addrs = match cache.get(&host) {
+        Some(a) => a.clone(),
+        None => {
+            let (addrs, failure) = resolve(cfg, url, clock, &mut steps.queries).await;
+            if addrs.is_empty() {
+                return Err(failure.unwrap_or(Failure::DnsNoAnswer));
+            }
+            cache.insert(host, addrs.clone());
+            addrs
+        }
+    };
+    let port = url.port_or_known_default().unwrap_or(80);
+    Ok(addrs
+        .into_iter()
+        .take(cfg.max_addresses.max(1))
+        .map(|ip| SocketAddr::new(ip, port))
+        .collect())
+}
+
+/// One hop: TCP to every endpoint, TLS on every connection (https), HTTP on the first usable.
+async fn hop(
+    cfg: &ProbeConfig,
+    url: &Url,
+    eps: &[SocketAddr],
+    clock: &Clock,
+    steps: &mut Steps,
+) -> Result<HttpRoundTrip, Failure> {
+    let connects = join_all(eps.iter().map(|a| tcp::connect(cfg, *a, clock)).collect()).await;
+    let mut tcp_failure = None;
+    let mut streams = Vec::new();
+    for (address, (obs, stream)) in eps.iter().zip(connects) {
+        if let Some(f) = &obs.status.failure {
+            tcp_failure.get_or_insert_with(|| f.clone());
+        }
+        steps.tcp_connect.push(obs);
+        if let Some(s) = stream {
+            streams.push((*address, s));
+        }
+    }
+    let no_connection = || tcp_failure.clone().unwrap_or(Failure::ConnectionRefused);
+    if url.scheme() != "https" {
+        steps.first_hop.get_or_insert((steps.tcp_connect.len(), 0));
+        let (address, stream) = streams.into_iter().next().ok_or_else(no_connection)?;
+        return Ok(http::get(cfg, stream, None, url, &address.to_string(), clock).await);
+    }
+    let sni = host_name(url);
+    let handshakes = join_all(
+        streams
+            .into_iter()
+            .map(|(_, s)| tls::handshake(cfg, s, &sni, clock))
+            .collect(),
+    )
+    .await;
+    let mut tls_failure = None;
+    let mut chosen = None;
+    for (obs, stream) in handshakes {
+        if let Some(f) = &obs.failure {
+            tls_failure.get_or_insert_with(|| f.clone());
+        }
+        if let (None, Some(s)) = (&chosen, stream) {
+            chosen = Some((obs.address.clone(), s));
+        }
+        steps.tls_handshakes.push(obs);
+    }
+    steps
+        .first_hop
+        .get_or_insert((steps.tcp_connect.len(), steps.tls_handshakes.len()));
+    let (address, stream) = chosen.ok_or_else(|| tls_failure.unwrap_or_else(no_connection))?;
+    let alpn = stream
+        .get_ref()
+        .1
+        .alpn_protocol()
+        .map(|p| String::from_utf8_lossy(p).into_owned());
+    Ok(http::get(cfg, stream, alpn.as_deref(), url, &address, clock).await)
+}

@@ -1,0 +1,209 @@
+//! The control (test-helper) side: what an unfiltered vantage point sees of a URL, measured with
+//! the same step functions as the probe.
+
+use crate::fetch::{self, Steps};
+use crate::{Clock, ProbeConfig};
+use interfero_model::control::{ControlDns, ControlHttp, ControlIpInfo, ControlTcp, ControlTls};
+use interfero_model::{ControlRequest, ControlResponse};
+use std::collections::BTreeMap;
+use std::net::{IpAddr, SocketAddr};
+
+/// Most endpoints the control connects to for one request (its own plus the probe's).
+const MAX_ENDPOINTS: usize = 16;
+
+/// `ip_info` flag: the probe resolved this address.
+pub const FLAG_PROBE: u32 = 1;
+/// `ip_info` flag: the control resolved this address.
+pub const FLAG_CONTROL: u32 = 2;
+/// `ip_info` flag: the address was in the probe's `tcp_connect`.
+pub const FLAG_PROBE_CONNECT: u32 = 4;
+/// `ip_info` flag: the address is a bogon (private, loopback, reserved).
+pub const FLAG_BOGON: u32 = 8;
+
+/// Answers a control request: resolve, connect to our and the probe's endpoints, TLS, fetch.
+pub async fn answer(cfg: &ProbeConfig, req: &ControlRequest) -> ControlResponse {
+    let clock = Clock::start();
+    let mut resp = ControlResponse::default();
+    let url = match fetch::parse_web_url(&req.http_request) {
+        Ok(u) => u,
+        Err(f) => {
+            resp.dns.failure = Some(f.clone());
+            resp.http_request.failure = Some(f);
+            return resp;
+        }
+    };
+    let mut queries = Vec::new();
+    let (own, dns_failure) = fetch::resolve(cfg, &url, &clock, &mut queries).await;
+    resp.dns = ControlDns {
+        failure: dns_failure.clone(),
+        addrs: own.iter().map(|ip| ip.to_string()).collect(),
+    };
+    let port = url.port_or_known_default().unwrap_or(443);
+    let requested: Vec<SocketAddr> = req
+        .tcp_connect
+        .iter()
+        .filter_map(|s| s.parse().ok())
+        .collect();
+    let mut eps: Vec<SocketAddr> = own
+        .iter()
+        .take(cfg.max_addresses.max(1))
+        .map(|ip| SocketAddr::new(*ip, port))
+        .collect();
+    for ep in &requested {
+        if !eps.contains(ep) {
+            eps.push(*ep);
+        }
+    }
+    eps.truncate(MAX_ENDPOINTS);
+
+    let mut steps = Steps::default();
+    let failure = if eps.is_empty() {
+        dns_failure
+    } else {
+        fetch::follow(cfg, url.clone(), eps, &clock, &mut steps).await
+    };
+    let (n_tcp, n_tls) = steps.first_hop.unwrap_or((0, 0));
+    for t in steps.tcp_connect.iter().take(n_tcp) {
+        let key = format!(
+            "{}",
+            SocketAddr::new(t.ip.parse().unwrap_or(IpAddr::from([0, 0, 0, 0])), t.port)
+        );
+        resp.tcp_connect.entry(key).or_insert(ControlTcp {
+            status: t.status.success,
+            failure: t.status.failure.clone(),
+        });
+    }
+    for h in steps.tls_handshakes.iter().take(n_tls) {
+        resp.tls_handshake
+            .entry(h.address.clone())
+            .or_insert(ControlTls {
+                server_name: h.server_name.clone(),
+                status: h.failure.is_none(),
+                failure: h.failure.clone(),
+                x_leaf_sha256: h.x_chain.first().map(|c| c.sha256.clone()),
+            });
+    }
+    resp.http_request = final_http(&steps, failure);
+    resp.ip_info = ip_info(&own, &requested);
+    resp
+}
+
+/// The control's summary of the last round trip of the chain.
+fn final_http(steps: &Steps, failure: Option<interfero_model::Failure>) -> ControlHttp {
+    let mut out = ControlHttp {
+        failure,
+        ..ControlHttp::default()
+    };
+    let Some(last) = steps.requests.last() else {
+        return out;
+    };
+    let r = &last.response;
+    if r.code != 0 {
+        out.status_code = i64::from(r.code);
+    }
+    out.body_length = r
+        .x_body_length
+        .and_then(|n| i64::try_from(n).ok())
+        .unwrap_or(-1);
+    out.title = r.x_title.clone().unwrap_or_default();
+    out.x_body_is_truncated = r.body_is_truncated;
+    let mut headers = BTreeMap::new();
+    for (k, v) in &r.headers_list {
+        headers
+            .entry(canonical_header(k))
+            .or_insert_with(|| v.clone());
+    }
+    out.headers = headers;
+    out
+}
+
+/// `content-type` -> `Content-Type`, as OONI's test helper writes header names.
+fn canonical_header(name: &str) -> String {
+    name.split('-')
+        .map(|part| {
+            let mut c = part.chars();
+            match c.next() {
+                Some(f) => f.to_ascii_uppercase().to_string() + &c.as_str().to_ascii_lowercase(),
+                None => String::new(),
+            }
+        })
+        .collect::<Vec<_>>()
+        .join("-")
+}
+
+/// Flags for every address either side resolved.
+fn ip_info(own: &[IpAddr], requested: &[SocketAddr]) -> BTreeMap<String, ControlIpInfo> {
+    let mut info: BTreeMap<String, ControlIpInfo> = BTreeMap::new();
+    for ip in own {
+        info.entry(ip.to_string()).or_default().flags |= FLAG_CONTROL;
+    }
+    for ep in requested {
+        info.entry(ep.ip().to_string()).or_default().flags |= FLAG_PROBE | FLAG_PROBE_CONNECT;
+    }
+    for (ip, i) in info.iter_mut() {
+        if ip.parse().is_ok_and(is_bogon) {
+            i.flags |= FLAG_BOGON;
+        }
+    }
+    info
+}
+
+/// Whether `ip` is in an IANA special-purpose range that is not reachable on the Internet
+/// (loopback, private, link-local, CGNAT, benchmarking, documentation, multicast, reserved).
+pub fn is_bogon(ip: IpAddr) -> bool {
+    match ip {
+        IpAddr::V4(v4) => {
+            let [a, b, c, _] = v4.octets();
+            v4.is_unspecified()
+                || v4.is_loopback()
+                || v4.is_private()
+                || v4.is_link_local()
+                || v4.is_broadcast()
+                || v4.is_documentation()
+                || v4.is_multicast()
+                || a == 0
+                || a >= 240
+                || (a == 100 && (64..128).contains(&b))
+                || (a == 198 && (b == 18 || b == 19))
+                || (a == 192 && b == 0 && c == 0)
+        }
+        IpAddr::V6(v6) => {
+            if let Some(v4) = v6.to_ipv4_mapped() {
+                return is_bogon(IpAddr::V4(v4));
+            }
+            let s0 = v6.segments()[0];
+            v6.is_unspecified()
+                || v6.is_loopback()
+                || v6.is_multicast()
+                || (s0 & 0xfe00) == 0xfc00
+                || (s0 & 0xffc0) == 0xfe80
+                || (s0 == 0x2001 && v6.segments()[1] == 0x0db8)
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn bogons() {
+        for b in [
+            "127.0.0.1",
+            "10.1.2.3",
+            "192.168.1.1",
+            "100.64.0.1",
+            "::1",
+            "fd00::1",
+            "::ffff:10.0.0.1",
+            "198.18.0.1",
+        ] {
+            assert!(is_bogon(b.parse().unwrap()), "{b}");
+        }
+        for g in ["8.8.8.8", "2a00:1450::1", "93.184.216.34"] {
+            assert!(!is_bogon(g.parse().unwrap()), "{g}");
+        }
+        assert_eq!(canonical_header("content-type"), "Content-Type");
+        assert_eq!(canonical_header("X-FOO"), "X-Foo");
+    }
+}

@@ -1,0 +1,268 @@
+//! One HTTP GET over a stream we built (HTTP/1.1 or h2 by ALPN), bounded in bytes and time.
+
+use crate::{failure, Clock, ProbeConfig};
+use bytes::Bytes;
+use http_body_util::{BodyExt, Empty};
+use hyper::client::conn::{http1, http2};
+use hyper_util::rt::{TokioExecutor, TokioIo};
+use interfero_model::measurement::{BinaryData, HttpRequest, HttpResponse, HttpRoundTrip};
+use interfero_model::Failure;
+use tokio::io::{AsyncRead, AsyncWrite};
+use tokio::task::JoinHandle;
+use tokio::time::{timeout_at, Instant};
+use url::Url;
+
+/// Longest `<title>` kept, in characters.
+const MAX_TITLE: usize = 512;
+
+/// Aborts the connection task when the round trip is over, whatever way it ends.
+struct AbortOnDrop(JoinHandle<()>);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
+}
+
+/// The Accept header sent (a desktop browser's).
+pub const ACCEPT: &str = "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8";
+
+/// The request headers, in the order sent (a desktop browser's set).
+fn request_headers(cfg: &ProbeConfig, url: &Url, h2: bool) -> Vec<(String, String)> {
+    let mut h = Vec::new();
+    if !h2 {
+        h.push(("Host".to_string(), host_header(url)));
+    }
+    h.push(("User-Agent".into(), cfg.user_agent.clone()));
+    h.push(("Accept".into(), ACCEPT.into()));
+    h.push(("Accept-Language".into(), "en-US,en;q=0.9".into()));
+    h
+}
+
+/// `host[:port]` as a Host header (default ports omitted).
+fn host_header(url: &Url) -> String {
+    let host = url.host_str().unwrap_or_default();
+    match url.port() {
+        Some(p) => format!("{host}:{p}"),
+        None => host.to_string(),
+    }
+}
+
+/// Sends GET `url` over `stream` (h2 when `alpn` is `h2`) and records the round trip.
+pub async fn get<S>(
+    cfg: &ProbeConfig,
+    stream: S,
+    alpn: Option<&str>,
+    url: &Url,
+    address: &str,
+    clock: &Clock,
+) -> HttpRoundTrip
+where
+    S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+{
+    let h2 = alpn == Some("h2");
+    let headers = request_headers(cfg, url, h2);
+    let mut rt = HttpRoundTrip {
+        address: Some(address.to_string()),
+        alpn: alpn.map(str::to_string),
+        request: HttpRequest {
+            url: url.to_string(),
+            method: "GET".into(),
+            headers_list: headers.clone(),
+        },
+        t0: clock.now(),
+        ..HttpRoundTrip::default()
+    };
+    let deadline = Instant::now() + cfg.timeouts.http;
+    let head = timeout_at(deadline, send(stream, url, &headers, h2)).await;
+    let (resp, _driver) = match head {
+        Err(_) => return finish(rt, Some(Failure::Timeout), clock),
+        Ok(Err(f)) => return finish(rt, Some(f), clock),
+        Ok(Ok(r)) => r,
+    };
+    let (parts, mut body) = resp.into_parts();
+    rt.response.code = parts.status.as_u16();
+    rt.response.headers_list = parts
+        .headers
+        .iter()
+        .map(|(k, v)| {
+            let v = String::from_utf8_lossy(v.as_bytes()).into_owned();
+            (k.as_str().to_string(), v)
+        })
+        .collect();
+    let mut buf: Vec<u8> = Vec::new();
+    let mut fail = None;
+    loop {
+        match timeout_at(deadline, body.frame()).await {
+            Err(_) => {
+                fail = Some(Failure::Timeout);
+                break;
+            }
+            Ok(None) => break,
+            Ok(Some(Err(e))) => {
+                fail = Some(hyper_failure(&e));
+                break;
+            }
+            Ok(Some(Ok(frame))) => {
+                let Ok(data) = frame.into_data() else {
+                    continue; // trailers
+                };
+                let room = cfg.body_cap.saturating_sub(buf.len());
+                if data.len() > room {
+                    buf.extend_from_slice(data.get(..room).unwrap_or_default());
+                    rt.response.body_is_truncated = true;
+                    break;
+                }
+                buf.extend_from_slice(&data);
+            }
+        }
+    }
+    fill_body(&mut rt.response, buf);
+    finish(rt, fail, clock)
+}
+
+fn finish(mut rt: HttpRoundTrip, fail: Option<Failure>, clock: &Clock) -> HttpRoundTrip {
+    rt.failure = fail;
+    rt.t = clock.now();
+    rt
+}
+
+type Head = (hyper::Response<hyper::body::Incoming>, AbortOnDrop);
+
+/// Handshakes HTTP over `stream`, sends the request and waits for the response head.
+async fn send<S>(
+    stream: S,
+    url: &Url,
+    headers: &[(String, String)],
+    h2: bool,
+) -> Result<Head, Failure>
+where
+    S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+{
+    let io = TokioIo::new(stream);
+    // h2 wants the absolute URI; HTTP/1.1 wants origin-form plus a Host header.
+    let uri = if h2 {
+        url.as_str().to_string()
+    } else {
+        match url.query() {
+            Some(q) => format!("{}?{}", url.path(), q),
+            None => url.path().to_string(),
+        }
+    };
+    let mut req = hyper::Request::get(uri);
+    for (k, v) in headers {
+        req = req.header(k.as_str(), v.as_str());
+    }
+    let req = req
+        .body(Empty::<Bytes>::new())
+        .map_err(|e| Failure::Other(format!("unknown_failure: bad request: {e}")))?;
+    let err = |e: hyper::Error| hyper_failure(&e);
+    if h2 {
+        let (mut sender, conn) = http2::Builder::new(TokioExecutor::new())
+            .max_header_list_size(256 * 1024)
+            .handshake(io)
+            .await
+            .map_err(err)?;
+        let driver = AbortOnDrop(tokio::spawn(async move {
+            let _ = conn.await;
+        }));
+        let resp = sender.send_request(req).await.map_err(err)?;
+        Ok((resp, driver))
+    } else {
+        let (mut sender, conn) = http1::Builder::new()
+            .max_buf_size(256 * 1024)
+            .handshake(io)
+            .await
+            .map_err(err)?;
+        let driver = AbortOnDrop(tokio::spawn(async move {
+            let _ = conn.await;
+        }));
+        let resp = sender.send_request(req).await.map_err(err)?;
+        Ok((resp, driver))
+    }
+}
+
+/// The OONI failure for a hyper error: the socket's own error when there is one.
+fn hyper_failure(e: &hyper::Error) -> Failure {
+    let mut src: Option<&(dyn std::error::Error + 'static)> = Some(e);
+    while let Some(s) = src {
+        if let Some(io) = s.downcast_ref::<std::io::Error>() {
+            return failure::from_io(io);
+        }
+        src = s.source();
+    }
+    if e.is_parse() || e.is_parse_status() {
+        Failure::Other("http_malformed_response".into())
+    } else if e.is_incomplete_message() || e.is_closed() || e.is_canceled() {
+        Failure::Eof
+    } else if e.is_timeout() {
+        Failure::Timeout
+    } else {
+        Failure::Other(format!("unknown_failure: {e}"))
+    }
+}
+
+/// Stores the body (text when UTF-8, else base64), its length and its title.
+fn fill_body(resp: &mut HttpResponse, buf: Vec<u8>) {
+    resp.x_body_length = Some(buf.len() as u64);
+    resp.x_title = title(&String::from_utf8_lossy(&buf));
+    resp.body = Some(match String::from_utf8(buf) {
+        Ok(s) => BinaryData::Text(s),
+        Err(e) => {
+            let bytes = e.into_bytes();
+            BinaryData::Encoded {
+                format: "base64".into(),
+                data: interfero_model::base64::encode(&bytes),
+            }
+        }
+    });
+}
+
+/// The first `<title>` of an HTML text, whitespace collapsed, at most `MAX_TITLE` characters.
+pub fn title(html: &str) -> Option<String> {
+    // ASCII lower-casing keeps byte offsets, so positions found in `lower` index `html`.
+    let lower = html.to_ascii_lowercase();
+    let open = lower.find("<title")?;
+    let start = open + lower.get(open..)?.find('>')? + 1;
+    let len = lower
+        .get(start..)?
+        .find("</title")
+        .unwrap_or(lower.len() - start);
+    let raw = html.get(start..start + len)?;
+    let text: String = raw
+        .split_whitespace()
+        .collect::<Vec<_>>()
+        .join(" ")
+        .chars()
+        .take(MAX_TITLE)
+        .collect();
+    Some(text)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn finds_titles() {
+        assert_eq!(
+            title("<html><TITLE lang=x>\n Hello\n  world </title>").as_deref(),
+            Some("Hello world")
+        );
+        assert_eq!(title("no title"), None);
+        assert_eq!(
+            title("<title>unterminated").as_deref(),
+            Some("unterminated")
+        );
+        assert_eq!(title("<title"), None);
+        assert_eq!(title("<title>Ünïcödé</title>").as_deref(), Some("Ünïcödé"));
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn title_never_panics(s in ".{0,200}") {
+            let _ = title(&s);
+            let _ = title(&format!("<title>{s}"));
+        }
+    }
+}

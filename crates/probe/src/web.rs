@@ -1,0 +1,83 @@
+//! The Web Connectivity measurement: DNS, then the control query alongside TCP/TLS/HTTP.
+
+use crate::fetch::{self, Steps};
+use crate::{http, Clock, ControlClient, ProbeConfig};
+use interfero_model::{ControlRequest, TestKeys};
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+
+/// Measures `url` from here, and asks `control` (when given) what an unfiltered vantage sees.
+pub async fn measure(cfg: &ProbeConfig, url: &str, control: Option<&ControlClient>) -> TestKeys {
+    let clock = Clock::start();
+    let mut tk = TestKeys {
+        client_resolver: Some(
+            cfg.resolver
+                .addr()
+                .map(|a| a.to_string())
+                .unwrap_or_else(|_| "system".into()),
+        ),
+        ..TestKeys::default()
+    };
+    let parsed = match fetch::parse_web_url(url) {
+        Ok(u) => u,
+        Err(f) => {
+            tk.http_experiment_failure = Some(f);
+            return tk;
+        }
+    };
+    let (addrs, dns_failure) = fetch::resolve(cfg, &parsed, &clock, &mut tk.queries).await;
+    tk.dns_experiment_failure = dns_failure.clone();
+    let port = parsed.port_or_known_default().unwrap_or(443);
+    let endpoints: Vec<SocketAddr> = addrs.iter().map(|ip| SocketAddr::new(*ip, port)).collect();
+    let req = control_request(cfg, url, &endpoints);
+
+    let ask_control = async {
+        match control {
+            Some(c) => Some(c.query(&req).await),
+            None => None,
+        }
+    };
+    let fetch_here = async {
+        let mut steps = Steps::default();
+        // Without addresses there is nothing to connect to: the HTTP step fails as DNS did
+        // (OONI reports the DNS error as the HTTP failure too).
+        let failure = if endpoints.is_empty() {
+            dns_failure.clone()
+        } else {
+            let first: Vec<SocketAddr> = endpoints
+                .iter()
+                .take(cfg.max_addresses.max(1))
+                .copied()
+                .collect();
+            fetch::follow(cfg, parsed.clone(), first, &clock, &mut steps).await
+        };
+        (steps, failure)
+    };
+    let (answer, (steps, http_failure)) = tokio::join!(ask_control, fetch_here);
+
+    match answer {
+        Some(Ok(r)) => tk.control = Some(r),
+        Some(Err(e)) => tk.control_failure = Some(e.to_string()),
+        None => {}
+    }
+    tk.queries.extend(steps.queries);
+    tk.tcp_connect = steps.tcp_connect;
+    tk.tls_handshakes = steps.tls_handshakes;
+    tk.requests = steps.requests;
+    tk.requests.reverse(); // OONI orders requests last hop first
+    tk.http_experiment_failure = http_failure;
+    tk
+}
+
+/// The control request for `url`: every resolved endpoint and the headers we send.
+pub fn control_request(cfg: &ProbeConfig, url: &str, endpoints: &[SocketAddr]) -> ControlRequest {
+    let mut headers = BTreeMap::new();
+    headers.insert("Accept".to_string(), vec![http::ACCEPT.to_string()]);
+    headers.insert("User-Agent".to_string(), vec![cfg.user_agent.clone()]);
+    ControlRequest {
+        http_request: url.to_string(),
+        http_request_headers: headers,
+        tcp_connect: endpoints.iter().map(|e| e.to_string()).collect(),
+        ..ControlRequest::default()
+    }
+}
