@@ -1,1 +1,23 @@
-//! stub
+//! Interfero's lab: a censor with known rules, so that the probe can be scored against ground
+//! truth. A [`Scenario`] (TOML) lists sites, censor rules and the expected verdict of every
+//! target; a [`World`] runs it in userspace on a private loopback block; [`score`] compares
+//! verdicts with the truth. See `README.md` and `scenarios/README.md`.
+
+mod censor;
+pub mod clock;
+mod conn;
+mod dns;
+mod error;
+pub mod http;
+mod pki;
+pub mod scenario;
+pub mod score;
+mod tasks;
+mod util;
+mod validate;
+mod world;
+
+pub use clock::ScenarioTime;
+pub use error::LabError;
+pub use scenario::{Expectation, LabTarget, Scenario};
+pub use world::{World, BLOCKPAGE_URL, DNS_PORT, HTTPS_PORT, HTTP_PORT};

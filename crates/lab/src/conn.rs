@@ -1,0 +1,230 @@
+//! One listener per site address is "censor + origin": on accept it looks at the peer, applies
+//! the censor's TLS/HTTP/throttle rules to probe-side peers only (anything but the control's
+//! bind address), then serves the origin. The lab blockpage server lives here too.
+
+use crate::censor;
+use crate::http::{self, read_request, Request, BLOCKPAGE_BODY, REPLACED_BODY};
+use crate::pki::{Leaf, BLOCKPAGE_NAME};
+use crate::scenario::{Action, Site, SiteKind};
+use crate::util::{arm_reset, hold};
+use crate::world::{Shared, BLOCKPAGE_URL};
+use rustls::server::Acceptor;
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt};
+use tokio::net::{TcpListener, TcpStream};
+use tokio::time::{sleep, sleep_until, timeout, Instant};
+use tokio_rustls::LazyConfigAcceptor;
+
+/// How long the client may take to send its ClientHello or finish the handshake.
+const HANDSHAKE_WAIT: Duration = Duration::from_secs(10);
+/// Upper bound on any one connection (endless bodies, drips, throttled transfers).
+const CONN_MAX: Duration = Duration::from_secs(300);
+/// Default body of a `large` site: 2 MiB.
+const LARGE_DEFAULT: usize = 2 * 1024 * 1024;
+/// Bytes written between pacing sleeps when throttling.
+const PACE_CHUNK: usize = 1024;
+
+/// What a listener serves.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum Role {
+    /// Site number `idx` of the scenario, over TLS or not.
+    Site { idx: usize, tls: bool },
+    /// The lab blockpage server (target of dns.hijack and http.redirect).
+    Blockpage { tls: bool },
+}
+
+/// Accepts connections until the world stops.
+pub(crate) async fn serve(sh: Arc<Shared>, listener: TcpListener, role: Role) {
+    loop {
+        let Ok((stream, peer)) = listener.accept().await else {
+            // Out of descriptors or similar: back off rather than spin.
+            sleep(Duration::from_millis(50)).await;
+            continue;
+        };
+        let probe = peer.ip() != sh.control_ip();
+        let sh2 = sh.clone();
+        sh.tasks.spawn(async move {
+            let _ = timeout(CONN_MAX, handle(sh2, stream, role, probe)).await;
+        });
+    }
+}
+
+async fn handle(sh: Arc<Shared>, stream: TcpStream, role: Role, probe: bool) {
+    let (idx, tls) = match role {
+        Role::Blockpage { tls } => return blockpage(sh, stream, tls).await,
+        Role::Site { idx, tls } => (idx, tls),
+    };
+    let Some(site) = sh.scenario.sites.get(idx) else { return };
+    if probe && censor::shutdown(&sh.scenario, sh.now()) {
+        return hold(stream).await;
+    }
+    if site.kind == SiteKind::Flaky {
+        let n = sh.conn_count.get(idx).map_or(0, |c| c.fetch_add(1, Ordering::Relaxed));
+        if n % 2 == 1 {
+            arm_reset(&stream);
+            return;
+        }
+    }
+    if !tls {
+        return exchange(&sh, site, stream, probe, None).await;
+    }
+    let Ok(Ok(start)) = timeout(HANDSHAKE_WAIT, LazyConfigAcceptor::new(Acceptor::default(), stream)).await else {
+        return;
+    };
+    let sni = start.client_hello().server_name().map(str::to_ascii_lowercase);
+    if site.kind == SiteKind::TlsGarbage {
+        let mut io = start.io;
+        let _ = io.write_all(b"\x15\x03\x03garbage-not-tls\x00\xff\xfe").await;
+        let _ = io.shutdown().await;
+        return;
+    }
+    let action = if probe { censor::tls(&sh.scenario, sh.now(), &site.name, sni.as_deref()) } else { None };
+    let (leaf, name) = match action {
+        Some(Action::TlsStall) => return hold(start.io).await,
+        Some(Action::TlsReset) => return arm_reset(&start.io),
+        Some(Action::TlsEof) => {
+            let mut io = start.io;
+            let _ = io.shutdown().await;
+            return;
+        }
+        Some(Action::TlsIntercept) => (Leaf::Mitm, sni.clone().unwrap_or_else(|| site.name.clone())),
+        _ => (Leaf::Origin(site.cert), site.name.clone()),
+    };
+    let Ok(cfg) = sh.pki.config(leaf, &name) else { return };
+    let Ok(Ok(stream)) = timeout(HANDSHAKE_WAIT, start.into_stream(cfg)).await else { return };
+    exchange(&sh, site, stream, probe, sni.as_deref()).await
+}
+
+/// Access to the TCP socket under a stream, to reset or half-close it below TLS (an on-path
+/// censor cannot send a TLS close_notify or alert on the server's behalf).
+pub(crate) trait Tcp {
+    fn tcp(&mut self) -> &mut TcpStream;
+}
+impl Tcp for TcpStream {
+    fn tcp(&mut self) -> &mut TcpStream {
+        self
+    }
+}
+impl Tcp for tokio_rustls::server::TlsStream<TcpStream> {
+    fn tcp(&mut self) -> &mut TcpStream {
+        self.get_mut().0
+    }
+}
+
+async fn exchange<S>(sh: &Shared, site: &Site, mut s: S, probe: bool, sni: Option<&str>)
+where
+    S: AsyncRead + AsyncWrite + Unpin + Tcp,
+{
+    let Some(req) = read_request(&mut s).await else { return };
+    let t = sh.now();
+    if probe {
+        match censor::http(&sh.scenario, t, &site.name, &req.host, &req.path) {
+            Some(Action::HttpBlockpage) => {
+                let _ = s.write_all(&http::response(200, "OK", BLOCKPAGE_BODY.as_bytes(), &[])).await;
+                return;
+            }
+            Some(Action::HttpRedirect) => {
+                let loc = format!("{BLOCKPAGE_URL}?blocked={}", req.host);
+                let _ = s.write_all(&http::response(302, "Found", b"", &[("Location", &loc)])).await;
+                return;
+            }
+            Some(Action::HttpReplace) => {
+                let _ = s.write_all(&http::response(200, "OK", REPLACED_BODY.as_bytes(), &[])).await;
+                return;
+            }
+            Some(Action::HttpReset) => return arm_reset(s.tcp()),
+            Some(Action::HttpTimeout) => return hold(s).await,
+            Some(Action::HttpEof) => {
+                let _ = s.tcp().shutdown().await;
+                return;
+            }
+            _ => {}
+        }
+    }
+    let rate = if probe { censor::throttle(&sh.scenario, t, &site.name, sni, &req.host) } else { None };
+    origin(site, &req, probe, s, rate).await;
+}
+
+async fn origin<S: AsyncWrite + Unpin>(site: &Site, req: &Request, probe: bool, mut s: S, rate: Option<u32>) {
+    let title = site.title.clone().unwrap_or_else(|| site.name.clone());
+    let ok = |body: Vec<u8>| http::response(200, "OK", &body, &[]);
+    let bytes = match site.kind {
+        SiteKind::Dynamic => ok(http::dynamic_page(&title).into_bytes()),
+        SiteKind::Large => ok(http::filler(site.size.unwrap_or(LARGE_DEFAULT))),
+        SiteKind::Redirect => {
+            let loc = site.redirect_to.clone().unwrap_or_default();
+            http::response(302, "Found", b"", &[("Location", &loc)])
+        }
+        SiteKind::Captcha if probe => http::response(403, "Forbidden", http::captcha_page().as_bytes(), &[]),
+        SiteKind::Slow => {
+            sleep(Duration::from_millis(200)).await;
+            ok(http::page(&title, &req.host).into_bytes())
+        }
+        SiteKind::Endless => {
+            if s.write_all(&http::head(200, "OK", None, &[])).await.is_err() {
+                return;
+            }
+            let chunk = http::filler(16 * 1024);
+            while write_paced(&mut s, &chunk, rate).await {}
+            return;
+        }
+        SiteKind::Drip => {
+            let body = http::page(&title, &req.host);
+            if s.write_all(&http::head(200, "OK", Some(body.len()), &[])).await.is_err() {
+                return;
+            }
+            for b in body.as_bytes().chunks(1) {
+                if s.write_all(b).await.is_err() || s.flush().await.is_err() {
+                    return;
+                }
+                sleep(Duration::from_secs(1)).await;
+            }
+            return;
+        }
+        _ => ok(http::page(&title, &req.host).into_bytes()),
+    };
+    if write_paced(&mut s, &bytes, rate).await {
+        let _ = s.shutdown().await;
+    }
+}
+
+/// Writes `bytes`, paced to `rate` kbit/s when given; false when the client went away.
+async fn write_paced<S: AsyncWrite + Unpin>(s: &mut S, bytes: &[u8], rate: Option<u32>) -> bool {
+    let Some(kbps) = rate.filter(|k| *k > 0) else {
+        return s.write_all(bytes).await.is_ok();
+    };
+    let start = Instant::now();
+    let mut sent = 0usize;
+    for chunk in bytes.chunks(PACE_CHUNK) {
+        if s.write_all(chunk).await.is_err() || s.flush().await.is_err() {
+            return false;
+        }
+        sent += chunk.len();
+        // Sleep until the moment at which `sent` bytes are due at the target rate.
+        let due = Duration::from_secs_f64(sent as f64 * 8.0 / (f64::from(kbps) * 1000.0));
+        sleep_until(start + due).await;
+    }
+    true
+}
+
+/// The lab blockpage server: a blockpage for any Host; over TLS with a certificate valid only
+/// for `blockpage.lab.test`, so a hijacked HTTPS name fails validation as it would in the field.
+async fn blockpage(sh: Arc<Shared>, stream: TcpStream, tls: bool) {
+    let page = http::response(200, "OK", BLOCKPAGE_BODY.as_bytes(), &[]);
+    if !tls {
+        let mut s = stream;
+        if read_request(&mut s).await.is_some() {
+            let _ = s.write_all(&page).await;
+        }
+        return;
+    }
+    let Ok(cfg) = sh.pki.config(Leaf::Blockpage, BLOCKPAGE_NAME) else { return };
+    let acceptor = tokio_rustls::TlsAcceptor::from(cfg);
+    let Ok(Ok(mut s)) = timeout(HANDSHAKE_WAIT, acceptor.accept(stream)).await else { return };
+    if read_request(&mut s).await.is_some() {
+        let _ = s.write_all(&page).await;
+        let _ = s.shutdown().await;
+    }
+}

@@ -1,0 +1,413 @@
+//! Scenarios: the TOML description of a censored world (sites, censor rules, expected verdicts).
+//! The format is documented in `scenarios/README.md`.
+
+use crate::clock::{ScenarioTime, Span, Window};
+use crate::LabError;
+use interfero_model::{Status, Technique};
+use serde::{Deserialize, Serialize};
+use std::collections::HashSet;
+use std::net::Ipv4Addr;
+use std::path::Path;
+
+/// The built-in scenarios, embedded so that the binary is self-contained.
+const BUILTIN: &[(&str, &str)] = &[
+    ("suite", include_str!("../scenarios/suite.toml")),
+    ("kz-demo", include_str!("../scenarios/kz-demo.toml")),
+    ("kz-shutdown", include_str!("../scenarios/kz-shutdown.toml")),
+    ("failed-control", include_str!("../scenarios/failed-control.toml")),
+];
+
+/// A parsed and validated scenario.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Scenario {
+    /// Short name (`suite`).
+    pub name: String,
+    /// What the scenario shows.
+    #[serde(default)]
+    pub description: String,
+    /// The private address that `dns.bogon` answers (never inside the lab's loopback block).
+    #[serde(default = "default_bogon")]
+    pub bogon_address: Ipv4Addr,
+    /// The sites of the world.
+    #[serde(default)]
+    pub sites: Vec<Site>,
+    /// The censor's rules, first match wins within a layer.
+    #[serde(default)]
+    pub rules: Vec<Rule>,
+    /// What to measure, with the ground truth.
+    #[serde(default)]
+    pub targets: Vec<TargetSpec>,
+}
+
+fn default_bogon() -> Ipv4Addr {
+    // The address Iran's resolvers answer for blocked names: private, and outside 127.0.0.0/8.
+    Ipv4Addr::new(10, 10, 34, 35)
+}
+
+fn yes() -> bool {
+    true
+}
+
+/// One site (origin server) of the world.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Site {
+    /// Its DNS name, under `.test`.
+    pub name: String,
+    /// What the origin does.
+    #[serde(default)]
+    pub kind: SiteKind,
+    /// The `<title>` of its page.
+    #[serde(default)]
+    pub title: Option<String>,
+    /// Listen for HTTP on port 8080.
+    #[serde(default = "yes")]
+    pub http: bool,
+    /// Listen for HTTPS on port 8443.
+    #[serde(default = "yes")]
+    pub https: bool,
+    /// Which certificate the origin presents.
+    #[serde(default)]
+    pub cert: CertKind,
+    /// Where a `redirect` site sends the client.
+    #[serde(default)]
+    pub redirect_to: Option<String>,
+    /// Body size in bytes of a `large` site.
+    #[serde(default)]
+    pub size: Option<usize>,
+    /// CDN/geo DNS: the two resolvers answer different addresses, both serving the site.
+    #[serde(default)]
+    pub cdn: bool,
+    /// How DNS treats the name at both resolvers.
+    #[serde(default)]
+    pub dns: SiteDns,
+}
+
+/// What an origin does (all of it for every client, except `captcha`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SiteKind {
+    /// A fixed page with a title.
+    #[default]
+    Static,
+    /// A page with random tokens whose length varies ±30% per request.
+    Dynamic,
+    /// A large body (`size`, default 2 MiB), for throughput.
+    Large,
+    /// A 302 to `redirect_to`.
+    Redirect,
+    /// 403 with a captcha page for probe sources, the page for the control.
+    Captcha,
+    /// Nothing listens: connection refused for everyone.
+    Down,
+    /// Every second connection is reset at once (deterministic per connection count).
+    Flaky,
+    /// A body that never ends.
+    Endless,
+    /// A body dripped at one byte per second.
+    Drip,
+    /// Honest but slow: 200 ms before each response.
+    Slow,
+    /// Answers the ClientHello with garbage bytes.
+    TlsGarbage,
+}
+
+/// The certificate an origin presents.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CertKind {
+    /// Issued by the lab CA for the name.
+    #[default]
+    Valid,
+    /// Issued by the lab CA for the name, expired in 2020.
+    Expired,
+    /// Issued by the lab CA for another name.
+    WrongName,
+    /// Self-signed.
+    SelfSigned,
+}
+
+/// How both resolvers treat the site's name.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SiteDns {
+    /// Answer its address.
+    #[default]
+    Normal,
+    /// The name does not exist (NXDOMAIN everywhere).
+    Absent,
+    /// Both resolvers answer unparseable bytes.
+    Garbage,
+}
+
+/// One censor rule.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Rule {
+    /// Unique id, referred to by targets' `governed_by`.
+    pub id: String,
+    /// What the rule matches.
+    #[serde(rename = "match")]
+    pub matcher: Match,
+    /// What the censor does.
+    pub action: Action,
+    /// Rate for `throttle`, in kbit/s.
+    #[serde(default)]
+    pub rate_kbps: Option<u32>,
+    /// When the rule is in force (always when empty).
+    #[serde(default)]
+    pub active: Vec<Window>,
+    /// When the rule is suspended even inside `active` (e.g. daily windows of access).
+    #[serde(default)]
+    pub except: Vec<Window>,
+}
+
+/// What a rule matches; names match themselves and their sub-domains.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Match {
+    /// The DNS query name.
+    #[serde(default)]
+    pub domain: Option<String>,
+    /// The TLS ClientHello's server name.
+    #[serde(default)]
+    pub sni: Option<String>,
+    /// The HTTP Host header (inner Host for HTTPS).
+    #[serde(default)]
+    pub host: Option<String>,
+    /// Every connection to the listeners of this site name.
+    #[serde(default)]
+    pub address: Option<String>,
+    /// A keyword in the request path.
+    #[serde(default)]
+    pub keyword: Option<String>,
+    /// Everything.
+    #[serde(default)]
+    pub any: bool,
+}
+
+/// What the censor does when a rule matches.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Action {
+    /// Answer NXDOMAIN.
+    #[serde(rename = "dns.nxdomain")]
+    DnsNxdomain,
+    /// Answer SERVFAIL.
+    #[serde(rename = "dns.servfail")]
+    DnsServfail,
+    /// Answer REFUSED.
+    #[serde(rename = "dns.refused")]
+    DnsRefused,
+    /// Answer NOERROR with no record.
+    #[serde(rename = "dns.no_answer")]
+    DnsNoAnswer,
+    /// Drop the query.
+    #[serde(rename = "dns.timeout")]
+    DnsTimeout,
+    /// Answer the scenario's bogon address.
+    #[serde(rename = "dns.bogon")]
+    DnsBogon,
+    /// Answer the lab blockpage server's address.
+    #[serde(rename = "dns.hijack")]
+    DnsHijack,
+    /// Answer the blockpage server's address at once, then the true answer.
+    #[serde(rename = "dns.injection")]
+    DnsInjection,
+    /// Drop SYNs (kernel world only).
+    #[serde(rename = "tcp.drop")]
+    TcpDrop,
+    /// Reset the connection at SYN (kernel world only).
+    #[serde(rename = "tcp.reset")]
+    TcpReset,
+    /// Refuse (kernel world only).
+    #[serde(rename = "tcp.refuse")]
+    TcpRefuse,
+    /// Never answer the ClientHello.
+    #[serde(rename = "tls.stall")]
+    TlsStall,
+    /// Reset after the ClientHello.
+    #[serde(rename = "tls.reset")]
+    TlsReset,
+    /// Close cleanly after the ClientHello.
+    #[serde(rename = "tls.eof")]
+    TlsEof,
+    /// Complete the handshake with a leaf from the MITM CA.
+    #[serde(rename = "tls.intercept")]
+    TlsIntercept,
+    /// Answer 200 with a blockpage.
+    #[serde(rename = "http.blockpage")]
+    HttpBlockpage,
+    /// Redirect to the lab blockpage server.
+    #[serde(rename = "http.redirect")]
+    HttpRedirect,
+    /// Answer 200 with other content that matches no blockpage fingerprint.
+    #[serde(rename = "http.replace")]
+    HttpReplace,
+    /// Reset after the request.
+    #[serde(rename = "http.reset")]
+    HttpReset,
+    /// Never answer the request.
+    #[serde(rename = "http.timeout")]
+    HttpTimeout,
+    /// Close cleanly after the request.
+    #[serde(rename = "http.eof")]
+    HttpEof,
+    /// Pace responses to `rate_kbps`.
+    #[serde(rename = "throttle")]
+    Throttle,
+    /// Drop every probe-side query and connection.
+    #[serde(rename = "shutdown")]
+    Shutdown,
+}
+
+impl Action {
+    /// Why the userspace world cannot do this, if it cannot.
+    pub fn kernel_only(self) -> Option<&'static str> {
+        match self {
+            Action::TcpDrop | Action::TcpReset | Action::TcpRefuse => Some(
+                "tcp.* needs SYN-level filtering per source address, impossible on shared \
+                 loopback listeners: kernel world only",
+            ),
+            _ => None,
+        }
+    }
+}
+
+/// One target with its ground truth.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TargetSpec {
+    /// Short label.
+    pub name: String,
+    /// The URL to measure (with port).
+    pub url: String,
+    /// Expected status while the rules that concern it are in force.
+    pub status: Status,
+    /// Expected techniques.
+    #[serde(default)]
+    pub techniques: Vec<Technique>,
+    /// Other statuses that also count as right (e.g. `inconclusive` for a flaky site).
+    #[serde(default)]
+    pub accept: Vec<Status>,
+    /// When this rule is not in force, the target is expected `accessible` with no technique.
+    #[serde(default)]
+    pub governed_by: Option<String>,
+    /// Why the truth is what it is.
+    #[serde(default)]
+    pub note: Option<String>,
+}
+
+/// What the world expects the verdict of a target to be.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Expectation {
+    /// The right status.
+    pub status: Status,
+    /// The right techniques, sorted.
+    pub techniques: Vec<Technique>,
+    /// Other statuses that also count as right.
+    #[serde(default)]
+    pub accept: Vec<Status>,
+}
+
+/// A target of a running world, with its ground truth at the world's current scenario time.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct LabTarget {
+    /// Short label.
+    pub name: String,
+    /// The URL to measure.
+    pub url: String,
+    /// The ground truth.
+    pub expect: Expectation,
+    /// `Err(reason)` when this world cannot emulate what the target needs.
+    pub supported: Result<(), String>,
+}
+
+/// The host of an `http(s)://host[:port]/...` URL, lowercased.
+pub fn url_host(url: &str) -> Option<String> {
+    let rest = url.split_once("://")?.1;
+    let authority = rest.split(['/', '?', '#']).next()?;
+    let host = authority.rsplit_once(':').map_or(authority, |(h, _)| h);
+    (!host.is_empty()).then(|| host.to_ascii_lowercase())
+}
+
+/// Whether `name` is `pattern` or a sub-domain of it (case-insensitive, trailing dots ignored).
+pub fn name_matches(pattern: &str, name: &str) -> bool {
+    let p = pattern.trim_end_matches('.').to_ascii_lowercase();
+    let n = name.trim_end_matches('.').to_ascii_lowercase();
+    n == p || n.ends_with(&format!(".{p}"))
+}
+
+impl Scenario {
+    /// Loads a built-in scenario by name.
+    pub fn builtin(name: &str) -> Result<Scenario, LabError> {
+        let text = BUILTIN.iter().find(|(n, _)| *n == name).map(|(_, t)| *t);
+        let text = text.ok_or_else(|| LabError::UnknownBuiltin(name.into(), Self::builtin_names().join(", ")))?;
+        Self::parse(text)
+    }
+
+    /// The names of the built-in scenarios.
+    pub fn builtin_names() -> &'static [&'static str] {
+        &["suite", "kz-demo", "kz-shutdown", "failed-control"]
+    }
+
+    /// Loads a scenario from a TOML file.
+    pub fn from_path(path: impl AsRef<Path>) -> Result<Scenario, LabError> {
+        let path = path.as_ref();
+        let text = std::fs::read_to_string(path)
+            .map_err(|source| LabError::Read { path: path.display().to_string(), source })?;
+        Self::parse(&text)
+    }
+
+    /// Parses and validates scenario TOML.
+    pub fn parse(text: &str) -> Result<Scenario, LabError> {
+        let s: Scenario = toml::from_str(text)?;
+        crate::validate::check(&s).map_err(LabError::Invalid)?;
+        Ok(s)
+    }
+
+    /// The targets with their ground truth at scenario time `t`.
+    pub fn targets_at(&self, t: ScenarioTime) -> Vec<LabTarget> {
+        self.targets.iter().map(|spec| self.target_at(spec, t)).collect()
+    }
+
+    fn target_at(&self, spec: &TargetSpec, t: ScenarioTime) -> LabTarget {
+        let in_force = spec
+            .governed_by
+            .as_ref()
+            .is_none_or(|id| self.rules.iter().any(|r| &r.id == id && rule_in_force(r, t)));
+        let mut expect = if in_force {
+            Expectation { status: spec.status, techniques: spec.techniques.clone(), accept: spec.accept.clone() }
+        } else {
+            Expectation { status: Status::Accessible, techniques: Vec::new(), accept: Vec::new() }
+        };
+        expect.techniques.sort();
+        expect.techniques.dedup();
+        let host = url_host(&spec.url).unwrap_or_default();
+        let supported = match self.rules.iter().find_map(|r| {
+            let reason = r.action.kernel_only()?;
+            rule_names(&r.matcher).any(|p| name_matches(p, &host)).then_some((r, reason))
+        }) {
+            Some((r, reason)) => Err(format!("rule {:?} ({:?}): {reason}", r.id, r.action)),
+            None => Ok(()),
+        };
+        LabTarget { name: spec.name.clone(), url: spec.url.clone(), expect, supported }
+    }
+}
+
+/// The names a matcher mentions (for deciding which targets a rule concerns).
+pub(crate) fn rule_names(m: &Match) -> impl Iterator<Item = &str> {
+    [&m.domain, &m.sni, &m.host, &m.address].into_iter().filter_map(|o| o.as_deref())
+}
+
+/// Whether a rule is in force at `t` (windows already validated; unparseable ones never match).
+pub fn rule_in_force(r: &Rule, t: ScenarioTime) -> bool {
+    let inside = |w: &Window| w.span().map(|s: Span| s.contains(t)).unwrap_or(false);
+    (r.active.is_empty() || r.active.iter().any(inside)) && !r.except.iter().any(inside)
+}
+
+/// Names used for sets of unique ids in validation.
+pub(crate) fn duplicates<'a>(names: impl Iterator<Item = &'a str>) -> Option<&'a str> {
+    let mut seen = HashSet::new();
+    names.into_iter().find(|n| !seen.insert(*n))
+}

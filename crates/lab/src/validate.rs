@@ -1,0 +1,85 @@
+//! Scenario validation: refuse a scenario that says something the world cannot mean, with the
+//! reason, instead of running a world whose ground truth is wrong.
+
+use crate::scenario::{duplicates, url_host, Action, Rule, Scenario, SiteKind};
+
+/// Checks a parsed scenario; the error says what is wrong.
+pub fn check(s: &Scenario) -> Result<(), String> {
+    if let Some(d) = duplicates(s.sites.iter().map(|x| x.name.as_str())) {
+        return Err(format!("site {d:?} is listed twice"));
+    }
+    if let Some(d) = duplicates(s.rules.iter().map(|x| x.id.as_str())) {
+        return Err(format!("rule id {d:?} is used twice"));
+    }
+    if let Some(d) = duplicates(s.targets.iter().map(|x| x.name.as_str())) {
+        return Err(format!("target name {d:?} is used twice"));
+    }
+    if s.bogon_address.is_loopback() {
+        return Err("bogon_address must not be a loopback address (the lab lives there)".into());
+    }
+    let mut addresses = 0usize;
+    for site in &s.sites {
+        if !is_test_name(&site.name) {
+            return Err(format!("site {:?}: lab names must end in .test", site.name));
+        }
+        if site.kind == SiteKind::Redirect && site.redirect_to.is_none() {
+            return Err(format!("site {:?}: kind redirect needs redirect_to", site.name));
+        }
+        addresses += if site.cdn { 2 } else { 1 };
+    }
+    // .10 to .250 of the /24 are for sites.
+    if addresses > 240 {
+        return Err(format!("{addresses} site addresses do not fit in one /24 (max 240)"));
+    }
+    for rule in &s.rules {
+        check_rule(s, rule)?;
+    }
+    for t in &s.targets {
+        let host = url_host(&t.url).ok_or_else(|| format!("target {:?}: bad url {:?}", t.name, t.url))?;
+        if !(t.url.starts_with("http://") || t.url.starts_with("https://")) || !is_test_name(&host) {
+            return Err(format!("target {:?}: url must be http(s) on a .test name", t.name));
+        }
+        if let Some(id) = &t.governed_by {
+            if !s.rules.iter().any(|r| &r.id == id) {
+                return Err(format!("target {:?}: governed_by unknown rule {id:?}", t.name));
+            }
+        }
+    }
+    Ok(())
+}
+
+fn is_test_name(n: &str) -> bool {
+    n.ends_with(".test") && n.len() > 5 && n.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'.' || b == b'-')
+}
+
+fn check_rule(s: &Scenario, r: &Rule) -> Result<(), String> {
+    for w in r.active.iter().chain(&r.except) {
+        w.span().map_err(|e| format!("rule {:?}: {e}", r.id))?;
+    }
+    let m = &r.matcher;
+    if let Some(a) = &m.address {
+        if !s.sites.iter().any(|x| &x.name == a) {
+            return Err(format!("rule {:?}: address {a:?} is not a site", r.id));
+        }
+    }
+    use Action::*;
+    // Which match keys make sense at the layer where the action happens.
+    let ok = match r.action {
+        DnsNxdomain | DnsServfail | DnsRefused | DnsNoAnswer | DnsTimeout | DnsBogon | DnsHijack
+        | DnsInjection => m.domain.is_some() || m.any,
+        TcpDrop | TcpReset | TcpRefuse => m.domain.is_some() || m.address.is_some() || m.any,
+        TlsStall | TlsReset | TlsEof | TlsIntercept => m.sni.is_some() || m.address.is_some() || m.any,
+        HttpBlockpage | HttpRedirect | HttpReplace | HttpReset | HttpTimeout | HttpEof => {
+            m.host.is_some() || m.keyword.is_some() || m.address.is_some() || m.any
+        }
+        Throttle => m.sni.is_some() || m.host.is_some() || m.address.is_some() || m.any,
+        Shutdown => m.any,
+    };
+    if !ok {
+        return Err(format!("rule {:?}: its match has no key that {:?} can use", r.id, r.action));
+    }
+    if r.action == Throttle && r.rate_kbps.is_none_or(|k| k == 0) {
+        return Err(format!("rule {:?}: throttle needs rate_kbps > 0", r.id));
+    }
+    Ok(())
+}

@@ -1,0 +1,253 @@
+//! A running userspace world: resolvers, blockpage server and site listeners on a private
+//! loopback block 127.X.Y.0/24, with the censor applied to every peer but the control's.
+//!
+//! Layout of the block: `.2` censored resolver, `.3` honest resolver (both port 5353, UDP and
+//! TCP), `.4` the control's source address, `.9` the blockpage server, `.10`… the sites (a CDN
+//! site takes two: the probe-side and control-side answers), ports 8080 (http) and 8443 (https).
+
+use crate::clock::ScenarioTime;
+use crate::conn::{self, Role};
+use crate::dns::{self, Resolver};
+use crate::pki::{Pki, BLOCKPAGE_NAME};
+use crate::scenario::{LabTarget, Scenario, SiteDns, SiteKind};
+use crate::tasks::Tasks;
+use crate::util::random_in;
+use crate::LabError;
+use std::collections::HashMap;
+use std::io::ErrorKind;
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use tokio::net::{TcpListener, UdpSocket};
+
+/// Port of both resolvers.
+pub const DNS_PORT: u16 = 5353;
+/// Port of every plain-HTTP listener.
+pub const HTTP_PORT: u16 = 8080;
+/// Port of every HTTPS listener.
+pub const HTTPS_PORT: u16 = 8443;
+/// Where `http.redirect` sends the probe.
+pub const BLOCKPAGE_URL: &str = "http://blockpage.lab.test:8080/";
+const BLOCK_TRIES: usize = 20;
+const FIRST_SITE: u8 = 10;
+
+/// What one name answers at each resolver.
+pub(crate) struct ZoneEntry {
+    pub(crate) probe: Vec<Ipv4Addr>,
+    pub(crate) control: Vec<Ipv4Addr>,
+    pub(crate) garbage: bool,
+}
+
+/// State shared by every task of a world.
+pub(crate) struct Shared {
+    pub(crate) scenario: Scenario,
+    pub(crate) pki: Pki,
+    pub(crate) zone: HashMap<String, ZoneEntry>,
+    pub(crate) conn_count: Vec<AtomicU64>,
+    pub(crate) tasks: Tasks,
+    net: [u8; 2],
+    clock: AtomicU64,
+    site_addrs: Vec<(Ipv4Addr, Ipv4Addr)>,
+}
+
+impl Shared {
+    fn ip(&self, last: u8) -> Ipv4Addr {
+        Ipv4Addr::new(127, self.net[0], self.net[1], last)
+    }
+    /// The scenario clock.
+    pub(crate) fn now(&self) -> ScenarioTime {
+        ScenarioTime(self.clock.load(Ordering::Relaxed))
+    }
+    /// The control's source address: the only peer the censor leaves alone.
+    pub(crate) fn control_ip(&self) -> IpAddr {
+        IpAddr::V4(self.ip(4))
+    }
+    /// The blockpage server.
+    pub(crate) fn blockpage_ip(&self) -> Ipv4Addr {
+        self.ip(9)
+    }
+}
+
+/// A running world. Dropping it aborts its tasks; `shutdown` also waits for them.
+pub struct World {
+    shared: Arc<Shared>,
+}
+
+enum Listen {
+    Dns(Resolver),
+    Conn(Role),
+}
+
+/// Addresses of each site: (probe-side answer, control-side answer), equal unless CDN.
+fn plan(s: &Scenario, net: [u8; 2]) -> Vec<(Ipv4Addr, Ipv4Addr)> {
+    let mut next = FIRST_SITE;
+    let mut take = || {
+        let ip = Ipv4Addr::new(127, net[0], net[1], next);
+        next = next.saturating_add(1);
+        ip
+    };
+    s.sites
+        .iter()
+        .map(|site| {
+            let a = take();
+            (a, if site.cdn { take() } else { a })
+        })
+        .collect()
+}
+
+type Bound = (Vec<(UdpSocket, Resolver)>, Vec<(TcpListener, Listen)>);
+
+async fn bind_all(s: &Scenario, net: [u8; 2], addrs: &[(Ipv4Addr, Ipv4Addr)]) -> std::io::Result<Bound> {
+    let ip = |last| Ipv4Addr::new(127, net[0], net[1], last);
+    let mut udp = Vec::new();
+    let mut tcp = Vec::new();
+    for (last, role) in [(2, Resolver::Censored), (3, Resolver::Honest)] {
+        udp.push((UdpSocket::bind((ip(last), DNS_PORT)).await?, role));
+        tcp.push((TcpListener::bind((ip(last), DNS_PORT)).await?, Listen::Dns(role)));
+    }
+    for tls in [false, true] {
+        let port = if tls { HTTPS_PORT } else { HTTP_PORT };
+        tcp.push((TcpListener::bind((ip(9), port)).await?, Listen::Conn(Role::Blockpage { tls })));
+    }
+    for (idx, (site, (a, b))) in s.sites.iter().zip(addrs).enumerate() {
+        if site.kind == SiteKind::Down {
+            continue; // nothing listens: connection refused for everyone
+        }
+        let mut ips = vec![*a];
+        if b != a {
+            ips.push(*b);
+        }
+        for ip in ips {
+            for (on, port, tls) in [(site.http, HTTP_PORT, false), (site.https, HTTPS_PORT, true)] {
+                if on {
+                    tcp.push((TcpListener::bind((ip, port)).await?, Listen::Conn(Role::Site { idx, tls })));
+                }
+            }
+        }
+    }
+    Ok((udp, tcp))
+}
+
+fn zone(s: &Scenario, addrs: &[(Ipv4Addr, Ipv4Addr)], blockpage: Ipv4Addr) -> HashMap<String, ZoneEntry> {
+    let mut z = HashMap::new();
+    z.insert(BLOCKPAGE_NAME.to_string(), ZoneEntry { probe: vec![blockpage], control: vec![blockpage], garbage: false });
+    for (site, (a, b)) in s.sites.iter().zip(addrs) {
+        let garbage = match site.dns {
+            SiteDns::Absent => continue,
+            SiteDns::Garbage => true,
+            SiteDns::Normal => false,
+        };
+        z.insert(site.name.to_ascii_lowercase(), ZoneEntry { probe: vec![*a], control: vec![*b], garbage });
+    }
+    z
+}
+
+impl World {
+    /// Starts a world for `scenario` on a fresh loopback block (another block on AddrInUse).
+    pub async fn start(scenario: &Scenario) -> Result<World, LabError> {
+        let pki = Pki::new()?;
+        for _ in 0..BLOCK_TRIES {
+            let net = [random_in(64, 250) as u8, random_in(0, 255) as u8];
+            let addrs = plan(scenario, net);
+            let (udp, tcp) = match bind_all(scenario, net, &addrs).await {
+                Ok(b) => b,
+                Err(e) if e.kind() == ErrorKind::AddrInUse => continue,
+                Err(e) => return Err(e.into()),
+            };
+            let shared = Arc::new(Shared {
+                zone: zone(scenario, &addrs, Ipv4Addr::new(127, net[0], net[1], 9)),
+                conn_count: scenario.sites.iter().map(|_| AtomicU64::new(0)).collect(),
+                scenario: scenario.clone(),
+                pki,
+                tasks: Tasks::new(),
+                net,
+                clock: AtomicU64::new(0),
+                site_addrs: addrs,
+            });
+            for (sock, role) in udp {
+                shared.tasks.spawn(dns::serve_udp(shared.clone(), sock, role));
+            }
+            for (listener, what) in tcp {
+                match what {
+                    Listen::Dns(role) => shared.tasks.spawn(dns::serve_tcp(shared.clone(), listener, role)),
+                    Listen::Conn(role) => shared.tasks.spawn(conn::serve(shared.clone(), listener, role)),
+                }
+            }
+            return Ok(World { shared });
+        }
+        Err(LabError::NoFreeBlock(BLOCK_TRIES))
+    }
+
+    /// The censored resolver, for the probe (`--resolver`).
+    pub fn probe_resolver(&self) -> SocketAddr {
+        SocketAddr::from((self.shared.ip(2), DNS_PORT))
+    }
+
+    /// The honest resolver, for the control.
+    pub fn control_resolver(&self) -> SocketAddr {
+        SocketAddr::from((self.shared.ip(3), DNS_PORT))
+    }
+
+    /// The source address the control must bind its sockets to, to be left alone by the censor.
+    pub fn control_bind_ip(&self) -> IpAddr {
+        self.shared.control_ip()
+    }
+
+    /// The lab CA (PEM) that probe and control trust (`--ca-file`). Not the MITM CA.
+    pub fn ca_pem(&self) -> String {
+        self.shared.pki.lab_ca_pem()
+    }
+
+    /// The MITM CA (PEM) used by `tls.intercept` rules; never to be trusted by the probe.
+    pub fn mitm_ca_pem(&self) -> String {
+        self.shared.pki.mitm_ca_pem()
+    }
+
+    /// The targets with their ground truth at the current scenario time.
+    pub fn targets(&self) -> Vec<LabTarget> {
+        self.shared.scenario.targets_at(self.shared.now())
+    }
+
+    /// Sets the scenario clock (rules with windows follow it at once).
+    pub fn set_time(&self, t: ScenarioTime) {
+        self.shared.clock.store(t.0, Ordering::Relaxed);
+    }
+
+    /// The scenario clock.
+    pub fn now(&self) -> ScenarioTime {
+        self.shared.now()
+    }
+
+    /// The scenario this world runs.
+    pub fn scenario(&self) -> &Scenario {
+        &self.shared.scenario
+    }
+
+    /// The probe-side address of a site (what the censored resolver would answer, if honest).
+    pub fn site_addr(&self, name: &str) -> Option<IpAddr> {
+        let idx = self.shared.scenario.sites.iter().position(|s| s.name.eq_ignore_ascii_case(name))?;
+        self.shared.site_addrs.get(idx).map(|(a, _)| IpAddr::V4(*a))
+    }
+
+    /// The control-side address of a site (differs from `site_addr` for CDN sites).
+    pub fn site_control_addr(&self, name: &str) -> Option<IpAddr> {
+        let idx = self.shared.scenario.sites.iter().position(|s| s.name.eq_ignore_ascii_case(name))?;
+        self.shared.site_addrs.get(idx).map(|(_, b)| IpAddr::V4(*b))
+    }
+
+    /// The lab blockpage server's address (answered by dns.hijack and dns.injection).
+    pub fn blockpage_addr(&self) -> IpAddr {
+        IpAddr::V4(self.shared.blockpage_ip())
+    }
+
+    /// Stops every task and frees every port before returning.
+    pub async fn shutdown(self) {
+        self.shared.tasks.stop().await;
+    }
+}
+
+impl Drop for World {
+    fn drop(&mut self) {
+        self.shared.tasks.abort();
+    }
+}
