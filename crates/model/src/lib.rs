@@ -5,6 +5,7 @@ pub mod base64;
 pub mod control;
 pub mod failure;
 pub mod measurement;
+pub mod ooni;
 pub mod target;
 pub mod verdict;
 
