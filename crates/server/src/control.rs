@@ -100,10 +100,7 @@ pub async fn serve_control(
     limits: Limits,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(), ServerError> {
-    axum::serve(listener, control_router(m, limits))
-        .with_graceful_shutdown(shutdown)
-        .await
-        .map_err(ServerError::Serve)
+    crate::serve(listener, control_router(m, limits), shutdown).await
 }
 
 async fn about() -> impl IntoResponse {
@@ -121,7 +118,7 @@ async fn not_found() -> Response {
     )
 }
 
-fn error(status: StatusCode, message: String) -> Response {
+pub(crate) fn error(status: StatusCode, message: String) -> Response {
     (status, Json(serde_json::json!({ "error": message }))).into_response()
 }
 
