@@ -1,0 +1,96 @@
+//! Each DNS action answers as specified; the honest resolver never lies.
+
+mod common;
+use common::*;
+use hickory_proto::op::{Message, ResponseCode};
+use interfero_lab::{Scenario, World};
+use std::net::Ipv4Addr;
+use std::time::Duration;
+
+#[tokio::test]
+async fn dns_actions() {
+    let w = World::start(&Scenario::builtin("suite").unwrap()).await.unwrap();
+    let (p, c) = (w.probe_resolver(), w.control_resolver());
+    let ip = |n: &str| match w.site_addr(n).unwrap() {
+        std::net::IpAddr::V4(a) => a,
+        _ => unreachable!(),
+    };
+
+    for (name, code) in [
+        ("dns-nxdomain.test", ResponseCode::NXDomain),
+        ("dns-servfail.test", ResponseCode::ServFail),
+        ("dns-refused.test", ResponseCode::Refused),
+    ] {
+        let m = dns(p, name).await;
+        assert_eq!(m.metadata.response_code, code, "{name}");
+        assert!(addrs(&m).is_empty());
+        // The honest resolver answers the true address.
+        assert_eq!(addrs(&dns(c, name).await), vec![ip(name)], "{name} at control");
+    }
+    let m = dns(p, "dns-no-answer.test").await;
+    assert_eq!((m.metadata.response_code, m.answers.len()), (ResponseCode::NoError, 0));
+
+    assert!(dns_all(p, "dns-timeout.test", Duration::from_millis(400)).await.is_empty());
+    assert_eq!(addrs(&dns(c, "dns-timeout.test").await), vec![ip("dns-timeout.test")]);
+
+    assert_eq!(addrs(&dns(p, "dns-bogon.test").await), vec![Ipv4Addr::new(10, 10, 34, 35)]);
+    let bp = match w.blockpage_addr() {
+        std::net::IpAddr::V4(a) => a,
+        _ => unreachable!(),
+    };
+    assert_eq!(addrs(&dns(p, "dns-hijack.test").await), vec![bp]);
+
+    // Injection: the forged answer first, then the true one, to the same query.
+    let both = dns_all(p, "dns-injection.test", Duration::from_millis(400)).await;
+    assert_eq!(both.len(), 2);
+    let first = Message::from_vec(&both[0]).unwrap();
+    let second = Message::from_vec(&both[1]).unwrap();
+    assert_eq!(first.metadata.id, second.metadata.id);
+    assert_eq!(addrs(&first), vec![bp]);
+    assert_eq!(addrs(&second), vec![ip("dns-injection.test")]);
+
+    // Look-alikes: real NXDOMAIN and garbage at both resolvers, CDN answers differ.
+    for r in [p, c] {
+        assert_eq!(dns(r, "gone.test").await.metadata.response_code, ResponseCode::NXDomain);
+        let g = dns_all(r, "garbage-dns.test", Duration::from_millis(300)).await;
+        assert_eq!(g.len(), 1);
+        assert!(Message::from_vec(&g[0]).is_err(), "garbage must not parse");
+    }
+    let (cp, cc) = (addrs(&dns(p, "cdn.test").await), addrs(&dns(c, "cdn.test").await));
+    assert_ne!(cp, cc);
+    assert_eq!(cc, vec![match w.site_control_addr("cdn.test").unwrap() {
+        std::net::IpAddr::V4(a) => a,
+        _ => unreachable!(),
+    }]);
+
+    // Hostile input does not kill the resolver.
+    let s = tokio::net::UdpSocket::bind((Ipv4Addr::LOCALHOST, 0)).await.unwrap();
+    for junk in [&b""[..], b"\x00", &[0xffu8; 600][..]] {
+        s.send_to(junk, p).await.unwrap();
+    }
+    assert_eq!(addrs(&dns(p, "static.test").await), vec![ip("static.test")]);
+    w.shutdown().await;
+}
+
+#[tokio::test]
+async fn dns_over_tcp() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let w = World::start(&Scenario::builtin("suite").unwrap()).await.unwrap();
+    let mut q = Message::query();
+    q.add_query(hickory_proto::op::Query::query(
+        hickory_proto::rr::Name::from_ascii("static.test").unwrap(),
+        hickory_proto::rr::RecordType::A,
+    ));
+    let bytes = q.to_vec().unwrap();
+    let mut s = tokio::net::TcpStream::connect(w.control_resolver()).await.unwrap();
+    let mut framed = (bytes.len() as u16).to_be_bytes().to_vec();
+    framed.extend_from_slice(&bytes);
+    s.write_all(&framed).await.unwrap();
+    let mut len = [0u8; 2];
+    s.read_exact(&mut len).await.unwrap();
+    let mut buf = vec![0u8; u16::from_be_bytes(len) as usize];
+    s.read_exact(&mut buf).await.unwrap();
+    let m = Message::from_vec(&buf).unwrap();
+    assert_eq!(addrs(&m).len(), 1);
+    w.shutdown().await;
+}
