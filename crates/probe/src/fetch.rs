@@ -104,9 +104,10 @@ pub(crate) async fn follow(
         if failure.is_some() {
             return failure;
         }
-        let Some(location) = location.filter(|_| matches!(code, 301 | 302 | 303 | 307 | 308))
-        else {
-            return None;
+        // Not a redirect (or one without Location): this is the final response, no failure.
+        let location = match location {
+            Some(l) if matches!(code, 301 | 302 | 303 | 307 | 308) => l,
+            _ => return None,
         };
         let next = match url.join(location.trim()) {
             Ok(u) if matches!(u.scheme(), "http" | "https") && u.host().is_some() => u,

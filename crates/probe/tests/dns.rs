@@ -22,7 +22,12 @@ async fn lookup_with(script: Arc<Script>) -> Vec<interfero_model::measurement::D
 #[tokio::test]
 async fn answers_a_and_aaaa() {
     let qs = lookup_with(Arc::new(|q: &Message, _| {
-        vec![reply(q, ResponseCode::NoError, &[ip("10.0.0.1"), ip("2001:db8::1")], false)]
+        vec![reply(
+            q,
+            ResponseCode::NoError,
+            &[ip("10.0.0.1"), ip("2001:db8::1")],
+            false,
+        )]
     }))
     .await;
     assert_eq!(qs.len(), 2);
@@ -33,7 +38,9 @@ async fn answers_a_and_aaaa() {
     assert_eq!(qs[0].answers[0].ipv4.as_deref(), Some("10.0.0.1"));
     assert_eq!(qs[1].answers[0].ipv6.as_deref(), Some("2001:db8::1"));
     assert_eq!(qs[0].x_rcode.as_deref(), Some("NOERROR"));
-    assert!(qs.iter().all(|q| q.failure.is_none() && q.x_extra_responses.is_empty()));
+    assert!(qs
+        .iter()
+        .all(|q| q.failure.is_none() && q.x_extra_responses.is_empty()));
     assert!(qs[0].t >= qs[0].t0);
     assert_eq!(dns::addresses(&qs).len(), 2);
     assert_eq!(dns::overall_failure(&qs), None);
@@ -47,7 +54,10 @@ async fn maps_rcodes() {
         (ResponseCode::Refused, Failure::DnsRefused, "REFUSED"),
         (ResponseCode::NoError, Failure::DnsNoAnswer, "NOERROR"),
     ] {
-        let qs = lookup_with(Arc::new(move |q: &Message, _| vec![reply(q, rc, &[], false)])).await;
+        let qs = lookup_with(Arc::new(move |q: &Message, _| {
+            vec![reply(q, rc, &[], false)]
+        }))
+        .await;
         assert_eq!(qs[0].failure, Some(want.clone()), "{name}");
         assert_eq!(qs[0].x_rcode.as_deref(), Some(name));
         assert_eq!(dns::overall_failure(&qs), Some(want));
@@ -62,7 +72,10 @@ async fn silent_resolver_times_out() {
     let qs = dns::lookup(&c, "example.test", &Clock::start()).await;
     let took = start.elapsed();
     assert!(qs.iter().all(|q| q.failure == Some(Failure::Timeout)));
-    assert!(took >= c.timeouts.dns && took < c.timeouts.dns * 2, "{took:?}");
+    assert!(
+        took >= c.timeouts.dns && took < c.timeouts.dns * 2,
+        "{took:?}"
+    );
     drop(silent);
 }
 

@@ -22,9 +22,14 @@ async fn normal_page_with_title() {
     let addr = tcp_server("127.0.0.1", |mut s| async move {
         let head = read_head(&mut s).await;
         assert!(head.starts_with("GET /page?q=1 HTTP/1.1\r\n"), "{head}");
-        assert!(head.to_ascii_lowercase().contains("\r\nhost: site.test:"), "{head}");
+        assert!(
+            head.to_ascii_lowercase().contains("\r\nhost: site.test:"),
+            "{head}"
+        );
         let page = "<html><head><title> Hello </title></head></html>";
-        let _ = s.write_all(&response("200 OK", "X-Test: a\r\n", page)).await;
+        let _ = s
+            .write_all(&response("200 OK", "X-Test: a\r\n", page))
+            .await;
     })
     .await;
     let rt = get(&cfg(no_dns()), addr).await;
@@ -63,7 +68,9 @@ async fn binary_body_is_base64() {
 async fn endless_body_is_capped() {
     let addr = tcp_server("127.0.0.1", |mut s| async move {
         read_head(&mut s).await;
-        let _ = s.write_all(b"HTTP/1.1 200 OK\r\nConnection: close\r\n\r\n").await;
+        let _ = s
+            .write_all(b"HTTP/1.1 200 OK\r\nConnection: close\r\n\r\n")
+            .await;
         let chunk = vec![b'a'; 16 * 1024];
         while s.write_all(&chunk).await.is_ok() {}
     })
@@ -81,7 +88,9 @@ async fn endless_body_is_capped() {
 async fn trickling_body_ends_at_the_time_bound() {
     let addr = tcp_server("127.0.0.1", |mut s| async move {
         read_head(&mut s).await;
-        let _ = s.write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 1000\r\n\r\n").await;
+        let _ = s
+            .write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 1000\r\n\r\n")
+            .await;
         for _ in 0..1000 {
             if s.write_all(b"x").await.is_err() {
                 return;
@@ -94,7 +103,10 @@ async fn trickling_body_ends_at_the_time_bound() {
     let start = Instant::now();
     let rt = get(&c, addr).await;
     let took = start.elapsed();
-    assert!(took >= c.timeouts.http && took < c.timeouts.http * 2, "{took:?}");
+    assert!(
+        took >= c.timeouts.http && took < c.timeouts.http * 2,
+        "{took:?}"
+    );
     assert_eq!(rt.failure, Some(Failure::Timeout));
     assert_eq!(rt.response.code, 200);
     assert!(rt.response.x_body_length.unwrap_or(0) >= 1);
@@ -120,7 +132,10 @@ async fn malformed_response() {
     })
     .await;
     let rt = get(&cfg(no_dns()), addr).await;
-    assert_eq!(rt.failure, Some(Failure::Other("http_malformed_response".into())));
+    assert_eq!(
+        rt.failure,
+        Some(Failure::Other("http_malformed_response".into()))
+    );
 }
 
 #[tokio::test]

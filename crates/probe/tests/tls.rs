@@ -9,12 +9,20 @@ use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 use tokio::io::AsyncReadExt;
 
-async fn handshake(c: &ProbeConfig, addr: SocketAddr, sni: &str) -> interfero_model::measurement::TlsHandshake {
+async fn handshake(
+    c: &ProbeConfig,
+    addr: SocketAddr,
+    sni: &str,
+) -> interfero_model::measurement::TlsHandshake {
     let clock = Clock::start();
     let (obs, stream) = tcp::connect(c, addr, &clock).await;
     assert!(obs.status.success, "{obs:?}");
     let (hs, tls) = tls::handshake(c, stream.unwrap(), sni, &clock).await;
-    assert_eq!(tls.is_some(), hs.failure.is_none(), "a stream only when valid");
+    assert_eq!(
+        tls.is_some(),
+        hs.failure.is_none(),
+        "a stream only when valid"
+    );
     hs
 }
 
@@ -133,7 +141,10 @@ async fn stall_after_client_hello_times_out() {
     assert_eq!(hs.failure, Some(Failure::Timeout));
     assert_eq!(hs.x_after_client_hello, Some(true));
     assert_eq!(hs.x_server_bytes, Some(0));
-    assert!(took >= c.timeouts.tls && took < c.timeouts.tls * 2, "{took:?}");
+    assert!(
+        took >= c.timeouts.tls && took < c.timeouts.tls * 2,
+        "{took:?}"
+    );
 }
 
 #[tokio::test]
@@ -151,7 +162,10 @@ async fn eof_after_client_hello() {
     // Closing with unread data in the socket makes the kernel send RST instead of FIN on some
     // paths; the server read the whole header only, so accept either, but never a TLS error.
     assert!(
-        matches!(hs.failure, Some(Failure::Eof) | Some(Failure::ConnectionReset)),
+        matches!(
+            hs.failure,
+            Some(Failure::Eof) | Some(Failure::ConnectionReset)
+        ),
         "{:?}",
         hs.failure
     );

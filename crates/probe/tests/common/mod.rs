@@ -50,7 +50,9 @@ pub async fn dns_server(script: Arc<Script>) -> SocketAddr {
     tokio::spawn(async move {
         let mut buf = vec![0u8; 4096];
         while let Ok((n, peer)) = udp.recv_from(&mut buf).await {
-            let Ok(q) = Message::from_vec(&buf[..n]) else { continue };
+            let Ok(q) = Message::from_vec(&buf[..n]) else {
+                continue;
+            };
             for reply in s(&q, false) {
                 let _ = udp.send_to(&reply, peer).await;
             }
@@ -60,12 +62,16 @@ pub async fn dns_server(script: Arc<Script>) -> SocketAddr {
         while let Ok((mut stream, _)) = tcp.accept().await {
             let s = script.clone();
             tokio::spawn(async move {
-                let Ok(len) = stream.read_u16().await else { return };
+                let Ok(len) = stream.read_u16().await else {
+                    return;
+                };
                 let mut buf = vec![0u8; len as usize];
                 if stream.read_exact(&mut buf).await.is_err() {
                     return;
                 }
-                let Ok(q) = Message::from_vec(&buf) else { return };
+                let Ok(q) = Message::from_vec(&buf) else {
+                    return;
+                };
                 for reply in s(&q, true) {
                     let mut framed = (reply.len() as u16).to_be_bytes().to_vec();
                     framed.extend_from_slice(&reply);
@@ -136,9 +142,8 @@ impl Pki {
         expired: bool,
     ) -> (Vec<CertificateDer<'static>>, PrivateKeyDer<'static>) {
         let key = KeyPair::generate().unwrap();
-        let mut p =
-            CertificateParams::new(names.iter().map(|s| s.to_string()).collect::<Vec<_>>())
-                .unwrap();
+        let mut p = CertificateParams::new(names.iter().map(|s| s.to_string()).collect::<Vec<_>>())
+            .unwrap();
         p.distinguished_name.push(DnType::CommonName, names[0]);
         if expired {
             p.not_before = rcgen::date_time_ymd(2020, 1, 1);
@@ -157,7 +162,9 @@ where
     F: Fn(TcpStream) -> Fut + Send + Sync + 'static,
     Fut: Future<Output = ()> + Send + 'static,
 {
-    let l = TcpListener::bind((ip.parse::<IpAddr>().unwrap(), 0)).await.unwrap();
+    let l = TcpListener::bind((ip.parse::<IpAddr>().unwrap(), 0))
+        .await
+        .unwrap();
     let addr = l.local_addr().unwrap();
     let handler = Arc::new(handler);
     tokio::spawn(async move {
@@ -208,7 +215,9 @@ pub async fn tls_site(
     tcp_server("127.0.0.1", move |s| {
         let acceptor = acceptor.clone();
         async move {
-            let Ok(mut tls) = acceptor.accept(s).await else { return };
+            let Ok(mut tls) = acceptor.accept(s).await else {
+                return;
+            };
             let mut buf = vec![0u8; 4096];
             let mut head = Vec::new();
             while !head.ends_with(b"\r\n\r\n") && head.len() < 16_384 {
