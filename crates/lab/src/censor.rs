@@ -67,8 +67,7 @@ pub fn http(s: &Scenario, t: ScenarioTime, site: &str, host: &str, path: &str) -
             m.any
                 || opt_matches(&m.host, Some(host))
                 || opt_matches(&m.address, Some(site))
-                || m
-                    .keyword
+                || m.keyword
                     .as_ref()
                     .is_some_and(|k| path.to_ascii_lowercase().contains(&k.to_ascii_lowercase()))
         })

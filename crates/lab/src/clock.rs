@@ -11,7 +11,9 @@ use std::fmt;
 const DAY: u64 = 86_400;
 
 /// A point in scenario time: seconds since day 0, 00:00.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[derive(
+    Debug, Clone, Copy, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize,
+)]
 pub struct ScenarioTime(pub u64);
 
 impl ScenarioTime {
@@ -37,7 +39,13 @@ impl ScenarioTime {
 impl fmt::Display for ScenarioTime {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let tod = self.time_of_day();
-        write!(f, "d{} {:02}:{:02}", self.0 / DAY, tod / 3600, (tod % 3600) / 60)
+        write!(
+            f,
+            "d{} {:02}:{:02}",
+            self.0 / DAY,
+            tod / 3600,
+            (tod % 3600) / 60
+        )
     }
 }
 
@@ -94,8 +102,16 @@ pub enum Span {
 impl Window {
     /// Parses the window; both ends must be of the same kind (absolute or daily).
     pub fn span(&self) -> Result<Span, String> {
-        let bad = || format!("window {:?}..{:?}: expected \"dN HH:MM\" or \"HH:MM\"", self.from, self.to);
-        match (parse_point(&self.from).ok_or_else(bad)?, parse_point(&self.to).ok_or_else(bad)?) {
+        let bad = || {
+            format!(
+                "window {:?}..{:?}: expected \"dN HH:MM\" or \"HH:MM\"",
+                self.from, self.to
+            )
+        };
+        match (
+            parse_point(&self.from).ok_or_else(bad)?,
+            parse_point(&self.to).ok_or_else(bad)?,
+        ) {
             (Point::Absolute(a), Point::Absolute(b)) if a < b => Ok(Span::Absolute(a, b)),
             (Point::Daily(a), Point::Daily(b)) if a != b => Ok(Span::Daily(a, b)),
             _ => Err(format!(
@@ -129,16 +145,34 @@ mod tests {
 
     #[test]
     fn parses_and_contains() {
-        assert_eq!(ScenarioTime::parse("d3 08:30"), Some(ScenarioTime::at(3, 8, 30)));
+        assert_eq!(
+            ScenarioTime::parse("d3 08:30"),
+            Some(ScenarioTime::at(3, 8, 30))
+        );
         assert_eq!(ScenarioTime::parse("d2"), Some(ScenarioTime::at(2, 0, 0)));
         assert_eq!(ScenarioTime::parse("x"), None);
         assert_eq!(ScenarioTime::at(1, 2, 3).to_string(), "d1 02:03");
-        let w = Window { from: "d0".into(), to: "d3".into() }.span().unwrap();
+        let w = Window {
+            from: "d0".into(),
+            to: "d3".into(),
+        }
+        .span()
+        .unwrap();
         assert!(w.contains(ScenarioTime::at(2, 23, 59)));
         assert!(!w.contains(ScenarioTime::at(3, 0, 0)));
-        let night = Window { from: "22:00".into(), to: "06:00".into() }.span().unwrap();
+        let night = Window {
+            from: "22:00".into(),
+            to: "06:00".into(),
+        }
+        .span()
+        .unwrap();
         assert!(night.contains(ScenarioTime::at(5, 23, 0)));
         assert!(!night.contains(ScenarioTime::at(5, 12, 0)));
-        assert!(Window { from: "d1".into(), to: "08:00".into() }.span().is_err());
+        assert!(Window {
+            from: "d1".into(),
+            to: "08:00".into()
+        }
+        .span()
+        .is_err());
     }
 }

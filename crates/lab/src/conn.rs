@@ -56,12 +56,17 @@ async fn handle(sh: Arc<Shared>, stream: TcpStream, role: Role, probe: bool) {
         Role::Blockpage { tls } => return blockpage(sh, stream, tls).await,
         Role::Site { idx, tls } => (idx, tls),
     };
-    let Some(site) = sh.scenario.sites.get(idx) else { return };
+    let Some(site) = sh.scenario.sites.get(idx) else {
+        return;
+    };
     if probe && censor::shutdown(&sh.scenario, sh.now()) {
         return hold(stream).await;
     }
     if site.kind == SiteKind::Flaky {
-        let n = sh.conn_count.get(idx).map_or(0, |c| c.fetch_add(1, Ordering::Relaxed));
+        let n = sh
+            .conn_count
+            .get(idx)
+            .map_or(0, |c| c.fetch_add(1, Ordering::Relaxed));
         if n % 2 == 1 {
             arm_reset(&stream);
             return;
@@ -70,17 +75,31 @@ async fn handle(sh: Arc<Shared>, stream: TcpStream, role: Role, probe: bool) {
     if !tls {
         return exchange(&sh, site, stream, probe, None).await;
     }
-    let Ok(Ok(start)) = timeout(HANDSHAKE_WAIT, LazyConfigAcceptor::new(Acceptor::default(), stream)).await else {
+    let Ok(Ok(start)) = timeout(
+        HANDSHAKE_WAIT,
+        LazyConfigAcceptor::new(Acceptor::default(), stream),
+    )
+    .await
+    else {
         return;
     };
-    let sni = start.client_hello().server_name().map(str::to_ascii_lowercase);
+    let sni = start
+        .client_hello()
+        .server_name()
+        .map(str::to_ascii_lowercase);
     if site.kind == SiteKind::TlsGarbage {
         let mut io = start.io;
-        let _ = io.write_all(b"\x15\x03\x03garbage-not-tls\x00\xff\xfe").await;
+        let _ = io
+            .write_all(b"\x15\x03\x03garbage-not-tls\x00\xff\xfe")
+            .await;
         let _ = io.shutdown().await;
         return;
     }
-    let action = if probe { censor::tls(&sh.scenario, sh.now(), &site.name, sni.as_deref()) } else { None };
+    let action = if probe {
+        censor::tls(&sh.scenario, sh.now(), &site.name, sni.as_deref())
+    } else {
+        None
+    };
     let (leaf, name) = match action {
         Some(Action::TlsStall) => return hold(start.io).await,
         Some(Action::TlsReset) => return arm_reset(&start.io),
@@ -89,11 +108,17 @@ async fn handle(sh: Arc<Shared>, stream: TcpStream, role: Role, probe: bool) {
             let _ = io.shutdown().await;
             return;
         }
-        Some(Action::TlsIntercept) => (Leaf::Mitm, sni.clone().unwrap_or_else(|| site.name.clone())),
+        Some(Action::TlsIntercept) => {
+            (Leaf::Mitm, sni.clone().unwrap_or_else(|| site.name.clone()))
+        }
         _ => (Leaf::Origin(site.cert), site.name.clone()),
     };
-    let Ok(cfg) = sh.pki.config(leaf, &name) else { return };
-    let Ok(Ok(stream)) = timeout(HANDSHAKE_WAIT, start.into_stream(cfg)).await else { return };
+    let Ok(cfg) = sh.pki.config(leaf, &name) else {
+        return;
+    };
+    let Ok(Ok(stream)) = timeout(HANDSHAKE_WAIT, start.into_stream(cfg)).await else {
+        return;
+    };
     exchange(&sh, site, stream, probe, sni.as_deref()).await
 }
 
@@ -117,21 +142,35 @@ async fn exchange<S>(sh: &Shared, site: &Site, mut s: S, probe: bool, sni: Optio
 where
     S: AsyncRead + AsyncWrite + Unpin + Tcp,
 {
-    let Some(req) = read_request(&mut s).await else { return };
+    let Some(req) = read_request(&mut s).await else {
+        return;
+    };
     let t = sh.now();
     if probe {
         match censor::http(&sh.scenario, t, &site.name, &req.host, &req.path) {
             Some(Action::HttpBlockpage) => {
-                let _ = s.write_all(&http::response(200, "OK", BLOCKPAGE_BODY.as_bytes(), &[])).await;
+                send(
+                    &mut s,
+                    &http::response(200, "OK", BLOCKPAGE_BODY.as_bytes(), &[]),
+                )
+                .await;
                 return;
             }
             Some(Action::HttpRedirect) => {
                 let loc = format!("{BLOCKPAGE_URL}?blocked={}", req.host);
-                let _ = s.write_all(&http::response(302, "Found", b"", &[("Location", &loc)])).await;
+                send(
+                    &mut s,
+                    &http::response(302, "Found", b"", &[("Location", &loc)]),
+                )
+                .await;
                 return;
             }
             Some(Action::HttpReplace) => {
-                let _ = s.write_all(&http::response(200, "OK", REPLACED_BODY.as_bytes(), &[])).await;
+                send(
+                    &mut s,
+                    &http::response(200, "OK", REPLACED_BODY.as_bytes(), &[]),
+                )
+                .await;
                 return;
             }
             Some(Action::HttpReset) => return arm_reset(s.tcp()),
@@ -143,11 +182,21 @@ where
             _ => {}
         }
     }
-    let rate = if probe { censor::throttle(&sh.scenario, t, &site.name, sni, &req.host) } else { None };
+    let rate = if probe {
+        censor::throttle(&sh.scenario, t, &site.name, sni, &req.host)
+    } else {
+        None
+    };
     origin(site, &req, probe, s, rate).await;
 }
 
-async fn origin<S: AsyncWrite + Unpin>(site: &Site, req: &Request, probe: bool, mut s: S, rate: Option<u32>) {
+async fn origin<S: AsyncWrite + Unpin>(
+    site: &Site,
+    req: &Request,
+    probe: bool,
+    mut s: S,
+    rate: Option<u32>,
+) {
     let title = site.title.clone().unwrap_or_else(|| site.name.clone());
     let ok = |body: Vec<u8>| http::response(200, "OK", &body, &[]);
     let bytes = match site.kind {
@@ -157,13 +206,18 @@ async fn origin<S: AsyncWrite + Unpin>(site: &Site, req: &Request, probe: bool, 
             let loc = site.redirect_to.clone().unwrap_or_default();
             http::response(302, "Found", b"", &[("Location", &loc)])
         }
-        SiteKind::Captcha if probe => http::response(403, "Forbidden", http::captcha_page().as_bytes(), &[]),
+        SiteKind::Captcha if probe => {
+            http::response(403, "Forbidden", http::captcha_page().as_bytes(), &[])
+        }
         SiteKind::Slow => {
             sleep(Duration::from_millis(200)).await;
             ok(http::page(&title, &req.host).into_bytes())
         }
         SiteKind::Endless => {
-            if s.write_all(&http::head(200, "OK", None, &[])).await.is_err() {
+            if s.write_all(&http::head(200, "OK", None, &[]))
+                .await
+                .is_err()
+            {
                 return;
             }
             let chunk = http::filler(16 * 1024);
@@ -172,7 +226,10 @@ async fn origin<S: AsyncWrite + Unpin>(site: &Site, req: &Request, probe: bool, 
         }
         SiteKind::Drip => {
             let body = http::page(&title, &req.host);
-            if s.write_all(&http::head(200, "OK", Some(body.len()), &[])).await.is_err() {
+            if s.write_all(&http::head(200, "OK", Some(body.len()), &[]))
+                .await
+                .is_err()
+            {
                 return;
             }
             for b in body.as_bytes().chunks(1) {
@@ -185,7 +242,14 @@ async fn origin<S: AsyncWrite + Unpin>(site: &Site, req: &Request, probe: bool, 
         }
         _ => ok(http::page(&title, &req.host).into_bytes()),
     };
-    if write_paced(&mut s, &bytes, rate).await {
+    if write_paced(&mut s, &bytes, rate).await && s.flush().await.is_ok() {
+        let _ = s.shutdown().await;
+    }
+}
+
+/// Writes a whole response and closes (TLS: with close_notify), flushing what rustls buffered.
+async fn send<S: AsyncWrite + Unpin>(s: &mut S, bytes: &[u8]) {
+    if s.write_all(bytes).await.is_ok() && s.flush().await.is_ok() {
         let _ = s.shutdown().await;
     }
 }
@@ -193,7 +257,7 @@ async fn origin<S: AsyncWrite + Unpin>(site: &Site, req: &Request, probe: bool, 
 /// Writes `bytes`, paced to `rate` kbit/s when given; false when the client went away.
 async fn write_paced<S: AsyncWrite + Unpin>(s: &mut S, bytes: &[u8], rate: Option<u32>) -> bool {
     let Some(kbps) = rate.filter(|k| *k > 0) else {
-        return s.write_all(bytes).await.is_ok();
+        return s.write_all(bytes).await.is_ok() && s.flush().await.is_ok();
     };
     let start = Instant::now();
     let mut sent = 0usize;
@@ -216,15 +280,18 @@ async fn blockpage(sh: Arc<Shared>, stream: TcpStream, tls: bool) {
     if !tls {
         let mut s = stream;
         if read_request(&mut s).await.is_some() {
-            let _ = s.write_all(&page).await;
+            send(&mut s, &page).await;
         }
         return;
     }
-    let Ok(cfg) = sh.pki.config(Leaf::Blockpage, BLOCKPAGE_NAME) else { return };
+    let Ok(cfg) = sh.pki.config(Leaf::Blockpage, BLOCKPAGE_NAME) else {
+        return;
+    };
     let acceptor = tokio_rustls::TlsAcceptor::from(cfg);
-    let Ok(Ok(mut s)) = timeout(HANDSHAKE_WAIT, acceptor.accept(stream)).await else { return };
+    let Ok(Ok(mut s)) = timeout(HANDSHAKE_WAIT, acceptor.accept(stream)).await else {
+        return;
+    };
     if read_request(&mut s).await.is_some() {
-        let _ = s.write_all(&page).await;
-        let _ = s.shutdown().await;
+        send(&mut s, &page).await;
     }
 }

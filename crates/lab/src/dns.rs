@@ -48,14 +48,24 @@ pub(crate) fn answer(sh: &Shared, role: Resolver, query: &[u8], udp: bool) -> Ve
     let Some(question) = q.queries.first().cloned() else {
         return vec![now(fit(reply(&q, ResponseCode::FormErr, &[]), udp))];
     };
-    let qname = question.name().to_ascii().trim_end_matches('.').to_ascii_lowercase();
+    let qname = question
+        .name()
+        .to_ascii()
+        .trim_end_matches('.')
+        .to_ascii_lowercase();
     let is_a = question.query_type() == RecordType::A;
     let entry = sh.zone.get(&qname);
     if entry.is_some_and(|e| e.garbage) {
         return vec![now(garbage(q.metadata.id))];
     }
     let truth: Vec<Ipv4Addr> = entry
-        .map(|e| if role == Resolver::Censored { e.probe.clone() } else { e.control.clone() })
+        .map(|e| {
+            if role == Resolver::Censored {
+                e.probe.clone()
+            } else {
+                e.control.clone()
+            }
+        })
         .unwrap_or_default();
     let true_reply = match entry {
         None => reply(&q, ResponseCode::NXDomain, &[]),
@@ -85,7 +95,10 @@ pub(crate) fn answer(sh: &Shared, role: Resolver, query: &[u8], udp: bool) -> Ve
         Some(Action::DnsInjection) if udp => {
             return vec![
                 now(fit(forged(sh.blockpage_ip()), udp)),
-                Reply { delay: INJECTION_LAG, bytes: fit(true_reply, udp) },
+                Reply {
+                    delay: INJECTION_LAG,
+                    bytes: fit(true_reply, udp),
+                },
             ]
         }
         Some(_) => return vec![now(fit(true_reply, udp))],
@@ -94,7 +107,10 @@ pub(crate) fn answer(sh: &Shared, role: Resolver, query: &[u8], udp: bool) -> Ve
 }
 
 fn now(bytes: Vec<u8>) -> Reply {
-    Reply { delay: Duration::ZERO, bytes }
+    Reply {
+        delay: Duration::ZERO,
+        bytes,
+    }
 }
 
 fn reply(q: &Message, rcode: ResponseCode, addrs: &[Ipv4Addr]) -> Message {
@@ -106,7 +122,11 @@ fn reply(q: &Message, rcode: ResponseCode, addrs: &[Ipv4Addr]) -> Message {
     if let Some(question) = q.queries.first() {
         m.add_query(question.clone());
         for ip in addrs {
-            m.add_answer(Record::from_rdata(question.name().clone(), TTL, RData::A(A(*ip))));
+            m.add_answer(Record::from_rdata(
+                question.name().clone(),
+                TTL,
+                RData::A(A(*ip)),
+            ));
         }
     }
     m
@@ -164,7 +184,8 @@ pub(crate) async fn serve_tcp(sh: Arc<Shared>, listener: TcpListener, role: Reso
             continue;
         };
         let sh2 = sh.clone();
-        sh.tasks.spawn(async move { tcp_conn(sh2, stream, role).await });
+        sh.tasks
+            .spawn(async move { tcp_conn(sh2, stream, role).await });
     }
 }
 
@@ -187,7 +208,9 @@ async fn tcp_conn(sh: Arc<Shared>, mut stream: TcpStream, role: Resolver) {
             return;
         }
         for r in replies {
-            let Ok(len) = u16::try_from(r.bytes.len()) else { return };
+            let Ok(len) = u16::try_from(r.bytes.len()) else {
+                return;
+            };
             let mut framed = len.to_be_bytes().to_vec();
             framed.extend_from_slice(&r.bytes);
             if stream.write_all(&framed).await.is_err() {

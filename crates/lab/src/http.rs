@@ -60,7 +60,10 @@ fn parse_head(head: &str) -> Option<Request> {
     let mut lines = head.split("\r\n");
     let mut parts = lines.next()?.split_whitespace();
     let (_method, target) = (parts.next()?, parts.next()?);
-    let mut req = Request { path: "/".into(), host: String::new() };
+    let mut req = Request {
+        path: "/".into(),
+        host: String::new(),
+    };
     // Absolute-form (proxy style) carries the host in the target.
     if let Some(rest) = target.split_once("://").map(|(_, r)| r) {
         let (authority, path) = rest.split_once('/').unwrap_or((rest, ""));
@@ -88,7 +91,12 @@ fn strip_port(authority: &str) -> String {
 }
 
 /// A response head; `len: None` means "until the connection closes".
-pub(crate) fn head(status: u16, reason: &str, len: Option<usize>, extra: &[(&str, &str)]) -> Vec<u8> {
+pub(crate) fn head(
+    status: u16,
+    reason: &str,
+    len: Option<usize>,
+    extra: &[(&str, &str)],
+) -> Vec<u8> {
     let mut h = format!("HTTP/1.1 {status} {reason}\r\nContent-Type: text/html; charset=utf-8\r\nConnection: close\r\nServer: interfero-lab\r\n");
     if let Some(n) = len {
         h.push_str(&format!("Content-Length: {n}\r\n"));
@@ -121,7 +129,11 @@ pub(crate) fn dynamic_page(title: &str) -> String {
     let target = 4096 * (70 + random_u64() % 61) / 100;
     let mut body = format!("<!DOCTYPE html>\n<html><head><title>{title}</title></head><body>\n");
     while body.len() < target as usize {
-        body.push_str(&format!("<p>token {:016x} ad {:08x}</p>\n", random_u64(), random_u64() as u32));
+        body.push_str(&format!(
+            "<p>token {:016x} ad {:08x}</p>\n",
+            random_u64(),
+            random_u64() as u32
+        ));
     }
     body.push_str("</body></html>\n");
     body
@@ -148,7 +160,10 @@ mod tests {
     #[test]
     fn parses_heads() {
         let r = parse_head("GET /a?b HTTP/1.1\r\nHOST: Kaz-News.test:8443\r\n\r\n").unwrap();
-        assert_eq!((r.path.as_str(), r.host.as_str()), ("/a?b", "kaz-news.test"));
+        assert_eq!(
+            (r.path.as_str(), r.host.as_str()),
+            ("/a?b", "kaz-news.test")
+        );
         let r = parse_head("GET http://x.test:8080/p HTTP/1.1\r\n\r\n").unwrap();
         assert_eq!((r.path.as_str(), r.host.as_str()), ("/p", "x.test"));
         assert!(parse_head("").is_none());

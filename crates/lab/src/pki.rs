@@ -4,8 +4,8 @@
 use crate::scenario::CertKind;
 use crate::LabError;
 use rcgen::{
-    date_time_ymd, BasicConstraints, CertificateParams, DistinguishedName, DnType, ExtendedKeyUsagePurpose,
-    IsCa, Issuer, KeyPair, KeyUsagePurpose,
+    date_time_ymd, BasicConstraints, CertificateParams, DistinguishedName, DnType,
+    ExtendedKeyUsagePurpose, IsCa, Issuer, KeyPair, KeyUsagePurpose,
 };
 use rustls::crypto::CryptoProvider;
 use rustls::ServerConfig;
@@ -53,11 +53,19 @@ fn make_ca(cn: &str, org: &str) -> Result<Ca, LabError> {
     dn.push(DnType::OrganizationName, org);
     p.distinguished_name = dn;
     p.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
-    p.key_usages = vec![KeyUsagePurpose::KeyCertSign, KeyUsagePurpose::CrlSign, KeyUsagePurpose::DigitalSignature];
+    p.key_usages = vec![
+        KeyUsagePurpose::KeyCertSign,
+        KeyUsagePurpose::CrlSign,
+        KeyUsagePurpose::DigitalSignature,
+    ];
     p.not_before = date_time_ymd(2020, 1, 1);
     p.not_after = date_time_ymd(2045, 1, 1);
     let cert = p.self_signed(&key)?;
-    Ok(Ca { der: cert.der().clone(), pem: cert.pem(), issuer: Issuer::new(p, key) })
+    Ok(Ca {
+        der: cert.der().clone(),
+        pem: cert.pem(),
+        issuer: Issuer::new(p, key),
+    })
 }
 
 fn leaf_params(name: &str, expired: bool) -> Result<CertificateParams, LabError> {
@@ -122,7 +130,9 @@ impl Pki {
             Leaf::Origin(CertKind::Valid) => self.signed(&self.lab, name, false, &key)?,
             Leaf::Origin(CertKind::Expired) => self.signed(&self.lab, name, true, &key)?,
             Leaf::Origin(CertKind::WrongName) => self.signed(&self.lab, WRONG_NAME, false, &key)?,
-            Leaf::Origin(CertKind::SelfSigned) => vec![leaf_params(name, false)?.self_signed(&key)?.der().clone()],
+            Leaf::Origin(CertKind::SelfSigned) => {
+                vec![leaf_params(name, false)?.self_signed(&key)?.der().clone()]
+            }
             Leaf::Mitm => self.signed(&self.mitm, name, false, &key)?,
             Leaf::Blockpage => self.signed(&self.lab, BLOCKPAGE_NAME, false, &key)?,
         };
@@ -136,7 +146,13 @@ impl Pki {
         Ok(cfg)
     }
 
-    fn signed(&self, ca: &Ca, name: &str, expired: bool, key: &KeyPair) -> Result<Vec<CertificateDer<'static>>, LabError> {
+    fn signed(
+        &self,
+        ca: &Ca,
+        name: &str,
+        expired: bool,
+        key: &KeyPair,
+    ) -> Result<Vec<CertificateDer<'static>>, LabError> {
         let cert = leaf_params(name, expired)?.signed_by(key, &ca.issuer)?;
         // Send the CA too, as real servers send intermediates; harmless for roots.
         Ok(vec![cert.der().clone(), ca.der.clone()])

@@ -14,7 +14,10 @@ const BUILTIN: &[(&str, &str)] = &[
     ("suite", include_str!("../scenarios/suite.toml")),
     ("kz-demo", include_str!("../scenarios/kz-demo.toml")),
     ("kz-shutdown", include_str!("../scenarios/kz-shutdown.toml")),
-    ("failed-control", include_str!("../scenarios/failed-control.toml")),
+    (
+        "failed-control",
+        include_str!("../scenarios/failed-control.toml"),
+    ),
 ];
 
 /// A parsed and validated scenario.
@@ -342,7 +345,9 @@ impl Scenario {
     /// Loads a built-in scenario by name.
     pub fn builtin(name: &str) -> Result<Scenario, LabError> {
         let text = BUILTIN.iter().find(|(n, _)| *n == name).map(|(_, t)| *t);
-        let text = text.ok_or_else(|| LabError::UnknownBuiltin(name.into(), Self::builtin_names().join(", ")))?;
+        let text = text.ok_or_else(|| {
+            LabError::UnknownBuiltin(name.into(), Self::builtin_names().join(", "))
+        })?;
         Self::parse(text)
     }
 
@@ -354,8 +359,10 @@ impl Scenario {
     /// Loads a scenario from a TOML file.
     pub fn from_path(path: impl AsRef<Path>) -> Result<Scenario, LabError> {
         let path = path.as_ref();
-        let text = std::fs::read_to_string(path)
-            .map_err(|source| LabError::Read { path: path.display().to_string(), source })?;
+        let text = std::fs::read_to_string(path).map_err(|source| LabError::Read {
+            path: path.display().to_string(),
+            source,
+        })?;
         Self::parse(&text)
     }
 
@@ -368,36 +375,57 @@ impl Scenario {
 
     /// The targets with their ground truth at scenario time `t`.
     pub fn targets_at(&self, t: ScenarioTime) -> Vec<LabTarget> {
-        self.targets.iter().map(|spec| self.target_at(spec, t)).collect()
+        self.targets
+            .iter()
+            .map(|spec| self.target_at(spec, t))
+            .collect()
     }
 
     fn target_at(&self, spec: &TargetSpec, t: ScenarioTime) -> LabTarget {
-        let in_force = spec
-            .governed_by
-            .as_ref()
-            .is_none_or(|id| self.rules.iter().any(|r| &r.id == id && rule_in_force(r, t)));
+        let in_force = spec.governed_by.as_ref().is_none_or(|id| {
+            self.rules
+                .iter()
+                .any(|r| &r.id == id && rule_in_force(r, t))
+        });
         let mut expect = if in_force {
-            Expectation { status: spec.status, techniques: spec.techniques.clone(), accept: spec.accept.clone() }
+            Expectation {
+                status: spec.status,
+                techniques: spec.techniques.clone(),
+                accept: spec.accept.clone(),
+            }
         } else {
-            Expectation { status: Status::Accessible, techniques: Vec::new(), accept: Vec::new() }
+            Expectation {
+                status: Status::Accessible,
+                techniques: Vec::new(),
+                accept: Vec::new(),
+            }
         };
         expect.techniques.sort();
         expect.techniques.dedup();
         let host = url_host(&spec.url).unwrap_or_default();
         let supported = match self.rules.iter().find_map(|r| {
             let reason = r.action.kernel_only()?;
-            rule_names(&r.matcher).any(|p| name_matches(p, &host)).then_some((r, reason))
+            rule_names(&r.matcher)
+                .any(|p| name_matches(p, &host))
+                .then_some((r, reason))
         }) {
             Some((r, reason)) => Err(format!("rule {:?} ({:?}): {reason}", r.id, r.action)),
             None => Ok(()),
         };
-        LabTarget { name: spec.name.clone(), url: spec.url.clone(), expect, supported }
+        LabTarget {
+            name: spec.name.clone(),
+            url: spec.url.clone(),
+            expect,
+            supported,
+        }
     }
 }
 
 /// The names a matcher mentions (for deciding which targets a rule concerns).
 pub(crate) fn rule_names(m: &Match) -> impl Iterator<Item = &str> {
-    [&m.domain, &m.sni, &m.host, &m.address].into_iter().filter_map(|o| o.as_deref())
+    [&m.domain, &m.sni, &m.host, &m.address]
+        .into_iter()
+        .filter_map(|o| o.as_deref())
 }
 
 /// Whether a rule is in force at `t` (windows already validated; unparseable ones never match).

@@ -80,7 +80,14 @@ pub struct Report {
 
 fn metric(label: &str, tp: usize, fp: usize, fn_: usize) -> Metric {
     let ratio = |a: usize, b: usize| (b > 0).then(|| a as f64 / b as f64);
-    Metric { label: label.to_string(), tp, fp, fn_, precision: ratio(tp, tp + fp), recall: ratio(tp, tp + fn_) }
+    Metric {
+        label: label.to_string(),
+        tp,
+        fp,
+        fn_,
+        precision: ratio(tp, tp + fp),
+        recall: ratio(tp, tp + fn_),
+    }
 }
 
 fn index(s: Status) -> usize {
@@ -97,14 +104,24 @@ pub fn score(results: &[(LabTarget, Verdict)]) -> Report {
     let (mut correct, mut status_correct) = (0, 0);
     for (target, verdict) in results {
         if let Err(reason) = &target.supported {
-            unsupported.push(Unsupported { name: target.name.clone(), reason: reason.clone() });
+            unsupported.push(Unsupported {
+                name: target.name.clone(),
+                reason: reason.clone(),
+            });
             continue;
         }
         let e = &target.expect;
-        let truth = if e.accept.contains(&verdict.status) { verdict.status } else { e.status };
+        let truth = if e.accept.contains(&verdict.status) {
+            verdict.status
+        } else {
+            e.status
+        };
         let want: BTreeSet<Technique> = e.techniques.iter().copied().collect();
         let got: BTreeSet<Technique> = verdict.techniques.iter().copied().collect();
-        if let Some(cell) = matrix.get_mut(index(truth)).and_then(|row| row.get_mut(index(verdict.status))) {
+        if let Some(cell) = matrix
+            .get_mut(index(truth))
+            .and_then(|row| row.get_mut(index(verdict.status)))
+        {
             *cell += 1;
         }
         let ok_status = truth == verdict.status;
@@ -137,13 +154,31 @@ pub fn score(results: &[(LabTarget, Verdict)]) -> Report {
         .iter()
         .filter(|t| pairs.iter().any(|p| p.2.contains(t) || p.3.contains(t)))
         .map(|t| {
-            let tp = pairs.iter().filter(|p| p.2.contains(t) && p.3.contains(t)).count();
-            let fp = pairs.iter().filter(|p| !p.2.contains(t) && p.3.contains(t)).count();
-            let fn_ = pairs.iter().filter(|p| p.2.contains(t) && !p.3.contains(t)).count();
+            let tp = pairs
+                .iter()
+                .filter(|p| p.2.contains(t) && p.3.contains(t))
+                .count();
+            let fp = pairs
+                .iter()
+                .filter(|p| !p.2.contains(t) && p.3.contains(t))
+                .count();
+            let fn_ = pairs
+                .iter()
+                .filter(|p| p.2.contains(t) && !p.3.contains(t))
+                .count();
             metric(t.as_str(), tp, fp, fn_)
         })
         .collect();
-    Report { scored: pairs.len(), correct, status_correct, matrix, per_status, per_technique, misses, unsupported }
+    Report {
+        scored: pairs.len(),
+        correct,
+        status_correct,
+        matrix,
+        per_status,
+        per_technique,
+        misses,
+        unsupported,
+    }
 }
 
 fn pct(x: Option<f64>) -> String {
@@ -164,7 +199,16 @@ impl Report {
             .iter()
             .filter(|m| m.tp + m.fp + m.fn_ > 0)
             .chain(&self.per_technique)
-            .map(|m| [m.label.clone(), m.tp.to_string(), m.fp.to_string(), m.fn_.to_string(), pct(m.precision), pct(m.recall)])
+            .map(|m| {
+                [
+                    m.label.clone(),
+                    m.tp.to_string(),
+                    m.fp.to_string(),
+                    m.fn_.to_string(),
+                    pct(m.precision),
+                    pct(m.recall),
+                ]
+            })
             .collect()
     }
 
@@ -190,9 +234,17 @@ impl Report {
             self.status_correct,
             self.unsupported.len()
         );
-        let _ = writeln!(out, "\n{:<18} {:>4} {:>4} {:>4} {:>9} {:>9}", "label", "tp", "fp", "fn", "precision", "recall");
+        let _ = writeln!(
+            out,
+            "\n{:<18} {:>4} {:>4} {:>4} {:>9} {:>9}",
+            "label", "tp", "fp", "fn", "precision", "recall"
+        );
         for r in self.metric_rows() {
-            let _ = writeln!(out, "{:<18} {:>4} {:>4} {:>4} {:>9} {:>9}", r[0], r[1], r[2], r[3], r[4], r[5]);
+            let _ = writeln!(
+                out,
+                "{:<18} {:>4} {:>4} {:>4} {:>9} {:>9}",
+                r[0], r[1], r[2], r[3], r[4], r[5]
+            );
         }
         let _ = write!(out, "\nexpected \\ got   ");
         for s in Status::ALL {
@@ -226,7 +278,11 @@ impl Report {
             self.unsupported.len()
         );
         for r in self.metric_rows() {
-            let _ = writeln!(out, "| `{}` | {} | {} | {} | {} | {} |", r[0], r[1], r[2], r[3], r[4], r[5]);
+            let _ = writeln!(
+                out,
+                "| `{}` | {} | {} | {} | {} | {} |",
+                r[0], r[1], r[2], r[3], r[4], r[5]
+            );
         }
         out.push_str("\n| expected \\ got |");
         for s in Status::ALL {

@@ -14,7 +14,10 @@ pub(crate) struct Tasks {
 
 impl Tasks {
     pub(crate) fn new() -> Tasks {
-        Tasks { set: Mutex::new(Some(JoinSet::new())), stop: watch::Sender::new(false) }
+        Tasks {
+            set: Mutex::new(Some(JoinSet::new())),
+            stop: watch::Sender::new(false),
+        }
     }
 
     /// Spawns `fut`, which ends early when the world stops. After stop, nothing is spawned.

@@ -23,25 +23,38 @@ pub fn check(s: &Scenario) -> Result<(), String> {
             return Err(format!("site {:?}: lab names must end in .test", site.name));
         }
         if site.kind == SiteKind::Redirect && site.redirect_to.is_none() {
-            return Err(format!("site {:?}: kind redirect needs redirect_to", site.name));
+            return Err(format!(
+                "site {:?}: kind redirect needs redirect_to",
+                site.name
+            ));
         }
         addresses += if site.cdn { 2 } else { 1 };
     }
     // .10 to .250 of the /24 are for sites.
     if addresses > 240 {
-        return Err(format!("{addresses} site addresses do not fit in one /24 (max 240)"));
+        return Err(format!(
+            "{addresses} site addresses do not fit in one /24 (max 240)"
+        ));
     }
     for rule in &s.rules {
         check_rule(s, rule)?;
     }
     for t in &s.targets {
-        let host = url_host(&t.url).ok_or_else(|| format!("target {:?}: bad url {:?}", t.name, t.url))?;
-        if !(t.url.starts_with("http://") || t.url.starts_with("https://")) || !is_test_name(&host) {
-            return Err(format!("target {:?}: url must be http(s) on a .test name", t.name));
+        let host =
+            url_host(&t.url).ok_or_else(|| format!("target {:?}: bad url {:?}", t.name, t.url))?;
+        if !(t.url.starts_with("http://") || t.url.starts_with("https://")) || !is_test_name(&host)
+        {
+            return Err(format!(
+                "target {:?}: url must be http(s) on a .test name",
+                t.name
+            ));
         }
         if let Some(id) = &t.governed_by {
             if !s.rules.iter().any(|r| &r.id == id) {
-                return Err(format!("target {:?}: governed_by unknown rule {id:?}", t.name));
+                return Err(format!(
+                    "target {:?}: governed_by unknown rule {id:?}",
+                    t.name
+                ));
             }
         }
     }
@@ -49,7 +62,10 @@ pub fn check(s: &Scenario) -> Result<(), String> {
 }
 
 fn is_test_name(n: &str) -> bool {
-    n.ends_with(".test") && n.len() > 5 && n.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'.' || b == b'-')
+    n.ends_with(".test")
+        && n.len() > 5
+        && n.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'.' || b == b'-')
 }
 
 fn check_rule(s: &Scenario, r: &Rule) -> Result<(), String> {
@@ -65,10 +81,12 @@ fn check_rule(s: &Scenario, r: &Rule) -> Result<(), String> {
     use Action::*;
     // Which match keys make sense at the layer where the action happens.
     let ok = match r.action {
-        DnsNxdomain | DnsServfail | DnsRefused | DnsNoAnswer | DnsTimeout | DnsBogon | DnsHijack
-        | DnsInjection => m.domain.is_some() || m.any,
+        DnsNxdomain | DnsServfail | DnsRefused | DnsNoAnswer | DnsTimeout | DnsBogon
+        | DnsHijack | DnsInjection => m.domain.is_some() || m.any,
         TcpDrop | TcpReset | TcpRefuse => m.domain.is_some() || m.address.is_some() || m.any,
-        TlsStall | TlsReset | TlsEof | TlsIntercept => m.sni.is_some() || m.address.is_some() || m.any,
+        TlsStall | TlsReset | TlsEof | TlsIntercept => {
+            m.sni.is_some() || m.address.is_some() || m.any
+        }
         HttpBlockpage | HttpRedirect | HttpReplace | HttpReset | HttpTimeout | HttpEof => {
             m.host.is_some() || m.keyword.is_some() || m.address.is_some() || m.any
         }
@@ -76,7 +94,10 @@ fn check_rule(s: &Scenario, r: &Rule) -> Result<(), String> {
         Shutdown => m.any,
     };
     if !ok {
-        return Err(format!("rule {:?}: its match has no key that {:?} can use", r.id, r.action));
+        return Err(format!(
+            "rule {:?}: its match has no key that {:?} can use",
+            r.id, r.action
+        ));
     }
     if r.action == Throttle && r.rate_kbps.is_none_or(|k| k == 0) {
         return Err(format!("rule {:?}: throttle needs rate_kbps > 0", r.id));

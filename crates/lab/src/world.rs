@@ -97,17 +97,27 @@ fn plan(s: &Scenario, net: [u8; 2]) -> Vec<(Ipv4Addr, Ipv4Addr)> {
 
 type Bound = (Vec<(UdpSocket, Resolver)>, Vec<(TcpListener, Listen)>);
 
-async fn bind_all(s: &Scenario, net: [u8; 2], addrs: &[(Ipv4Addr, Ipv4Addr)]) -> std::io::Result<Bound> {
+async fn bind_all(
+    s: &Scenario,
+    net: [u8; 2],
+    addrs: &[(Ipv4Addr, Ipv4Addr)],
+) -> std::io::Result<Bound> {
     let ip = |last| Ipv4Addr::new(127, net[0], net[1], last);
     let mut udp = Vec::new();
     let mut tcp = Vec::new();
     for (last, role) in [(2, Resolver::Censored), (3, Resolver::Honest)] {
         udp.push((UdpSocket::bind((ip(last), DNS_PORT)).await?, role));
-        tcp.push((TcpListener::bind((ip(last), DNS_PORT)).await?, Listen::Dns(role)));
+        tcp.push((
+            TcpListener::bind((ip(last), DNS_PORT)).await?,
+            Listen::Dns(role),
+        ));
     }
     for tls in [false, true] {
         let port = if tls { HTTPS_PORT } else { HTTP_PORT };
-        tcp.push((TcpListener::bind((ip(9), port)).await?, Listen::Conn(Role::Blockpage { tls })));
+        tcp.push((
+            TcpListener::bind((ip(9), port)).await?,
+            Listen::Conn(Role::Blockpage { tls }),
+        ));
     }
     for (idx, (site, (a, b))) in s.sites.iter().zip(addrs).enumerate() {
         if site.kind == SiteKind::Down {
@@ -118,9 +128,15 @@ async fn bind_all(s: &Scenario, net: [u8; 2], addrs: &[(Ipv4Addr, Ipv4Addr)]) ->
             ips.push(*b);
         }
         for ip in ips {
-            for (on, port, tls) in [(site.http, HTTP_PORT, false), (site.https, HTTPS_PORT, true)] {
+            for (on, port, tls) in [
+                (site.http, HTTP_PORT, false),
+                (site.https, HTTPS_PORT, true),
+            ] {
                 if on {
-                    tcp.push((TcpListener::bind((ip, port)).await?, Listen::Conn(Role::Site { idx, tls })));
+                    tcp.push((
+                        TcpListener::bind((ip, port)).await?,
+                        Listen::Conn(Role::Site { idx, tls }),
+                    ));
                 }
             }
         }
@@ -128,16 +144,34 @@ async fn bind_all(s: &Scenario, net: [u8; 2], addrs: &[(Ipv4Addr, Ipv4Addr)]) ->
     Ok((udp, tcp))
 }
 
-fn zone(s: &Scenario, addrs: &[(Ipv4Addr, Ipv4Addr)], blockpage: Ipv4Addr) -> HashMap<String, ZoneEntry> {
+fn zone(
+    s: &Scenario,
+    addrs: &[(Ipv4Addr, Ipv4Addr)],
+    blockpage: Ipv4Addr,
+) -> HashMap<String, ZoneEntry> {
     let mut z = HashMap::new();
-    z.insert(BLOCKPAGE_NAME.to_string(), ZoneEntry { probe: vec![blockpage], control: vec![blockpage], garbage: false });
+    z.insert(
+        BLOCKPAGE_NAME.to_string(),
+        ZoneEntry {
+            probe: vec![blockpage],
+            control: vec![blockpage],
+            garbage: false,
+        },
+    );
     for (site, (a, b)) in s.sites.iter().zip(addrs) {
         let garbage = match site.dns {
             SiteDns::Absent => continue,
             SiteDns::Garbage => true,
             SiteDns::Normal => false,
         };
-        z.insert(site.name.to_ascii_lowercase(), ZoneEntry { probe: vec![*a], control: vec![*b], garbage });
+        z.insert(
+            site.name.to_ascii_lowercase(),
+            ZoneEntry {
+                probe: vec![*a],
+                control: vec![*b],
+                garbage,
+            },
+        );
     }
     z
 }
@@ -165,12 +199,22 @@ impl World {
                 site_addrs: addrs,
             });
             for (sock, role) in udp {
-                shared.tasks.spawn(dns::serve_udp(shared.clone(), sock, role));
+                shared
+                    .tasks
+                    .spawn(dns::serve_udp(shared.clone(), sock, role));
             }
             for (listener, what) in tcp {
                 match what {
-                    Listen::Dns(role) => shared.tasks.spawn(dns::serve_tcp(shared.clone(), listener, role)),
-                    Listen::Conn(role) => shared.tasks.spawn(conn::serve(shared.clone(), listener, role)),
+                    Listen::Dns(role) => {
+                        shared
+                            .tasks
+                            .spawn(dns::serve_tcp(shared.clone(), listener, role))
+                    }
+                    Listen::Conn(role) => {
+                        shared
+                            .tasks
+                            .spawn(conn::serve(shared.clone(), listener, role))
+                    }
                 }
             }
             return Ok(World { shared });
@@ -225,13 +269,23 @@ impl World {
 
     /// The probe-side address of a site (what the censored resolver would answer, if honest).
     pub fn site_addr(&self, name: &str) -> Option<IpAddr> {
-        let idx = self.shared.scenario.sites.iter().position(|s| s.name.eq_ignore_ascii_case(name))?;
+        let idx = self
+            .shared
+            .scenario
+            .sites
+            .iter()
+            .position(|s| s.name.eq_ignore_ascii_case(name))?;
         self.shared.site_addrs.get(idx).map(|(a, _)| IpAddr::V4(*a))
     }
 
     /// The control-side address of a site (differs from `site_addr` for CDN sites).
     pub fn site_control_addr(&self, name: &str) -> Option<IpAddr> {
-        let idx = self.shared.scenario.sites.iter().position(|s| s.name.eq_ignore_ascii_case(name))?;
+        let idx = self
+            .shared
+            .scenario
+            .sites
+            .iter()
+            .position(|s| s.name.eq_ignore_ascii_case(name))?;
         self.shared.site_addrs.get(idx).map(|(_, b)| IpAddr::V4(*b))
     }
 

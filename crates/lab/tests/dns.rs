@@ -9,7 +9,9 @@ use std::time::Duration;
 
 #[tokio::test]
 async fn dns_actions() {
-    let w = World::start(&Scenario::builtin("suite").unwrap()).await.unwrap();
+    let w = World::start(&Scenario::builtin("suite").unwrap())
+        .await
+        .unwrap();
     let (p, c) = (w.probe_resolver(), w.control_resolver());
     let ip = |n: &str| match w.site_addr(n).unwrap() {
         std::net::IpAddr::V4(a) => a,
@@ -25,15 +27,30 @@ async fn dns_actions() {
         assert_eq!(m.metadata.response_code, code, "{name}");
         assert!(addrs(&m).is_empty());
         // The honest resolver answers the true address.
-        assert_eq!(addrs(&dns(c, name).await), vec![ip(name)], "{name} at control");
+        assert_eq!(
+            addrs(&dns(c, name).await),
+            vec![ip(name)],
+            "{name} at control"
+        );
     }
     let m = dns(p, "dns-no-answer.test").await;
-    assert_eq!((m.metadata.response_code, m.answers.len()), (ResponseCode::NoError, 0));
+    assert_eq!(
+        (m.metadata.response_code, m.answers.len()),
+        (ResponseCode::NoError, 0)
+    );
 
-    assert!(dns_all(p, "dns-timeout.test", Duration::from_millis(400)).await.is_empty());
-    assert_eq!(addrs(&dns(c, "dns-timeout.test").await), vec![ip("dns-timeout.test")]);
+    assert!(dns_all(p, "dns-timeout.test", Duration::from_millis(400))
+        .await
+        .is_empty());
+    assert_eq!(
+        addrs(&dns(c, "dns-timeout.test").await),
+        vec![ip("dns-timeout.test")]
+    );
 
-    assert_eq!(addrs(&dns(p, "dns-bogon.test").await), vec![Ipv4Addr::new(10, 10, 34, 35)]);
+    assert_eq!(
+        addrs(&dns(p, "dns-bogon.test").await),
+        vec![Ipv4Addr::new(10, 10, 34, 35)]
+    );
     let bp = match w.blockpage_addr() {
         std::net::IpAddr::V4(a) => a,
         _ => unreachable!(),
@@ -51,20 +68,31 @@ async fn dns_actions() {
 
     // Look-alikes: real NXDOMAIN and garbage at both resolvers, CDN answers differ.
     for r in [p, c] {
-        assert_eq!(dns(r, "gone.test").await.metadata.response_code, ResponseCode::NXDomain);
+        assert_eq!(
+            dns(r, "gone.test").await.metadata.response_code,
+            ResponseCode::NXDomain
+        );
         let g = dns_all(r, "garbage-dns.test", Duration::from_millis(300)).await;
         assert_eq!(g.len(), 1);
         assert!(Message::from_vec(&g[0]).is_err(), "garbage must not parse");
     }
-    let (cp, cc) = (addrs(&dns(p, "cdn.test").await), addrs(&dns(c, "cdn.test").await));
+    let (cp, cc) = (
+        addrs(&dns(p, "cdn.test").await),
+        addrs(&dns(c, "cdn.test").await),
+    );
     assert_ne!(cp, cc);
-    assert_eq!(cc, vec![match w.site_control_addr("cdn.test").unwrap() {
-        std::net::IpAddr::V4(a) => a,
-        _ => unreachable!(),
-    }]);
+    assert_eq!(
+        cc,
+        vec![match w.site_control_addr("cdn.test").unwrap() {
+            std::net::IpAddr::V4(a) => a,
+            _ => unreachable!(),
+        }]
+    );
 
     // Hostile input does not kill the resolver.
-    let s = tokio::net::UdpSocket::bind((Ipv4Addr::LOCALHOST, 0)).await.unwrap();
+    let s = tokio::net::UdpSocket::bind((Ipv4Addr::LOCALHOST, 0))
+        .await
+        .unwrap();
     for junk in [&b""[..], b"\x00", &[0xffu8; 600][..]] {
         s.send_to(junk, p).await.unwrap();
     }
@@ -75,14 +103,18 @@ async fn dns_actions() {
 #[tokio::test]
 async fn dns_over_tcp() {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
-    let w = World::start(&Scenario::builtin("suite").unwrap()).await.unwrap();
+    let w = World::start(&Scenario::builtin("suite").unwrap())
+        .await
+        .unwrap();
     let mut q = Message::query();
     q.add_query(hickory_proto::op::Query::query(
         hickory_proto::rr::Name::from_ascii("static.test").unwrap(),
         hickory_proto::rr::RecordType::A,
     ));
     let bytes = q.to_vec().unwrap();
-    let mut s = tokio::net::TcpStream::connect(w.control_resolver()).await.unwrap();
+    let mut s = tokio::net::TcpStream::connect(w.control_resolver())
+        .await
+        .unwrap();
     let mut framed = (bytes.len() as u16).to_be_bytes().to_vec();
     framed.extend_from_slice(&bytes);
     s.write_all(&framed).await.unwrap();

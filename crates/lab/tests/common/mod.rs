@@ -38,7 +38,10 @@ pub async fn dns(server: SocketAddr, name: &str) -> Message {
     q.add_query(Query::query(Name::from_ascii(name).unwrap(), RecordType::A));
     sock.send_to(&q.to_vec().unwrap(), server).await.unwrap();
     let mut buf = vec![0u8; 4096];
-    let (n, _) = tokio::time::timeout(Duration::from_secs(2), sock.recv_from(&mut buf)).await.unwrap().unwrap();
+    let (n, _) = tokio::time::timeout(Duration::from_secs(2), sock.recv_from(&mut buf))
+        .await
+        .unwrap()
+        .unwrap();
     Message::from_vec(&buf[..n]).unwrap()
 }
 
@@ -61,7 +64,12 @@ pub async fn connect_from(src: IpAddr, dst: SocketAddr) -> TcpStream {
 }
 
 /// Sends a GET and reads the whole response (bounded by `wait`); `Err` carries the I/O error.
-pub async fn http_get(mut s: TcpStream, host: &str, path: &str, wait: Duration) -> std::io::Result<String> {
+pub async fn http_get(
+    mut s: TcpStream,
+    host: &str,
+    path: &str,
+    wait: Duration,
+) -> std::io::Result<String> {
     let req = format!("GET {path} HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n");
     s.write_all(req.as_bytes()).await?;
     let mut out = Vec::new();
@@ -77,11 +85,13 @@ pub fn tls_client(ca_pem: &str) -> tokio_rustls::TlsConnector {
     for c in CertificateDer::pem_slice_iter(ca_pem.as_bytes()) {
         roots.add(c.unwrap()).unwrap();
     }
-    let cfg = rustls::ClientConfig::builder_with_provider(Arc::new(rustls::crypto::ring::default_provider()))
-        .with_safe_default_protocol_versions()
-        .unwrap()
-        .with_root_certificates(roots)
-        .with_no_client_auth();
+    let cfg = rustls::ClientConfig::builder_with_provider(Arc::new(
+        rustls::crypto::ring::default_provider(),
+    ))
+    .with_safe_default_protocol_versions()
+    .unwrap()
+    .with_root_certificates(roots)
+    .with_no_client_auth();
     tokio_rustls::TlsConnector::from(Arc::new(cfg))
 }
 

@@ -1,0 +1,179 @@
+//! Built-in scenarios load; every suite target is supported or marked with a reason; the suite
+//! covers every technique the userspace world can emulate; scoring is right on a hand example.
+
+use interfero_lab::score::score;
+use interfero_lab::{Expectation, LabTarget, Scenario, ScenarioTime};
+use interfero_model::{Status, Technique, Verdict};
+
+#[test]
+fn builtins_load() {
+    for n in Scenario::builtin_names() {
+        let s = Scenario::builtin(n).unwrap_or_else(|e| panic!("{n}: {e}"));
+        assert!(!s.targets.is_empty(), "{n}");
+    }
+    assert!(Scenario::builtin("nope").is_err());
+    let kz = Scenario::builtin("kz-demo").unwrap();
+    assert!((18..=24).contains(&kz.targets.len()));
+}
+
+#[test]
+fn suite_coverage_and_support() {
+    let s = Scenario::builtin("suite").unwrap();
+    let targets = s.targets_at(ScenarioTime::default());
+    let supported = |t: &LabTarget| t.supported.is_ok();
+    for name in [
+        "dns.nxdomain",
+        "dns.servfail",
+        "dns.refused",
+        "dns.no_answer",
+        "dns.timeout",
+        "dns.bogon",
+        "dns.hijack",
+        "dns.injection",
+        "tls.timeout",
+        "tls.reset",
+        "tls.eof",
+        "tls.mitm",
+        "http.timeout",
+        "http.reset",
+        "http.eof",
+        "http.blockpage",
+        "http.diff",
+        "throughput",
+    ] {
+        let t = Technique::parse(name).unwrap();
+        assert!(
+            targets
+                .iter()
+                .any(|x| supported(x) && x.expect.techniques.contains(&t)),
+            "no supported target for {name}"
+        );
+    }
+    for name in ["tcp.timeout", "tcp.reset", "tcp.refused"] {
+        let t = targets.iter().find(|x| x.name == name).unwrap();
+        let reason = t.supported.as_ref().unwrap_err();
+        assert!(reason.contains("kernel"), "{reason}");
+    }
+    assert!(targets.iter().any(|t| t.name == "http.blockpage.redirect"));
+    // Look-alikes are never expected blocked.
+    for name in [
+        "down.refused",
+        "down.nxdomain",
+        "flaky",
+        "dynamic",
+        "cdn",
+        "captcha",
+        "cert.expired",
+        "slow-honest",
+    ] {
+        let t = targets.iter().find(|x| x.name == name).unwrap();
+        assert_ne!(t.expect.status, Status::Blocked, "{name}");
+    }
+}
+
+#[test]
+fn rejects_bad_scenarios() {
+    assert!(Scenario::parse("name = \"x\"\n[[sites]]\nname = \"real.com\"\n").is_err());
+    let bad_window = "name = \"x\"\n[[sites]]\nname = \"a.test\"\n[[rules]]\nid = \"r\"\nmatch = { sni = \"a.test\" }\naction = \"tls.stall\"\nactive = [{ from = \"d2\", to = \"d1\" }]\n";
+    assert!(Scenario::parse(bad_window).is_err());
+    let bad_match = "name = \"x\"\n[[rules]]\nid = \"r\"\nmatch = { host = \"a.test\" }\naction = \"dns.nxdomain\"\n";
+    assert!(Scenario::parse(bad_match).is_err());
+}
+
+fn target(name: &str, status: Status, techniques: &[Technique], accept: &[Status]) -> LabTarget {
+    LabTarget {
+        name: name.into(),
+        url: format!("https://{name}.test:8443/"),
+        expect: Expectation {
+            status,
+            techniques: techniques.to_vec(),
+            accept: accept.to_vec(),
+        },
+        supported: Ok(()),
+    }
+}
+
+fn verdict(status: Status, techniques: &[Technique]) -> Verdict {
+    let mut v = Verdict::new(status, 0.9, "r");
+    for t in techniques {
+        v.add(*t);
+    }
+    v
+}
+
+#[test]
+fn score_hand_example() {
+    use Status::*;
+    use Technique::*;
+    let mut unsupported = target("tcp", Blocked, &[TcpReset], &[]);
+    unsupported.supported = Err("kernel only".into());
+    let results = vec![
+        (
+            target("a", Blocked, &[TlsTimeout], &[]),
+            verdict(Blocked, &[TlsTimeout]),
+        ),
+        (
+            target("b", Blocked, &[DnsNxdomain], &[]),
+            verdict(Blocked, &[DnsNxdomain]),
+        ),
+        // Miss: right status, wrong technique.
+        (
+            target("c", Blocked, &[TlsReset], &[]),
+            verdict(Blocked, &[TlsEof]),
+        ),
+        // Miss: a down site called blocked.
+        (target("d", Down, &[], &[]), verdict(Blocked, &[TlsTimeout])),
+        (target("e", Accessible, &[], &[]), verdict(Accessible, &[])),
+        // Accepted alternative: not a miss, counted as inconclusive on both sides.
+        (
+            target("f", Accessible, &[], &[Inconclusive]),
+            verdict(Inconclusive, &[]),
+        ),
+        (unsupported, verdict(Accessible, &[])),
+    ];
+    let r = score(&results);
+    assert_eq!((r.scored, r.correct, r.status_correct), (6, 4, 5));
+    assert_eq!(r.unsupported.len(), 1);
+    assert_eq!(
+        r.misses.iter().map(|m| m.name.as_str()).collect::<Vec<_>>(),
+        ["c", "d"]
+    );
+    let blocked = r.per_status.iter().find(|m| m.label == "blocked").unwrap();
+    // 3 right blocked, 1 down called blocked: precision 3/4, recall 3/3.
+    assert_eq!((blocked.tp, blocked.fp, blocked.fn_), (3, 1, 0));
+    assert_eq!(blocked.precision, Some(0.75));
+    assert_eq!(blocked.recall, Some(1.0));
+    let down = r.per_status.iter().find(|m| m.label == "down").unwrap();
+    assert_eq!(
+        (down.tp, down.fn_, down.precision, down.recall),
+        (0, 1, None, Some(0.0))
+    );
+    let tt = r
+        .per_technique
+        .iter()
+        .find(|m| m.label == "tls.timeout")
+        .unwrap();
+    assert_eq!((tt.tp, tt.fp, tt.fn_), (1, 1, 0));
+    let reset = r
+        .per_technique
+        .iter()
+        .find(|m| m.label == "tls.reset")
+        .unwrap();
+    assert_eq!(
+        (reset.tp, reset.fn_, reset.precision, reset.recall),
+        (0, 1, None, Some(0.0))
+    );
+    assert_eq!(r.matrix[1][1], 3); // blocked -> blocked
+    assert_eq!(r.matrix[4][1], 1); // down -> blocked
+    assert_eq!(r.matrix[6][6], 1); // accepted inconclusive
+    let text = r.to_text();
+    assert!(
+        text.contains("MISS d: expected down [-], got blocked [tls.timeout]"),
+        "{text}"
+    );
+    assert!(r
+        .to_markdown()
+        .contains("| `blocked` | 3 | 1 | 0 | 75.0% | 100.0% |"));
+    let j = serde_json::to_value(&r).unwrap();
+    assert_eq!(j["per_status"][1]["fn"], 0);
+}
