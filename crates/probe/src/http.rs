@@ -142,7 +142,10 @@ where
     let io = TokioIo::new(stream);
     // h2 wants the absolute URI; HTTP/1.1 wants origin-form plus a Host header.
     let uri = if h2 {
-        url.as_str().to_string()
+        // A fragment is never sent; http::Uri would reject it.
+        let mut u = url.clone();
+        u.set_fragment(None);
+        u.to_string()
     } else {
         match url.query() {
             Some(q) => format!("{}?{}", url.path(), q),

@@ -2,6 +2,8 @@
 //! observations in the model's types, never verdicts. `web::measure` composes the steps into a
 //! Web Connectivity measurement; `helper::answer` composes the same steps into the control's view.
 
+#![deny(missing_docs)]
+
 pub mod clock;
 pub mod config;
 pub mod control_client;
