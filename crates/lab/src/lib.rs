@@ -3,6 +3,7 @@
 //! target; a [`World`] runs it in userspace on a private loopback block; [`score`] compares
 //! verdicts with the truth. See `README.md` and `scenarios/README.md`.
 
+mod action;
 mod censor;
 pub mod clock;
 mod conn;
