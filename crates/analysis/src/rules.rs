@@ -41,10 +41,16 @@ fn merge(certain: Option<Verdict>, judged: Verdict) -> Verdict {
     match judged.status {
         Status::Blocked | Status::Intercepted | Status::Throttled => {
             let mut v = judged;
+            if c.techniques.contains(&Technique::HttpBlockpage) {
+                // The fingerprint explains the difference; a diff beside it says nothing more.
+                v.techniques.retain(|t| *t != Technique::HttpDiff);
+            }
             for t in c.techniques {
                 v.add(t);
             }
-            v.rules.append(&mut c.rules);
+            // The certain rule decided; the step rule that agreed follows it.
+            c.rules.append(&mut v.rules);
+            v.rules = c.rules;
             v.evidence.append(&mut c.evidence);
             v.confidence = v.confidence.max(c.confidence);
             if c.status == Status::Intercepted {
@@ -88,7 +94,10 @@ fn certain_signals(f: &Facts, ctx: &Context) -> Option<Verdict> {
             d.evidence.push(e);
         }
     }
-    for a in &f.dns.addrs {
+    let control_addrs = f.control_addrs();
+    // A known blocking address that the control also gives is the site's real address (a
+    // site on localhost is down, not blocked).
+    for a in f.dns.addrs.iter().filter(|a| !control_addrs.contains(a)) {
         if let Some(m) = ctx
             .fingerprints
             .match_dns(&a.to_string())
@@ -199,6 +208,25 @@ fn judge_site_fault(f: &Facts, control: &interfero_model::ControlResponse) -> Ve
     let probe_ok = f
         .last()
         .is_some_and(|rt| rt.failure.is_none() && rt.response.code > 0);
+    let control_no_name = matches!(
+        control.dns.failure,
+        Some(Failure::DnsNxdomain | Failure::DnsNoAnswer)
+    );
+    if control_no_name && !f.dns.addrs.is_empty() && !f.addrs.iter().any(|a| a.probe_tls_valid()) {
+        // A name that does not exist has no addresses: the resolver that gave some lied.
+        let addrs: Vec<String> = f.dns.addrs.iter().map(|a| a.to_string()).collect();
+        let t = if f.addrs.iter().all(|a| a.bogon) {
+            Technique::DnsBogon
+        } else {
+            Technique::DnsHijack
+        };
+        return Verdict::new(Status::Blocked, 0.8, "dns.answer_for_nonexistent_name")
+            .with(t)
+            .because(format!(
+                "resolver gave {addrs:?} for a name the control finds does not exist ({cf})"
+            ))
+            .because(summary(f));
+    }
     if !probe_ok {
         return Verdict::new(Status::Down, 0.85, "site.control_fails_too")
             .because(format!("control failed too: {cf}"))

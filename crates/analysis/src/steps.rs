@@ -266,10 +266,110 @@ fn hop_technique(f: &Facts, rt: &HttpRoundTrip, fl: &Failure) -> Technique {
     http_technique(fl)
 }
 
+/// Where a chain that ends on a redirect stopped: the step at which the next hop failed, found
+/// in the DNS, TCP and TLS observations for the redirect's host (OONI's own measurements record
+/// no request for a hop that failed before HTTP).
+fn unfollowed_redirect(f: &Facts, last: &HttpRoundTrip) -> Option<(Technique, String)> {
+    if !(300..400).contains(&last.response.code) {
+        return None;
+    }
+    let location = last.response.header("location")?;
+    let next = url::Url::parse(&last.request.url)
+        .ok()?
+        .join(location)
+        .ok()?;
+    let host = next.host_str()?.to_ascii_lowercase();
+    let of_host = |q: &&interfero_model::measurement::DnsQuery| {
+        q.hostname.trim_end_matches('.').eq_ignore_ascii_case(&host) && q.engine != "doh"
+    };
+    let queries: Vec<_> = f.tk.queries.iter().filter(of_host).collect();
+    let ips: Vec<String> = queries
+        .iter()
+        .flat_map(|q| {
+            q.answers
+                .iter()
+                .filter_map(|a| a.addr().map(str::to_string))
+        })
+        .collect();
+    if !queries.is_empty() && ips.is_empty() {
+        let fl = queries
+            .iter()
+            .find_map(|q| q.failure.clone())
+            .unwrap_or(Failure::DnsNoAnswer);
+        return Some((
+            dns_technique(&fl),
+            format!("redirect to {next} failed at DNS: {fl}"),
+        ));
+    }
+    let port = next.port_or_known_default().unwrap_or(443);
+    let conns: Vec<_> =
+        f.tk.tcp_connect
+            .iter()
+            .filter(|c| c.port == port && ips.contains(&c.ip))
+            .collect();
+    if !conns.is_empty() && conns.iter().all(|c| !c.status.success) {
+        let fl = conns
+            .iter()
+            .find_map(|c| c.status.failure.clone())
+            .unwrap_or(Failure::Timeout);
+        return Some((
+            tcp_technique(&fl),
+            format!("redirect to {next} failed to connect: {fl}"),
+        ));
+    }
+    let tls: Vec<_> =
+        f.tk.tls_handshakes
+            .iter()
+            .filter(|t| t.server_name.eq_ignore_ascii_case(&host))
+            .collect();
+    if !tls.is_empty() && tls.iter().all(|t| t.failure.is_some()) {
+        let fl = tls
+            .iter()
+            .find_map(|t| t.failure.clone())
+            .unwrap_or(Failure::Timeout);
+        return Some((
+            tls_technique(&fl),
+            format!("redirect to {next} failed at TLS: {fl}"),
+        ));
+    }
+    None
+}
+
 /// HTTP: the exchange fails, or returns another page than the control's.
 pub fn http(f: &Facts, ctx: &Context) -> Option<Verdict> {
-    let last = f.last()?;
     let control = f.control?;
+    let Some(last) = f.last() else {
+        return Some(match &f.tk.http_experiment_failure {
+            Some(Failure::Other(s)) if s.starts_with("unknown_failure") => {
+                Verdict::new(Status::Inconclusive, 0.5, "http.probe_error")
+                    .because(format!("the probe's HTTP step failed on its own: {s}"))
+            }
+            Some(fl) => Verdict::new(Status::Blocked, 0.7, "http.failure.control_fetches")
+                .with(http_technique(fl))
+                .because(format!(
+                    "the probe's HTTP step failed: {fl}; the control fetched the page"
+                )),
+            None => Verdict::new(Status::Inconclusive, 0.5, "http.no_request")
+                .because("the probe made no HTTP request, so access cannot be judged"),
+        });
+    };
+    if last.failure.is_none() {
+        if let Some((t, why)) = unfollowed_redirect(f, last) {
+            return Some(
+                Verdict::new(
+                    Status::Blocked,
+                    0.85,
+                    "http.redirect_hop_failed.control_fetches",
+                )
+                .with(t)
+                .because(why)
+                .because(format!(
+                    "control fetched the final page ({})",
+                    control.http_request.status_code
+                )),
+            );
+        }
+    }
     if let Some(fl) = &last.failure {
         let t = hop_technique(f, last, fl);
         let hops = f.chain.len();

@@ -1,1 +1,78 @@
-fn main() {}
+//! `interfero`: measure network interference from where you stand, judge it against a control,
+//! keep the evidence. This binary parses arguments and prints; the work is in the crates.
+
+mod analyze;
+mod compare;
+mod labcmd;
+mod labeval;
+mod print;
+mod run;
+
+use clap::{Parser, Subcommand};
+use std::process::ExitCode;
+
+#[derive(Parser)]
+#[command(
+    name = "interfero",
+    version,
+    about = "Measure whether a network blocks, slows, intercepts or cuts off what people try to reach"
+)]
+struct Cli {
+    #[command(subcommand)]
+    cmd: Cmd,
+    /// Log what the probe does (to stderr).
+    #[arg(long, short, global = true)]
+    verbose: bool,
+}
+
+#[derive(Subcommand)]
+enum Cmd {
+    /// Measure targets from here, compare with a control, print and store verdicts.
+    Run(run::RunArgs),
+    /// Serve a control (OONI Web Connectivity test helper) from an unfiltered vantage point.
+    Control(run::ControlArgs),
+    /// Re-judge stored measurements (ours, or OONI's own JSON).
+    Analyze(analyze::AnalyzeArgs),
+    /// The censor lab: a censor with known rules, to see and prove the verdicts.
+    Lab {
+        #[command(subcommand)]
+        cmd: labcmd::LabCmd,
+    },
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let filter = if cli.verbose { "info" } else { "warn" };
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(filter)),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    let rt = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("interfero: cannot start the async runtime: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    let result = rt.block_on(async {
+        match cli.cmd {
+            Cmd::Run(a) => run::run(a).await,
+            Cmd::Control(a) => run::control(a).await,
+            Cmd::Analyze(a) => analyze::analyze(a),
+            Cmd::Lab { cmd } => labcmd::lab(cmd).await,
+        }
+    });
+    match result {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("interfero: {e:#}");
+            ExitCode::from(2)
+        }
+    }
+}

@@ -69,7 +69,7 @@ impl Failure {
     /// Parses an OONI failure string; unknown strings become [`Failure::Other`].
     pub fn parse(s: &str) -> Failure {
         match s {
-            "dns_nxdomain_error" => Failure::DnsNxdomain,
+            "dns_nxdomain_error" | "dns_name_error" => Failure::DnsNxdomain,
             "dns_servfail_error" | "dns_server_failure" => Failure::DnsServfail,
             "dns_refused_error" => Failure::DnsRefused,
             "dns_no_answer" => Failure::DnsNoAnswer,

@@ -1,1 +1,157 @@
-//! stub
+//! A measurement session: targets go through the probe concurrently, each measurement is judged
+//! by the analysis and handed to the caller (who stores and prints it) as soon as it is done, so
+//! an interrupted run keeps everything measured so far.
+
+pub mod lab;
+
+use interfero_analysis::{judge, ooni, Context};
+use interfero_model::measurement::SOFTWARE_NAME;
+use interfero_model::{Measurement, Target};
+use interfero_probe::{ControlClient, ProbeConfig};
+use std::sync::Arc;
+use std::time::Instant;
+use tokio::sync::{mpsc, watch, Semaphore};
+use tokio::task::JoinSet;
+
+/// What the measurements say about where they were made (never who made them).
+#[derive(Debug, Clone)]
+pub struct Vantage {
+    /// Country code, `ZZ` when unknown or hidden.
+    pub probe_cc: String,
+    /// Network, `AS0` when unknown or hidden.
+    pub probe_asn: String,
+}
+
+impl Default for Vantage {
+    fn default() -> Self {
+        Vantage {
+            probe_cc: "ZZ".into(),
+            probe_asn: "AS0".into(),
+        }
+    }
+}
+
+/// Everything a run needs besides its targets.
+#[derive(Debug, Clone)]
+pub struct Session {
+    /// How to measure.
+    pub probe: Arc<ProbeConfig>,
+    /// The control, when one is configured.
+    pub control: Option<Arc<ControlClient>>,
+    /// Targets in flight at once.
+    pub parallel: usize,
+    /// Where the measurements are made.
+    pub vantage: Vantage,
+    /// Labels copied into every measurement's annotations.
+    pub annotations: serde_json::Map<String, serde_json::Value>,
+}
+
+/// How a run ended.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Summary {
+    /// Targets measured.
+    pub measured: usize,
+    /// Targets not measured because the run was interrupted.
+    pub skipped: usize,
+}
+
+fn now_ooni() -> String {
+    chrono::Utc::now().format("%Y-%m-%d %H:%M:%S").to_string()
+}
+
+/// Measures one target and judges it.
+pub async fn measure_one(session: &Session, target: &Target, test_start: &str) -> Measurement {
+    let started = Instant::now();
+    let start_time = now_ooni();
+    let mut tk =
+        interfero_probe::web::measure(&session.probe, &target.url, session.control.as_deref())
+            .await;
+    let verdict = judge(&target.url, &tk, &Context::default());
+    let (blocking, accessible) = ooni::summary_keys(&verdict);
+    tk.blocking = blocking;
+    tk.accessible = accessible;
+    let mut annotations = session.annotations.clone();
+    if let Some(c) = &target.category_code {
+        annotations.insert("category_code".into(), c.clone().into());
+    }
+    Measurement {
+        data_format_version: "0.2.0".into(),
+        input: target.url.clone(),
+        test_name: "web_connectivity".into(),
+        test_version: "0.5.0".into(),
+        measurement_start_time: start_time,
+        test_start_time: test_start.to_string(),
+        test_runtime: started.elapsed().as_secs_f64(),
+        probe_asn: session.vantage.probe_asn.clone(),
+        probe_cc: session.vantage.probe_cc.clone(),
+        probe_ip: "127.0.0.1".into(),
+        software_name: SOFTWARE_NAME.into(),
+        software_version: env!("CARGO_PKG_VERSION").into(),
+        annotations,
+        test_keys: tk,
+        verdict: Some(verdict),
+        extra: Default::default(),
+    }
+}
+
+/// Measures every target, at most `session.parallel` at once, calling `on_done` with each
+/// judged measurement as it completes. When `stop` turns true, no new target starts and the
+/// ones in flight are abandoned; what was already handed over stays handed over.
+pub async fn run(
+    session: &Session,
+    targets: Vec<Target>,
+    mut stop: watch::Receiver<bool>,
+    mut on_done: impl FnMut(Measurement),
+) -> Summary {
+    let total = targets.len();
+    let test_start = Arc::new(now_ooni());
+    let limit = Arc::new(Semaphore::new(session.parallel.max(1)));
+    let (tx, mut rx) = mpsc::channel::<Measurement>(session.parallel.max(1) * 2);
+    let feeder_session = session.clone();
+    let feeder_stop = stop.clone();
+    let feeder = tokio::spawn(async move {
+        let mut inner = JoinSet::new();
+        for target in targets {
+            if *feeder_stop.borrow() {
+                break;
+            }
+            let Ok(permit) = limit.clone().acquire_owned().await else {
+                break;
+            };
+            let (s, tx, start) = (feeder_session.clone(), tx.clone(), test_start.clone());
+            inner.spawn(async move {
+                let m = measure_one(&s, &target, &start).await;
+                drop(permit);
+                let _ = tx.send(m).await;
+            });
+            // Reap finished tasks so a long list does not keep every handle.
+            while inner.try_join_next().is_some() {}
+        }
+        while inner.join_next().await.is_some() {}
+    });
+    let mut measured = 0;
+    let mut can_stop = true;
+    loop {
+        tokio::select! {
+            m = rx.recv() => match m {
+                Some(m) => { measured += 1; on_done(m); }
+                None => break,
+            },
+            changed = stop.changed(), if can_stop => {
+                if changed.is_err() {
+                    can_stop = false;
+                } else if *stop.borrow() {
+                    // Dropping the feeder's JoinSet aborts every measurement in flight.
+                    feeder.abort();
+                    // Hand over what finished while the stop was being noticed.
+                    while let Ok(m) = rx.try_recv() { measured += 1; on_done(m); }
+                    break;
+                }
+            }
+        }
+    }
+    Summary {
+        measured,
+        skipped: total - measured,
+    }
+}

@@ -1,0 +1,68 @@
+//! Human output: the verdict table and the summary grouped by status and technique.
+
+use interfero_model::{Measurement, Status};
+use std::collections::BTreeMap;
+
+/// One line per measurement: status, techniques, confidence, target.
+pub fn verdict_line(m: &Measurement) -> String {
+    let (status, techniques, conf) = match &m.verdict {
+        Some(v) => (
+            v.status.as_str(),
+            v.techniques
+                .iter()
+                .map(|t| t.as_str())
+                .collect::<Vec<_>>()
+                .join(","),
+            format!("{:.2}", v.confidence),
+        ),
+        None => ("-", String::new(), "-".into()),
+    };
+    let techniques = if techniques.is_empty() {
+        "-".to_string()
+    } else {
+        techniques
+    };
+    format!("{status:<13} {techniques:<24} {conf:>5}  {}", m.input)
+}
+
+/// The header of [`verdict_line`]'s table.
+pub fn verdict_header() -> String {
+    format!(
+        "{:<13} {:<24} {:>5}  {}",
+        "STATUS", "TECHNIQUES", "CONF", "TARGET"
+    )
+}
+
+/// Counts by status, then by technique.
+pub fn summary(ms: &[Measurement]) -> String {
+    let mut by_status: BTreeMap<Status, usize> = BTreeMap::new();
+    let mut by_technique: BTreeMap<String, usize> = BTreeMap::new();
+    for m in ms {
+        if let Some(v) = &m.verdict {
+            *by_status.entry(v.status).or_default() += 1;
+            for t in &v.techniques {
+                *by_technique.entry(t.as_str().to_string()).or_default() += 1;
+            }
+        }
+    }
+    let mut out = format!("{} measured\n", ms.len());
+    out.push_str("  by status:    ");
+    out.push_str(
+        &by_status
+            .iter()
+            .map(|(s, n)| format!("{s} {n}"))
+            .collect::<Vec<_>>()
+            .join(", "),
+    );
+    if !by_technique.is_empty() {
+        out.push_str("\n  by technique: ");
+        out.push_str(
+            &by_technique
+                .iter()
+                .map(|(t, n)| format!("{t} {n}"))
+                .collect::<Vec<_>>()
+                .join(", "),
+        );
+    }
+    out
+}

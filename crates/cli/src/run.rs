@@ -1,0 +1,364 @@
+//! `interfero run` and `interfero control`.
+
+use crate::print;
+use anyhow::{bail, Context as _};
+use clap::Args;
+use indicatif::{ProgressBar, ProgressStyle};
+use interfero_model::target::{parse_list, Target};
+use interfero_model::Measurement;
+use interfero_probe::{load_ca_file, ControlClient, ProbeConfig, Resolver};
+use interfero_runner::{Session, Vantage};
+use interfero_store::{MeasurementStore, RunId, RunInfo, SqliteStore};
+use std::io::Write;
+use std::net::{IpAddr, SocketAddr};
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::sync::Arc;
+
+/// Arguments of `interfero run`.
+#[derive(Args)]
+pub struct RunArgs {
+    /// URLs (https://example.kz/) or bare domains (example.kz, meaning https://example.kz/).
+    pub targets: Vec<String>,
+    /// A Citizen Lab CSV (url,category_code,...) or a file of one target a line; `kz` and
+    /// `global` name the vendored Citizen Lab lists.
+    #[arg(long)]
+    pub list: Option<String>,
+    /// Base URL of an `interfero control` (or OONI test helper) on an unfiltered network.
+    #[arg(long)]
+    pub control: Option<String>,
+    /// Resolver to use (IP or IP:PORT); default: the system's, from /etc/resolv.conf.
+    #[arg(long)]
+    pub resolver: Option<String>,
+    /// Extra trust anchors (PEM), added to the public roots.
+    #[arg(long)]
+    pub ca_file: Option<PathBuf>,
+    /// Targets measured at once.
+    #[arg(long, default_value_t = 32)]
+    pub parallel: usize,
+    /// Write every measurement as one JSON line to this file.
+    #[arg(long)]
+    pub out: Option<PathBuf>,
+    /// SQLite database for the measurements (default: ~/.local/share/interfero/interfero.db).
+    #[arg(long)]
+    pub db: Option<PathBuf>,
+    /// Do not store in a database.
+    #[arg(long)]
+    pub no_db: bool,
+    /// No progress bar and no table.
+    #[arg(long)]
+    pub quiet: bool,
+    /// Country code to record (default ZZ: not recorded).
+    #[arg(long, default_value = "ZZ")]
+    pub cc: String,
+    /// Network (e.g. AS9198) to record (default AS0: not recorded).
+    #[arg(long, default_value = "AS0")]
+    pub asn: String,
+}
+
+/// The database used when `--db` is not given.
+pub fn default_db() -> PathBuf {
+    if let Some(p) = std::env::var_os("INTERFERO_DB") {
+        return PathBuf::from(p);
+    }
+    let base = std::env::var_os("XDG_DATA_HOME")
+        .map(PathBuf::from)
+        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".local/share")))
+        .unwrap_or_else(|| PathBuf::from("."));
+    base.join("interfero").join("interfero.db")
+}
+
+/// Parses `IP` or `IP:PORT` (port 53 by default).
+pub fn parse_resolver(s: &str) -> anyhow::Result<SocketAddr> {
+    if let Ok(sa) = s.parse::<SocketAddr>() {
+        return Ok(sa);
+    }
+    if let Ok(ip) = s.trim_matches(|c| c == '[' || c == ']').parse::<IpAddr>() {
+        return Ok(SocketAddr::new(ip, 53));
+    }
+    bail!("--resolver {s:?} is not an IP address or IP:PORT (e.g. 192.0.2.53 or 192.0.2.53:5353)")
+}
+
+fn vendored_list(name: &str) -> Option<&'static str> {
+    match name {
+        "kz" => Some(include_str!("../../../data/test-lists/kz.csv")),
+        "global" => Some(include_str!("../../../data/test-lists/global.csv")),
+        _ => None,
+    }
+}
+
+/// The targets of the command line, the list's bad lines reported (with numbers) and skipped.
+pub fn collect_targets(args: &RunArgs) -> anyhow::Result<Vec<Target>> {
+    let mut targets = Vec::new();
+    for t in &args.targets {
+        targets.push(Target::parse(t).map_err(|e| anyhow::anyhow!("{e}"))?);
+    }
+    if let Some(list) = &args.list {
+        let (text, name) = match vendored_list(list) {
+            Some(t) if !Path::new(list).exists() => {
+                (t.to_string(), format!("vendored list {list}"))
+            }
+            _ => (
+                std::fs::read_to_string(list).with_context(|| {
+                    format!("cannot read the list {list:?} (give a file, or `kz` / `global`)")
+                })?,
+                list.clone(),
+            ),
+        };
+        let (parsed, problems) = parse_list(&text);
+        for p in &problems {
+            eprintln!(
+                "interfero: {name}, line {}: {} (skipped)",
+                p.line, p.message
+            );
+        }
+        targets.extend(parsed);
+    }
+    if targets.is_empty() {
+        bail!("nothing to measure: give targets (e.g. `interfero run example.kz`) or --list FILE");
+    }
+    let mut seen = std::collections::HashSet::new();
+    targets.retain(|t| seen.insert(t.url.clone()));
+    Ok(targets)
+}
+
+/// Where measurements go as they complete: a JSONL file and a database, each optional.
+pub struct Sink {
+    out: Option<std::io::BufWriter<std::fs::File>>,
+    store: Option<(SqliteStore, RunId)>,
+    /// Every measurement kept, for the final table.
+    pub kept: Vec<Measurement>,
+    /// Errors met while keeping (reported at the end, never fatal to measuring).
+    pub errors: Vec<String>,
+}
+
+impl Sink {
+    /// Opens the outputs; failing here is a usage error, before anything is measured.
+    pub fn open(
+        out: Option<&Path>,
+        db: Option<&Path>,
+        note: &str,
+        vantage: &Vantage,
+    ) -> anyhow::Result<Sink> {
+        let out = match out {
+            Some(p) => Some(std::io::BufWriter::new(
+                std::fs::File::create(p)
+                    .with_context(|| format!("cannot create --out file {}", p.display()))?,
+            )),
+            None => None,
+        };
+        let store = match db {
+            Some(p) => {
+                let s = SqliteStore::open(p)?;
+                let run = s.begin_run(&RunInfo {
+                    started: chrono::Utc::now().format("%Y-%m-%d %H:%M:%S").to_string(),
+                    software_version: env!("CARGO_PKG_VERSION").into(),
+                    probe_cc: vantage.probe_cc.clone(),
+                    probe_asn: vantage.probe_asn.clone(),
+                    note: note.into(),
+                })?;
+                Some((s, run))
+            }
+            None => None,
+        };
+        Ok(Sink {
+            out,
+            store,
+            kept: Vec::new(),
+            errors: Vec::new(),
+        })
+    }
+
+    /// Keeps one measurement: written and flushed at once, so an interruption loses nothing.
+    pub fn keep(&mut self, m: Measurement) {
+        if let Some(w) = &mut self.out {
+            let line = serde_json::to_string(&m).unwrap_or_default();
+            if let Err(e) = writeln!(w, "{line}").and_then(|_| w.flush()) {
+                self.errors.push(format!("writing --out: {e}"));
+            }
+        }
+        if let Some((s, run)) = &self.store {
+            if let Err(e) = s.insert(*run, &m) {
+                self.errors.push(format!("storing {}: {e}", m.input));
+            }
+        }
+        self.kept.push(m);
+    }
+}
+
+/// A progress bar on a terminal (hidden elsewhere or when quiet).
+pub fn progress(len: usize, quiet: bool) -> ProgressBar {
+    if quiet {
+        return ProgressBar::hidden();
+    }
+    let pb = ProgressBar::new(len as u64);
+    if let Ok(style) = ProgressStyle::with_template("{bar:40} {pos}/{len} {elapsed} {msg}") {
+        pb.set_style(style);
+    }
+    pb
+}
+
+/// Runs `session` over `targets` into `sink`, with a progress bar and Ctrl-C handling.
+pub async fn measure_into(
+    session: &Session,
+    targets: Vec<Target>,
+    sink: &mut Sink,
+    quiet: bool,
+) -> interfero_runner::Summary {
+    let pb = progress(targets.len(), quiet);
+    let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+    tokio::spawn(async move {
+        if tokio::signal::ctrl_c().await.is_ok() {
+            let _ = stop_tx.send(true);
+            // Keep the sender alive so the run sees the stop.
+            std::future::pending::<()>().await;
+        }
+    });
+    let mut warned_control = false;
+    let summary = interfero_runner::run(session, targets, stop_rx, |m| {
+        if let (false, Some(f)) = (warned_control, &m.test_keys.control_failure) {
+            warned_control = true;
+            pb.suspend(|| eprintln!("interfero: the control could not be used ({f}); verdicts that need it will be inconclusive"));
+        }
+        pb.inc(1);
+        pb.set_message(m.input.clone());
+        sink.keep(m);
+    })
+    .await;
+    pb.finish_and_clear();
+    if summary.skipped > 0 {
+        eprintln!(
+            "interfero: interrupted: kept {} measurements, {} targets not measured",
+            summary.measured, summary.skipped
+        );
+    }
+    summary
+}
+
+/// `interfero run`.
+pub async fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
+    let targets = collect_targets(&args)?;
+    let resolver = match &args.resolver {
+        Some(r) => Resolver::Addr(parse_resolver(r)?),
+        None => Resolver::System,
+    };
+    resolver
+        .addr()
+        .context("cannot find a resolver (give --resolver IP[:PORT])")?;
+    let extra_roots = match &args.ca_file {
+        Some(p) => load_ca_file(p)?,
+        None => Vec::new(),
+    };
+    let control = args
+        .control
+        .as_ref()
+        .map(|u| Arc::new(ControlClient::new(u.clone())));
+    if control.is_none() && !args.quiet {
+        eprintln!(
+            "interfero: no --control given: verdicts that need a control will be inconclusive"
+        );
+    }
+    let vantage = Vantage {
+        probe_cc: args.cc.clone(),
+        probe_asn: args.asn.clone(),
+    };
+    let session = Session {
+        probe: Arc::new(ProbeConfig {
+            resolver,
+            extra_roots,
+            ..ProbeConfig::default()
+        }),
+        control,
+        parallel: args.parallel.max(1),
+        vantage: vantage.clone(),
+        annotations: Default::default(),
+    };
+    let db = (!args.no_db).then(|| args.db.clone().unwrap_or_else(default_db));
+    let mut sink = Sink::open(args.out.as_deref(), db.as_deref(), "run", &vantage)?;
+    measure_into(&session, targets, &mut sink, args.quiet).await;
+    finish(&sink, args.quiet, args.out.as_deref(), db.as_deref());
+    if sink.kept.is_empty() {
+        return Ok(ExitCode::from(1));
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Prints the table, the summary and where things were kept.
+pub fn finish(sink: &Sink, quiet: bool, out: Option<&Path>, db: Option<&Path>) {
+    for e in &sink.errors {
+        eprintln!("interfero: {e}");
+    }
+    if quiet {
+        return;
+    }
+    println!("{}", print::verdict_header());
+    let mut rows: Vec<&Measurement> = sink.kept.iter().collect();
+    rows.sort_by(|a, b| {
+        let k = |m: &Measurement| m.verdict.as_ref().map(|v| v.status);
+        k(a).cmp(&k(b)).then(a.input.cmp(&b.input))
+    });
+    for m in rows {
+        println!("{}", print::verdict_line(m));
+    }
+    println!("\n{}", print::summary(&sink.kept));
+    if let Some(p) = out {
+        println!("measurements (JSONL): {}", p.display());
+    }
+    if let Some(p) = db {
+        println!(
+            "database: {}  (sqlite3 {} 'select input,status,techniques from measurements')",
+            p.display(),
+            p.display()
+        );
+    }
+}
+
+/// Arguments of `interfero control`.
+#[derive(Args)]
+pub struct ControlArgs {
+    /// Address to listen on, e.g. 0.0.0.0:8080.
+    #[arg(long)]
+    pub listen: String,
+    /// Resolver to use (IP or IP:PORT); default: the system's.
+    #[arg(long)]
+    pub resolver: Option<String>,
+    /// Extra trust anchors (PEM).
+    #[arg(long)]
+    pub ca_file: Option<PathBuf>,
+}
+
+/// `interfero control`.
+pub async fn control(args: ControlArgs) -> anyhow::Result<ExitCode> {
+    let listen: SocketAddr = args.listen.parse().with_context(|| {
+        format!(
+            "--listen {:?} is not ADDR:PORT (e.g. 127.0.0.1:8080)",
+            args.listen
+        )
+    })?;
+    let resolver = match &args.resolver {
+        Some(r) => Resolver::Addr(parse_resolver(r)?),
+        None => Resolver::System,
+    };
+    let extra_roots = match &args.ca_file {
+        Some(p) => load_ca_file(p)?,
+        None => Vec::new(),
+    };
+    let cfg = Arc::new(ProbeConfig {
+        resolver,
+        extra_roots,
+        ..ProbeConfig::default()
+    });
+    let listener = tokio::net::TcpListener::bind(listen)
+        .await
+        .with_context(|| format!("cannot listen on {listen}"))?;
+    eprintln!("interfero control listening on http://{listen}/ (Ctrl-C stops)");
+    let measurer = interfero_server::measurer_fn(move |req| {
+        let cfg = cfg.clone();
+        async move { interfero_probe::helper::answer(&cfg, &req).await }
+    });
+    interfero_server::serve_control(listener, Arc::new(measurer), Default::default(), async {
+        let _ = tokio::signal::ctrl_c().await;
+    })
+    .await?;
+    Ok(ExitCode::SUCCESS)
+}
