@@ -235,6 +235,14 @@ impl<'a> Facts<'a> {
             .unwrap_or_default()
     }
 
+    /// Whether the probe got a final page: the last round trip answered, with no redirect left
+    /// unfollowed and no failure recorded for the HTTP step.
+    pub fn fetched(&self) -> bool {
+        self.last().is_some_and(|rt| {
+            rt.failure.is_none() && rt.response.code > 0 && !(300..400).contains(&rt.response.code)
+        }) && self.tk.http_experiment_failure.is_none()
+    }
+
     /// The last round trip of the chain (the final response or the failure that ended it).
     pub fn last(&self) -> Option<&'a HttpRoundTrip> {
         self.chain.last().copied()

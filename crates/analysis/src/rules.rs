@@ -205,9 +205,7 @@ fn judge_site_fault(f: &Facts, control: &interfero_model::ControlResponse) -> Ve
         .or_else(|| control.http_request.failure.clone())
         .map(|x| x.to_string())
         .unwrap_or_else(|| "no response".into());
-    let probe_ok = f
-        .last()
-        .is_some_and(|rt| rt.failure.is_none() && rt.response.code > 0);
+    let probe_ok = f.fetched();
     let control_no_name = matches!(
         control.dns.failure,
         Some(Failure::DnsNxdomain | Failure::DnsNoAnswer)

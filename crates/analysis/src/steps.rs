@@ -403,7 +403,22 @@ pub fn http(f: &Facts, ctx: &Context) -> Option<Verdict> {
     );
     let authenticated = last.request.url.starts_with("https://");
     if authenticated {
-        // The page came over TLS valid for the name: the site itself wrote it.
+        // The page came over TLS valid for the name: whoever holds the site's key wrote it. A
+        // known blockpage there is a host or CDN complying with a blocking order; anything else
+        // is the site's own doing.
+        let blockpage = ctx
+            .fingerprints
+            .match_http(resp)
+            .into_iter()
+            .find(|m| !m.is_false_positive() && m.scope != "vbw");
+        if let Some(m) = blockpage {
+            return Some(
+                Verdict::new(Status::Blocked, 0.85, "http.blockpage.authenticated")
+                    .with(Technique::HttpBlockpage)
+                    .because(detail)
+                    .because(format!("the page matches blockpage fingerprint {} though it came over TLS valid for the name: the site's host serves a blockpage here", m.name)),
+            );
+        }
         if resp.code >= 400 && !cmp.status_match {
             return Some(
                 Verdict::new(Status::Down, 0.85, "http.server_side.authenticated")

@@ -34,6 +34,9 @@ pub enum LabCmd {
         /// Write the report as Markdown to this file (e.g. docs/accuracy.md).
         #[arg(long)]
         markdown: Option<PathBuf>,
+        /// Write every measurement behind the report as JSONL to this file.
+        #[arg(long)]
+        out: Option<PathBuf>,
     },
     /// Keep a world running and print how to point a probe at it.
     Up {
@@ -58,13 +61,14 @@ pub async fn lab(cmd: LabCmd) -> anyhow::Result<ExitCode> {
             scenario: only,
             json,
             markdown,
+            out,
         } => {
             if world != "userspace" {
                 anyhow::bail!(
                     "the {world:?} world is not available in this build: use --world userspace"
                 );
             }
-            crate::labeval::eval(only, json, markdown).await
+            crate::labeval::eval(only, json, markdown, out).await
         }
         LabCmd::Up { scenario: name } => up(&name).await,
     }

@@ -23,6 +23,7 @@ pub async fn eval(
     only: Option<String>,
     json: bool,
     markdown: Option<PathBuf>,
+    out: Option<PathBuf>,
 ) -> anyhow::Result<ExitCode> {
     let mut all = Vec::new();
     for name in suite(only) {
@@ -56,14 +57,40 @@ pub async fn eval(
     }
     let pairs: Vec<_> = all.iter().map(|(t, v, _)| (t.clone(), v.clone())).collect();
     let report = score(&pairs);
+    if let Some(p) = &out {
+        let mut text = String::new();
+        for (_, _, m) in all.iter().filter(|(_, _, m)| !m.input.is_empty()) {
+            text.push_str(&serde_json::to_string(m)?);
+            text.push('\n');
+        }
+        std::fs::write(p, text).with_context(|| format!("cannot write {}", p.display()))?;
+    }
+    // Every miss with the measurement behind it: the rules and evidence that decided.
+    let mut behind = String::new();
+    for miss in &report.misses {
+        if let Some((_, v, _)) = all.iter().find(|(t, _, _)| t.name == miss.name) {
+            behind.push_str(&format!("\n{} ({})\n", miss.name, miss.url));
+            for e in &v.evidence {
+                behind.push_str(&format!("    {e}\n"));
+            }
+        }
+    }
     if json {
         println!("{}", serde_json::to_string_pretty(&report)?);
     } else {
         println!("{}", report.to_text());
+        if !behind.is_empty() {
+            println!("\nthe evidence behind each miss:{behind}");
+        }
     }
     if let Some(p) = markdown {
         let mut md = String::from("# Accuracy against the censor lab\n\nRegenerate with `cargo run --release -- lab eval --markdown docs/accuracy.md`.\n\n");
         md.push_str(&report.to_markdown());
+        if !behind.is_empty() {
+            md.push_str("\n## The evidence behind each miss\n\n```");
+            md.push_str(&behind);
+            md.push_str("```\n");
+        }
         std::fs::write(&p, md).with_context(|| format!("cannot write {}", p.display()))?;
         eprintln!("report written to {}", p.display());
     }

@@ -42,6 +42,9 @@ pub struct Scenario {
     /// What to measure, with the ground truth.
     #[serde(default)]
     pub targets: Vec<TargetSpec>,
+    /// Whether the probe gets a working control (`false`: it is pointed at a dead one).
+    #[serde(default = "yes")]
+    pub control: bool,
 }
 
 fn default_bogon() -> Ipv4Addr {

@@ -77,7 +77,14 @@ impl Lab {
             timeouts: lab_timeouts(),
             ..ProbeConfig::default()
         };
-        let mut control = ControlClient::new(format!("http://{control_addr}/"));
+        // A dead control: a port that was bound, then freed, so nothing answers there.
+        let dead = match std::net::TcpListener::bind((world.control_bind_ip(), 0)) {
+            Ok(l) => l.local_addr().map_err(LabError::Io)?,
+            Err(e) => return Err(LabError::Io(e)),
+        };
+        let base = if scenario.control { control_addr } else { dead };
+        let mut control = ControlClient::new(format!("http://{base}/"));
+        control.retries = 1;
         control.timeout = Duration::from_secs(20);
         let mut annotations = serde_json::Map::new();
         annotations.insert("lab_scenario".into(), scenario.name.clone().into());
