@@ -57,6 +57,8 @@ impl AddrFacts<'_> {
 /// Everything the rules look at.
 #[derive(Debug)]
 pub struct Facts<'a> {
+    /// The measured URL.
+    pub url: String,
     /// The measured URL's host, lowercase.
     pub host: String,
     /// Whether the URL is https.
@@ -218,6 +220,7 @@ impl<'a> Facts<'a> {
         let mut chain: Vec<&HttpRoundTrip> = tk.requests.iter().collect();
         chain.reverse();
         Facts {
+            url: input.to_string(),
             host,
             https,
             tk,

@@ -165,9 +165,14 @@ fn judge_with_control(f: &Facts, ctx: &Context) -> Verdict {
             f.tk.control_failure
                 .clone()
                 .unwrap_or_else(|| "no control".into());
-        return Verdict::new(Status::Inconclusive, 0.5, "control.missing")
+        let mut v = Verdict::new(Status::Inconclusive, 0.5, "control.missing")
             .because(format!("control unavailable: {why}"))
             .because(summary(f));
+        // Name what was seen, without claiming that it is interference.
+        if let Some(t) = observed_failure(f) {
+            v.add(t);
+        }
+        return v;
     };
     if !control_reached_site(f) {
         return judge_site_fault(f, control);
@@ -181,10 +186,12 @@ fn judge_with_control(f: &Facts, ctx: &Context) -> Verdict {
     if let Some(v) = crate::steps::tls(f) {
         return v;
     }
-    if let Some(v) = crate::steps::http(f, ctx) {
+    // Before the HTTP rule: a fetch that timed out because the path was policed is throttled,
+    // and the paired transfer is what tells it from a block.
+    if let Some(v) = throttle::judge(f.tk) {
         return v;
     }
-    if let Some(v) = throttle::judge(f.tk) {
+    if let Some(v) = crate::steps::http(f, ctx) {
         return v;
     }
     let mut v =
@@ -194,6 +201,50 @@ fn judge_with_control(f: &Facts, ctx: &Context) -> Verdict {
             .push(format!("an injected DNS answer lost the race: {inj}"));
     }
     v
+}
+
+/// The technique the probe's first failing step would be, if the control had reached the site.
+fn observed_failure(f: &Facts) -> Option<Technique> {
+    use interfero_model::control::{ControlHttp, ControlTcp, ControlTls};
+    // A control that reached every address the probe tried: what would the steps say?
+    let mut fake_control = interfero_model::ControlResponse {
+        http_request: ControlHttp {
+            status_code: 200,
+            ..Default::default()
+        },
+        ..Default::default()
+    };
+    for a in &f.addrs {
+        fake_control.dns.addrs.push(a.ip.to_string());
+        fake_control.tcp_connect.insert(
+            a.endpoint.clone(),
+            ControlTcp {
+                status: true,
+                failure: None,
+            },
+        );
+        fake_control.tls_handshake.insert(
+            a.endpoint.clone(),
+            ControlTls {
+                server_name: f.host.clone(),
+                status: true,
+                failure: None,
+                x_leaf_sha256: None,
+            },
+        );
+    }
+    let mut tk = f.tk.clone();
+    tk.control = Some(fake_control);
+    let seen = Facts::new(&f.url, &tk);
+    let v = crate::steps::dns(&seen)
+        .filter(|v| {
+            v.rules
+                .first()
+                .is_some_and(|r| r == "dns.failure.control_resolves")
+        })
+        .or_else(|| crate::steps::tcp(&seen))
+        .or_else(|| crate::steps::tls(&seen).filter(|v| v.status == Status::Blocked))?;
+    v.techniques.first().copied()
 }
 
 /// The control could not fetch the site either.

@@ -117,6 +117,9 @@ pub struct ProbeConfig {
     pub bind_ip: Option<IpAddr>,
     /// The User-Agent sent.
     pub user_agent: String,
+    /// How long each throughput transfer may run when a fetch is too slow to finish (the
+    /// target's and the paired control's run at once, so this bounds the extra time).
+    pub throughput_window: Duration,
 }
 
 /// A current desktop browser's User-Agent, so that sites answer as they answer people.
@@ -134,6 +137,7 @@ impl Default for ProbeConfig {
             max_addresses: 4,
             bind_ip: None,
             user_agent: DEFAULT_USER_AGENT.to_string(),
+            throughput_window: Duration::from_secs(10),
         }
     }
 }

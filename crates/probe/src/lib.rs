@@ -14,6 +14,7 @@ pub mod helper;
 pub mod http;
 mod join;
 pub mod tcp;
+pub mod throughput;
 pub mod tls;
 mod verify;
 pub mod web;

@@ -99,6 +99,28 @@ pub async fn handshake(
     sni: &str,
     clock: &Clock,
 ) -> (TlsHandshake, Option<ProbeTlsStream>) {
+    handshake_inner(cfg, stream, sni, clock, false).await
+}
+
+/// Like [`handshake`], but hands back the stream whatever the certificate: for transfers
+/// that measure only the rate of bytes on a path (the paired throughput control uses a name
+/// no filter targets, for which no certificate can be valid). Never use it to read content.
+pub async fn handshake_any_certificate(
+    cfg: &ProbeConfig,
+    stream: TcpStream,
+    sni: &str,
+    clock: &Clock,
+) -> (TlsHandshake, Option<ProbeTlsStream>) {
+    handshake_inner(cfg, stream, sni, clock, true).await
+}
+
+async fn handshake_inner(
+    cfg: &ProbeConfig,
+    stream: TcpStream,
+    sni: &str,
+    clock: &Clock,
+    any_certificate: bool,
+) -> (TlsHandshake, Option<ProbeTlsStream>) {
     let mut obs = TlsHandshake {
         address: stream
             .peer_addr()
@@ -157,7 +179,8 @@ pub async fn handshake(
                 // Cannot happen on a full handshake; never trust what was not checked.
                 obs.failure = Some(Failure::SslFailedHandshake);
             }
-            let usable = obs.failure.is_none();
+            let usable = obs.failure.is_none()
+                || (any_certificate && obs.failure.as_ref().is_some_and(Failure::is_certificate));
             (obs, usable.then_some(tls))
         }
         Ok(Err(e)) => {

@@ -60,6 +60,9 @@ pub async fn measure(cfg: &ProbeConfig, url: &str, control: Option<&ControlClien
         Some(Err(e)) => tk.control_failure = Some(e.to_string()),
         None => {}
     }
+    if http_failure == Some(interfero_model::Failure::Timeout) {
+        tk.x_throughput = slow_fetch_transfers(cfg, &steps, &clock).await;
+    }
     tk.queries.extend(steps.queries);
     tk.tcp_connect = steps.tcp_connect;
     tk.tls_handshakes = steps.tls_handshakes;
@@ -67,6 +70,43 @@ pub async fn measure(cfg: &ProbeConfig, url: &str, control: Option<&ControlClien
     tk.requests.reverse(); // OONI orders requests last hop first
     tk.http_experiment_failure = http_failure;
     tk
+}
+
+/// When the last hop timed out on a connection that worked (TCP, and TLS valid for the name),
+/// the page may be throttled rather than blocked: measure the path's rate under the target's
+/// name and under a name no filter targets, at once.
+async fn slow_fetch_transfers(
+    cfg: &ProbeConfig,
+    steps: &Steps,
+    clock: &Clock,
+) -> Vec<interfero_model::measurement::Throughput> {
+    let Some(last) = steps.requests.last() else {
+        return Vec::new();
+    };
+    let Some(addr) = last
+        .address
+        .as_deref()
+        .and_then(|a| a.parse::<SocketAddr>().ok())
+    else {
+        return Vec::new();
+    };
+    let Ok(url) = url::Url::parse(&last.request.url) else {
+        return Vec::new();
+    };
+    let https = url.scheme() == "https";
+    let host = fetch::host_name(&url);
+    let tls_ok = steps
+        .tls_handshakes
+        .iter()
+        .any(|t| t.address == addr.to_string() && t.failure.is_none());
+    if https && !tls_ok {
+        return Vec::new();
+    }
+    let mut path = url.path().to_string();
+    if let Some(q) = url.query() {
+        path = format!("{path}?{q}");
+    }
+    crate::throughput::paired(cfg, addr, https, &host, &path, clock).await
 }
 
 /// The control request for `url`: every resolved endpoint and the headers we send.

@@ -75,6 +75,7 @@ impl Lab {
             resolver: Resolver::Addr(world.probe_resolver()),
             extra_roots: roots,
             timeouts: lab_timeouts(),
+            throughput_window: Duration::from_secs(3),
             ..ProbeConfig::default()
         };
         // A dead control: a port that was bound, then freed, so nothing answers there.
