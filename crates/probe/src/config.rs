@@ -168,7 +168,7 @@ mod tests {
 
     #[test]
     fn parses_resolv_conf() {
-        let t = "# c\nsearch x\nnameserver 127.0.0.53\nnameserver 1.1.1.1\n";
+        let t = "# c\nsearch x\nnameserver 127.0.0.53\nnameserver 192.0.2.53\n";
         assert_eq!(first_nameserver(t), Some("127.0.0.53:53".parse().unwrap()));
         assert_eq!(
             first_nameserver("nameserver fe80::1%eth0"),

@@ -200,7 +200,7 @@ mod tests {
         ] {
             assert!(is_bogon(b.parse().unwrap()), "{b}");
         }
-        for g in ["8.8.8.8", "2a00:1450::1", "93.184.216.34"] {
+        for g in ["185.12.1.1", "2a00:1450::1", "93.184.216.34"] {
             assert!(!is_bogon(g.parse().unwrap()), "{g}");
         }
         assert_eq!(canonical_header("content-type"), "Content-Type");
