@@ -7,6 +7,7 @@ pub mod diff;
 pub mod facts;
 pub mod fingerprint;
 pub mod ooni;
+pub mod reach;
 pub mod rules;
 pub mod steps;
 pub mod throttle;

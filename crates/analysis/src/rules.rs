@@ -31,7 +31,7 @@ pub fn judge(input: &str, tk: &interfero_model::TestKeys, ctx: &Context) -> Verd
     let f = Facts::new(input, tk);
     let certain = certain_signals(&f, ctx);
     let judged = judge_with_control(&f, ctx);
-    merge(certain, judged)
+    crate::reach::apply(merge(certain, judged), tk.x_reachability.as_ref())
 }
 
 /// A certain signal (blockpage fingerprint, known state root, known forged DNS address) holds

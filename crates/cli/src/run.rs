@@ -54,6 +54,10 @@ pub struct RunArgs {
     /// Network (e.g. AS9198) to record (default AS0: not recorded).
     #[arg(long, default_value = "AS0")]
     pub asn: String,
+    /// Endpoints tried when a target fails, to tell a shutdown from a block: `public` (large
+    /// resolvers abroad), `none`, or a TOML file (format: data/canaries/public.toml).
+    #[arg(long, default_value = "public")]
+    pub canaries: String,
 }
 
 /// The database used when `--db` is not given.
@@ -262,12 +266,15 @@ pub async fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
         probe_cc: args.cc.clone(),
         probe_asn: args.asn.clone(),
     };
+    let probe = Arc::new(ProbeConfig {
+        resolver,
+        extra_roots,
+        canaries: crate::canaries::load(&args.canaries)?,
+        ..ProbeConfig::default()
+    });
     let session = Session {
-        probe: Arc::new(ProbeConfig {
-            resolver,
-            extra_roots,
-            ..ProbeConfig::default()
-        }),
+        reach: Arc::new(interfero_runner::reach::Monitor::new(probe.clone())),
+        probe,
         control,
         parallel: args.parallel.max(1),
         vantage: vantage.clone(),

@@ -37,8 +37,15 @@ const UDP_MAX_PLAIN: usize = 512;
 const TTL: u32 = 60;
 
 /// The replies to one query (none: the query is dropped). `udp` decides truncation and
-/// injection (an on-path injector races UDP answers only).
-pub(crate) fn answer(sh: &Shared, role: Resolver, query: &[u8], udp: bool) -> Vec<Reply> {
+/// injection (an on-path injector races UDP answers only); `from_probe` is false for the
+/// control's queries, which a shutdown leaves alone.
+pub(crate) fn answer(
+    sh: &Shared,
+    role: Resolver,
+    query: &[u8],
+    udp: bool,
+    from_probe: bool,
+) -> Vec<Reply> {
     let Ok(q) = Message::from_vec(query) else {
         return Vec::new();
     };
@@ -72,12 +79,14 @@ pub(crate) fn answer(sh: &Shared, role: Resolver, query: &[u8], udp: bool) -> Ve
         Some(_) if !is_a => reply(&q, ResponseCode::NoError, &[]),
         Some(_) => reply(&q, ResponseCode::NoError, &truth),
     };
+    let t = sh.now();
+    // A shutdown cuts the probe off from every resolver, the honest one (a resolver abroad)
+    // included.
+    if from_probe && censor::shutdown(&sh.scenario, t) {
+        return Vec::new();
+    }
     if role == Resolver::Honest {
         return vec![now(fit(true_reply, udp))];
-    }
-    let t = sh.now();
-    if censor::shutdown(&sh.scenario, t) {
-        return Vec::new();
     }
     let forged = |ip: Ipv4Addr| {
         let addrs = if is_a { vec![ip] } else { Vec::new() };
@@ -162,7 +171,8 @@ pub(crate) async fn serve_udp(sh: Arc<Shared>, sock: UdpSocket, role: Resolver) 
             continue;
         };
         let query = buf.get(..n).unwrap_or_default();
-        for r in answer(&sh, role, query, true) {
+        let from_probe = peer.ip() != sh.control_ip();
+        for r in answer(&sh, role, query, true, from_probe) {
             if r.delay.is_zero() {
                 let _ = sock.send_to(&r.bytes, peer).await;
             } else {
@@ -179,17 +189,18 @@ pub(crate) async fn serve_udp(sh: Arc<Shared>, sock: UdpSocket, role: Resolver) 
 /// Serves TCP queries (length-prefixed) until the world stops.
 pub(crate) async fn serve_tcp(sh: Arc<Shared>, listener: TcpListener, role: Resolver) {
     loop {
-        let Ok((stream, _)) = listener.accept().await else {
+        let Ok((stream, peer)) = listener.accept().await else {
             tokio::time::sleep(Duration::from_millis(50)).await;
             continue;
         };
+        let from_probe = peer.ip() != sh.control_ip();
         let sh2 = sh.clone();
         sh.tasks
-            .spawn(async move { tcp_conn(sh2, stream, role).await });
+            .spawn(async move { tcp_conn(sh2, stream, role, from_probe).await });
     }
 }
 
-async fn tcp_conn(sh: Arc<Shared>, mut stream: TcpStream, role: Resolver) {
+async fn tcp_conn(sh: Arc<Shared>, mut stream: TcpStream, role: Resolver, from_probe: bool) {
     // A client may send a few queries on one connection; bound both count and wait.
     for _ in 0..16 {
         let mut len = [0u8; 2];
@@ -201,7 +212,7 @@ async fn tcp_conn(sh: Arc<Shared>, mut stream: TcpStream, role: Resolver) {
         })
         .await;
         let Ok(Ok(query)) = read else { return };
-        let replies = answer(&sh, role, &query, false);
+        let replies = answer(&sh, role, &query, false, from_probe);
         if replies.is_empty() {
             // Dropped query: keep the connection silent, as a filtering middlebox would.
             hold(stream).await;

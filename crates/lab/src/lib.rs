@@ -21,4 +21,4 @@ mod world;
 pub use clock::ScenarioTime;
 pub use error::LabError;
 pub use scenario::{Expectation, LabTarget, Scenario};
-pub use world::{World, BLOCKPAGE_URL, DNS_PORT, HTTPS_PORT, HTTP_PORT};
+pub use world::{World, BLOCKPAGE_URL, CANARY_NAME, DNS_PORT, HTTPS_PORT, HTTP_PORT};

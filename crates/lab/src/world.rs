@@ -9,7 +9,7 @@ use crate::clock::ScenarioTime;
 use crate::conn::{self, Role};
 use crate::dns::{self, Resolver};
 use crate::pki::{Pki, BLOCKPAGE_NAME};
-use crate::scenario::{LabTarget, Scenario, SiteDns, SiteKind};
+use crate::scenario::{CertKind, LabTarget, Scenario, Site, SiteDns, SiteKind};
 use crate::tasks::Tasks;
 use crate::util::random_in;
 use crate::LabError;
@@ -29,6 +29,24 @@ pub const HTTPS_PORT: u16 = 8443;
 /// Where `http.redirect` sends the probe.
 pub const BLOCKPAGE_URL: &str = "http://blockpage.lab.test:8080/";
 const BLOCK_TRIES: usize = 20;
+/// The world's canary: a site every scenario gets, that only rules matching everything touch.
+pub const CANARY_NAME: &str = "canary.lab.test";
+
+/// The canary site, added to every world so that a probe can tell a shutdown from a block.
+fn canary_site() -> Site {
+    Site {
+        name: CANARY_NAME.into(),
+        kind: SiteKind::Static,
+        title: Some("Canary".into()),
+        http: true,
+        https: true,
+        cert: CertKind::Valid,
+        redirect_to: None,
+        size: None,
+        cdn: false,
+        dns: SiteDns::Normal,
+    }
+}
 const FIRST_SITE: u8 = 10;
 
 /// What one name answers at each resolver.
@@ -180,6 +198,9 @@ impl World {
     /// Starts a world for `scenario` on a fresh loopback block (another block on AddrInUse).
     pub async fn start(scenario: &Scenario) -> Result<World, LabError> {
         let pki = Pki::new()?;
+        let mut with_canary = scenario.clone();
+        with_canary.sites.push(canary_site());
+        let scenario = &with_canary;
         for _ in 0..BLOCK_TRIES {
             let net = [random_in(64, 250) as u8, random_in(0, 255) as u8];
             let addrs = plan(scenario, net);
@@ -276,6 +297,30 @@ impl World {
             .iter()
             .position(|s| s.name.eq_ignore_ascii_case(name))?;
         self.shared.site_addrs.get(idx).map(|(a, _)| IpAddr::V4(*a))
+    }
+
+    /// Endpoints that answer unless everything is cut off: the world's canary site over TLS,
+    /// and its name at both resolvers (the honest one standing for a resolver abroad).
+    pub fn canaries(&self) -> Vec<interfero_model::Canary> {
+        use interfero_model::{Canary, CanaryKind};
+        let mut out: Vec<Canary> = [self.probe_resolver(), self.control_resolver()]
+            .into_iter()
+            .map(|endpoint| Canary {
+                kind: CanaryKind::Dns,
+                endpoint,
+                name: CANARY_NAME.into(),
+                domestic: false,
+            })
+            .collect();
+        if let Some(ip) = self.site_addr(CANARY_NAME) {
+            out.push(Canary {
+                kind: CanaryKind::Tls,
+                endpoint: SocketAddr::new(ip, HTTPS_PORT),
+                name: CANARY_NAME.into(),
+                domestic: false,
+            });
+        }
+        out
     }
 
     /// The control-side address of a site (differs from `site_addr` for CDN sites).

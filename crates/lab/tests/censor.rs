@@ -232,8 +232,12 @@ async fn shutdown_with_daily_windows() {
     assert!(dns_all(w.probe_resolver(), "canary.test", half)
         .await
         .is_empty());
+    // The shutdown cuts the probe off from the resolver abroad too, not the control.
+    assert!(dns_all(w.control_resolver(), "canary.test", half)
+        .await
+        .is_empty());
     assert_eq!(
-        addrs(&dns(w.control_resolver(), "canary.test").await).len(),
+        addrs(&dns_from(w.control_bind_ip(), w.control_resolver(), "canary.test").await).len(),
         1
     );
     assert!(http_get(

@@ -6,11 +6,13 @@ pub mod control;
 pub mod failure;
 pub mod measurement;
 pub mod ooni;
+pub mod reachability;
 pub mod target;
 pub mod verdict;
 
 pub use control::{ControlRequest, ControlResponse};
 pub use failure::Failure;
 pub use measurement::{Measurement, TestKeys};
+pub use reachability::{Canary, CanaryKind, CanaryResult, Reachability};
 pub use target::{Target, TargetError};
 pub use verdict::{Status, Technique, Verdict};

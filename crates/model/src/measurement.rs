@@ -81,6 +81,10 @@ pub struct TestKeys {
     pub accessible: Option<bool>,
     /// Paired-transfer measurements for throttling detection.
     pub x_throughput: Vec<Throughput>,
+    /// The reachability check made when this target failed, if one was made: whether the
+    /// vantage point reached anything at all at that time.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub x_reachability: Option<crate::reachability::Reachability>,
     /// Everything else OONI put into its test keys, kept verbatim.
     #[serde(flatten)]
     pub extra: Map<String, Value>,

@@ -120,6 +120,9 @@ pub struct ProbeConfig {
     /// How long each throughput transfer may run when a fetch is too slow to finish (the
     /// target's and the paired control's run at once, so this bounds the extra time).
     pub throughput_window: Duration,
+    /// Endpoints that should always answer, tried when a target fails, to tell a cut-off
+    /// vantage point from a blocked site. Empty: no reachability check.
+    pub canaries: Vec<interfero_model::Canary>,
 }
 
 /// A current desktop browser's User-Agent, so that sites answer as they answer people.
@@ -138,6 +141,7 @@ impl Default for ProbeConfig {
             bind_ip: None,
             user_agent: DEFAULT_USER_AGENT.to_string(),
             throughput_window: Duration::from_secs(10),
+            canaries: Vec::new(),
         }
     }
 }

@@ -13,6 +13,7 @@ mod fetch;
 pub mod helper;
 pub mod http;
 mod join;
+pub mod reach;
 pub mod tcp;
 pub mod throughput;
 pub mod tls;

@@ -76,8 +76,10 @@ impl Lab {
             extra_roots: roots,
             timeouts: lab_timeouts(),
             throughput_window: Duration::from_secs(3),
+            canaries: world.canaries(),
             ..ProbeConfig::default()
         };
+        let probe = Arc::new(probe);
         // A dead control: a port that was bound, then freed, so nothing answers there.
         let dead = match std::net::TcpListener::bind((world.control_bind_ip(), 0)) {
             Ok(l) => l.local_addr().map_err(LabError::Io)?,
@@ -90,7 +92,8 @@ impl Lab {
         let mut annotations = serde_json::Map::new();
         annotations.insert("lab_scenario".into(), scenario.name.clone().into());
         let session = Session {
-            probe: Arc::new(probe),
+            reach: Arc::new(crate::reach::Monitor::new(probe.clone())),
+            probe,
             control: Some(Arc::new(control)),
             parallel: 64,
             vantage: Vantage::default(),

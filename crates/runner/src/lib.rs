@@ -3,6 +3,7 @@
 //! an interrupted run keeps everything measured so far.
 
 pub mod lab;
+pub mod reach;
 
 use interfero_analysis::{judge, ooni, Context};
 use interfero_model::measurement::SOFTWARE_NAME;
@@ -44,6 +45,8 @@ pub struct Session {
     pub vantage: Vantage,
     /// Labels copied into every measurement's annotations.
     pub annotations: serde_json::Map<String, serde_json::Value>,
+    /// Reachability checks, shared by every target of the session.
+    pub reach: Arc<reach::Monitor>,
 }
 
 /// How a run ended.
@@ -66,7 +69,15 @@ pub async fn measure_one(session: &Session, target: &Target, test_start: &str) -
     let mut tk =
         interfero_probe::web::measure(&session.probe, &target.url, session.control.as_deref())
             .await;
-    let verdict = judge(&target.url, &tk, &Context::default());
+    let mut verdict = judge(&target.url, &tk, &Context::default());
+    // A failure may be the connection's rather than the site's: ask whether anything at all
+    // was reachable, and judge again with the answer (kept in the measurement as evidence).
+    if interfero_analysis::reach::explained_by_outage(&verdict) {
+        if let Some(r) = session.reach.check_since(started).await {
+            tk.x_reachability = Some((*r).clone());
+            verdict = judge(&target.url, &tk, &Context::default());
+        }
+    }
     let (blocking, accessible) = ooni::summary_keys(&verdict);
     tk.blocking = blocking;
     tk.accessible = accessible;

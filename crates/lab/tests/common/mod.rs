@@ -33,7 +33,12 @@ pub async fn dns_all(server: SocketAddr, name: &str, wait: Duration) -> Vec<Vec<
 
 /// The first answer, decoded.
 pub async fn dns(server: SocketAddr, name: &str) -> Message {
-    let sock = UdpSocket::bind((Ipv4Addr::LOCALHOST, 0)).await.unwrap();
+    dns_from(IpAddr::V4(Ipv4Addr::LOCALHOST), server, name).await
+}
+
+/// The first answer to a query sent from `src`, decoded.
+pub async fn dns_from(src: IpAddr, server: SocketAddr, name: &str) -> Message {
+    let sock = UdpSocket::bind((src, 0)).await.unwrap();
     let mut q = Message::query();
     q.add_query(Query::query(Name::from_ascii(name).unwrap(), RecordType::A));
     sock.send_to(&q.to_vec().unwrap(), server).await.unwrap();

@@ -1,0 +1,132 @@
+//! Reachability: a failed target on a connection that reaches no canary is `offline`, and
+//! nothing else changes a verdict.
+
+use interfero_analysis::reach::{apply, assess, Connectivity};
+use interfero_model::{CanaryResult, Failure, Reachability, Status, Technique, Verdict};
+
+fn canary(kind: &str, domestic: bool, answered: bool, failure: Option<Failure>) -> CanaryResult {
+    CanaryResult {
+        kind: kind.into(),
+        endpoint: "198.18.0.53:53".into(),
+        name: "canary.example".into(),
+        domestic,
+        tcp_connected: kind == "tls" && failure != Some(Failure::NetworkUnreachable),
+        answered,
+        failure: if answered { None } else { failure },
+        t0: 0.0,
+        t: 1.0,
+    }
+}
+
+fn check(canaries: Vec<CanaryResult>) -> Reachability {
+    Reachability {
+        measured_at: "2022-01-05 10:00:00".into(),
+        canaries,
+    }
+}
+
+fn dns_timeout() -> Verdict {
+    Verdict::new(Status::Blocked, 0.9, "dns.timeout.control_ok").with(Technique::DnsTimeout)
+}
+
+#[test]
+fn nothing_answers_is_a_shutdown() {
+    let r = check(vec![
+        canary("dns", false, false, Some(Failure::Timeout)),
+        canary("dns", false, false, Some(Failure::Timeout)),
+        canary("tls", false, false, Some(Failure::Timeout)),
+    ]);
+    let v = apply(dns_timeout(), Some(&r));
+    assert_eq!(v.status, Status::Offline);
+    assert_eq!(v.techniques, vec![Technique::Shutdown]);
+    assert_eq!(v.rules, vec!["reachability.nothing_answers".to_string()]);
+    assert!(v.confidence >= 0.9);
+    // The TLS canary's completed TCP handshake is reported, not taken for connectivity.
+    assert!(v
+        .evidence
+        .iter()
+        .any(|e| e.contains("TCP handshakes completed")));
+    assert!(v
+        .evidence
+        .iter()
+        .any(|e| e.contains("what the target itself saw")));
+}
+
+#[test]
+fn only_domestic_canaries_answering_is_a_shutdown_too() {
+    let r = check(vec![
+        canary("dns", true, true, None),
+        canary("tls", true, true, None),
+        canary("dns", false, false, Some(Failure::Timeout)),
+        canary("tls", false, false, Some(Failure::ConnectionReset)),
+    ]);
+    let v = apply(dns_timeout(), Some(&r));
+    assert_eq!(v.status, Status::Offline);
+    assert_eq!(v.techniques, vec![Technique::Shutdown]);
+    assert_eq!(v.rules, vec!["reachability.domestic_only".to_string()]);
+}
+
+#[test]
+fn no_route_is_offline_without_blaming_the_network() {
+    let r = check(vec![
+        canary("dns", false, false, Some(Failure::NetworkUnreachable)),
+        canary("tls", false, false, Some(Failure::NetworkUnreachable)),
+    ]);
+    let v = apply(dns_timeout(), Some(&r));
+    assert_eq!(v.status, Status::Offline);
+    assert!(v.techniques.is_empty());
+    assert_eq!(v.rules, vec!["reachability.no_route".to_string()]);
+    // Two canaries: a coincidence is likelier, so the confidence is lower.
+    assert!(v.confidence < 0.9);
+}
+
+#[test]
+fn one_canary_abroad_answering_keeps_the_block() {
+    let r = check(vec![
+        canary("dns", false, false, Some(Failure::Timeout)),
+        canary("tls", false, true, None),
+    ]);
+    assert_eq!(assess(&r), Connectivity::Online);
+    let v = apply(dns_timeout(), Some(&r));
+    assert_eq!(v.status, Status::Blocked);
+    assert_eq!(v.techniques, vec![Technique::DnsTimeout]);
+    assert!(v
+        .evidence
+        .iter()
+        .any(|e| e.contains("vantage point was online")));
+}
+
+#[test]
+fn data_that_arrived_is_never_called_an_outage() {
+    let r = check(vec![canary("dns", false, false, Some(Failure::Timeout))]);
+    for v in [
+        Verdict::new(Status::Blocked, 0.97, "http.blockpage.fingerprint")
+            .with(Technique::HttpBlockpage),
+        Verdict::new(Status::Intercepted, 0.9, "tls.mitm").with(Technique::TlsMitm),
+        Verdict::new(Status::Throttled, 0.9, "throughput").with(Technique::Throughput),
+        Verdict::new(Status::Accessible, 0.9, "reached.same_as_control"),
+    ] {
+        let before = v.clone();
+        assert_eq!(apply(v, Some(&r)), before);
+    }
+}
+
+#[test]
+fn no_check_or_no_canaries_changes_nothing() {
+    let v = dns_timeout();
+    assert_eq!(apply(v.clone(), None), v);
+    let empty = check(Vec::new());
+    assert_eq!(assess(&empty), Connectivity::Unknown);
+    assert_eq!(apply(v.clone(), Some(&empty)), v);
+}
+
+#[test]
+fn a_failed_control_with_no_canary_answering_is_offline() {
+    let r = check(vec![
+        canary("dns", false, false, Some(Failure::Timeout)),
+        canary("dns", false, false, Some(Failure::Timeout)),
+        canary("tls", false, false, Some(Failure::Timeout)),
+    ]);
+    let v = Verdict::new(Status::Inconclusive, 0.5, "control.missing");
+    assert_eq!(apply(v, Some(&r)).status, Status::Offline);
+}

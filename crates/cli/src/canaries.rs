@@ -1,0 +1,54 @@
+//! `--canaries`: where the reachability check's endpoints come from.
+
+use anyhow::{bail, Context};
+use interfero_model::Canary;
+use serde::Deserialize;
+
+const PUBLIC: &str = include_str!("../../../data/canaries/public.toml");
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct File {
+    #[serde(default)]
+    canary: Vec<Canary>,
+}
+
+/// Parses a canary file's text; `origin` names it in errors.
+pub fn parse(text: &str, origin: &str) -> anyhow::Result<Vec<Canary>> {
+    let f: File = toml::from_str(text).with_context(|| {
+        format!("{origin} is not a canary file (see data/canaries/public.toml for the format)")
+    })?;
+    if f.canary.is_empty() {
+        bail!("{origin} lists no [[canary]]; give at least one, or --canaries none");
+    }
+    Ok(f.canary)
+}
+
+/// `public` (the built-in list), `none`, or a file.
+pub fn load(spec: &str) -> anyhow::Result<Vec<Canary>> {
+    match spec {
+        "none" => Ok(Vec::new()),
+        "public" => parse(PUBLIC, "the built-in public canaries"),
+        path => {
+            let text = std::fs::read_to_string(path)
+                .with_context(|| format!("cannot read canary file {path}"))?;
+            parse(&text, path)
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn builtin_list_parses_and_bad_files_say_why() {
+        let public = load("public").unwrap();
+        assert!(public.len() >= 3);
+        assert!(load("none").unwrap().is_empty());
+        let err = parse("[[canary]]\nkind = \"smoke\"\n", "x.toml").unwrap_err();
+        assert!(format!("{err:#}").contains("x.toml is not a canary file"));
+        let err = parse("", "empty.toml").unwrap_err();
+        assert!(err.to_string().contains("no [[canary]]"));
+    }
+}

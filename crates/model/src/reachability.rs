@@ -1,0 +1,67 @@
+//! The reachability test: whether this vantage point reaches anything at all. Canaries are
+//! endpoints chosen to be up and unblocked (public resolvers, large sites, or the lab's own);
+//! when none of them answers, a failed site says more about the connection than about the site.
+
+use crate::failure::Failure;
+use serde::{Deserialize, Serialize};
+use std::net::SocketAddr;
+
+/// What a canary exercises.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum CanaryKind {
+    /// A DNS query over UDP (TCP when truncated) to `endpoint`, for `name`.
+    Dns,
+    /// A TCP connect and a TLS handshake with SNI `name` to `endpoint` (any certificate:
+    /// interception still proves connectivity).
+    Tls,
+}
+
+/// One endpoint that should always answer.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct Canary {
+    /// What to exercise.
+    pub kind: CanaryKind,
+    /// The resolver (DNS) or server (TLS).
+    pub endpoint: SocketAddr,
+    /// The name to resolve (DNS) or to send as SNI (TLS).
+    pub name: String,
+    /// Inside the country: reaching only domestic canaries is a national shutdown with a
+    /// domestic intranet left up, not connectivity.
+    #[serde(default)]
+    pub domestic: bool,
+}
+
+/// What one canary did.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct CanaryResult {
+    /// `dns` or `tls`.
+    pub kind: String,
+    /// The endpoint (`IP:PORT`).
+    pub endpoint: String,
+    /// The name asked for or sent.
+    pub name: String,
+    /// Inside the country.
+    pub domestic: bool,
+    /// The TCP handshake completed (TLS canaries).
+    pub tcp_connected: bool,
+    /// Application data came back: a DNS response (any rcode) or a finished TLS handshake.
+    pub answered: bool,
+    /// Why not, when it did not.
+    pub failure: Option<Failure>,
+    /// Seconds since the check started when the canary was tried.
+    pub t0: f64,
+    /// Seconds since the check started when it ended.
+    pub t: f64,
+}
+
+/// One reachability check: every canary, tried at once.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct Reachability {
+    /// UTC time the check started, `YYYY-MM-DD HH:MM:SS`.
+    pub measured_at: String,
+    /// One result per canary.
+    pub canaries: Vec<CanaryResult>,
+}

@@ -1,0 +1,63 @@
+//! The reachability check: every canary tried at once, each bounded by the step timeouts, so
+//! a whole check costs at most one DNS timeout or one connect + TLS timeout.
+
+use crate::{dns, tcp, tls, Clock, ProbeConfig};
+use hickory_proto::rr::RecordType;
+use interfero_model::reachability::{Canary, CanaryKind, CanaryResult, Reachability};
+use interfero_model::Failure;
+
+/// Tries every canary of `cfg` at once; the results in the canaries' order.
+pub async fn check(cfg: &ProbeConfig, canaries: &[Canary]) -> Reachability {
+    let clock = Clock::start();
+    let measured_at = chrono::Utc::now().format("%Y-%m-%d %H:%M:%S").to_string();
+    let tries = canaries.iter().map(|c| one(cfg, c, &clock));
+    Reachability {
+        measured_at,
+        canaries: crate::join::join_all(tries.collect()).await,
+    }
+}
+
+async fn one(cfg: &ProbeConfig, c: &Canary, clock: &Clock) -> CanaryResult {
+    let mut r = CanaryResult {
+        kind: match c.kind {
+            CanaryKind::Dns => "dns",
+            CanaryKind::Tls => "tls",
+        }
+        .into(),
+        endpoint: c.endpoint.to_string(),
+        name: c.name.clone(),
+        domestic: c.domestic,
+        t0: clock.now(),
+        ..CanaryResult::default()
+    };
+    match c.kind {
+        CanaryKind::Dns => {
+            let obs = dns::query(cfg, c.endpoint, &c.name, RecordType::A, clock).await;
+            // Any response, even NXDOMAIN, proves that packets went out and came back.
+            r.answered = obs.iter().any(|q| q.x_rcode.is_some());
+            if !r.answered {
+                r.failure = obs
+                    .iter()
+                    .find_map(|q| q.failure.clone())
+                    .or(Some(Failure::Timeout));
+            }
+        }
+        CanaryKind::Tls => {
+            let (conn, stream) = tcp::connect(cfg, c.endpoint, clock).await;
+            r.tcp_connected = conn.status.success;
+            match stream {
+                None => r.failure = conn.status.failure,
+                Some(stream) => {
+                    let (hs, tls) =
+                        tls::handshake_any_certificate(cfg, stream, &c.name, clock).await;
+                    r.answered = tls.is_some();
+                    if !r.answered {
+                        r.failure = hs.failure.or(Some(Failure::SslFailedHandshake));
+                    }
+                }
+            }
+        }
+    }
+    r.t = clock.now();
+    r
+}
