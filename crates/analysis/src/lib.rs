@@ -11,6 +11,7 @@ pub mod reach;
 pub mod rules;
 pub mod steps;
 pub mod throttle;
+pub mod timeline;
 pub mod trust;
 
 pub use rules::{judge, Context};

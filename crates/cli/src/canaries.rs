@@ -2,11 +2,11 @@
 
 use anyhow::{bail, Context};
 use interfero_model::Canary;
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 
 const PUBLIC: &str = include_str!("../../../data/canaries/public.toml");
 
-#[derive(Deserialize)]
+#[derive(Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 struct File {
     #[serde(default)]
@@ -22,6 +22,13 @@ pub fn parse(text: &str, origin: &str) -> anyhow::Result<Vec<Canary>> {
         bail!("{origin} lists no [[canary]]; give at least one, or --canaries none");
     }
     Ok(f.canary)
+}
+
+/// A canary file's text listing `canaries`.
+pub fn to_toml(canaries: &[Canary]) -> anyhow::Result<String> {
+    Ok(toml::to_string(&File {
+        canary: canaries.to_vec(),
+    })?)
 }
 
 /// `public` (the built-in list), `none`, or a file.
@@ -48,6 +55,8 @@ mod tests {
         assert!(load("none").unwrap().is_empty());
         let err = parse("[[canary]]\nkind = \"smoke\"\n", "x.toml").unwrap_err();
         assert!(format!("{err:#}").contains("x.toml is not a canary file"));
+        let again = parse(&to_toml(&public).unwrap(), "written").unwrap();
+        assert_eq!(again, public);
         let err = parse("", "empty.toml").unwrap_err();
         assert!(err.to_string().contains("no [[canary]]"));
     }

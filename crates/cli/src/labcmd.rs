@@ -38,6 +38,28 @@ pub enum LabCmd {
         #[arg(long)]
         out: Option<PathBuf>,
     },
+    /// Watch a world whose rules switch on and off: rounds on its scenario clock, events
+    /// scored against the rules.
+    Watch {
+        /// Built-in scenario name or a scenario file.
+        #[arg(long, default_value = "kz-watch")]
+        scenario: String,
+        /// Scenario time between rounds (e.g. 6h).
+        #[arg(long, default_value = "6h", value_parser = humantime::parse_duration)]
+        step: std::time::Duration,
+        /// Rounds to run.
+        #[arg(long, default_value_t = 27)]
+        rounds: usize,
+        /// Keep the rounds and events in this SQLite database (default: in memory).
+        #[arg(long)]
+        db: Option<PathBuf>,
+        /// Print the score as JSON.
+        #[arg(long)]
+        json: bool,
+        /// Also write the score as Markdown to this file (e.g. docs/watch.md).
+        #[arg(long)]
+        markdown: Option<PathBuf>,
+    },
     /// Keep a world running and print how to point a probe at it.
     Up {
         /// Built-in scenario name or a scenario file.
@@ -45,7 +67,8 @@ pub enum LabCmd {
     },
 }
 
-fn scenario(name: &str) -> anyhow::Result<Scenario> {
+/// A built-in scenario by name, or a scenario file.
+pub fn scenario(name: &str) -> anyhow::Result<Scenario> {
     if std::path::Path::new(name).exists() {
         return Ok(Scenario::from_path(name)?);
     }
@@ -71,6 +94,14 @@ pub async fn lab(cmd: LabCmd) -> anyhow::Result<ExitCode> {
             crate::labeval::eval(only, json, markdown, out).await
         }
         LabCmd::Up { scenario: name } => up(&name).await,
+        LabCmd::Watch {
+            scenario,
+            step,
+            rounds,
+            db,
+            json,
+            markdown,
+        } => crate::watch::lab_watch(&scenario, step, rounds, db, json, markdown).await,
     }
 }
 
@@ -113,6 +144,10 @@ async fn up(name: &str) -> anyhow::Result<ExitCode> {
     let ca = dir.join("lab-ca.pem");
     std::fs::write(&ca, lab.world.ca_pem())
         .with_context(|| format!("cannot write {}", ca.display()))?;
+    // The lab's own canaries, so that a probe pointed at the lab never tries public ones.
+    let canaries = dir.join("canaries.toml");
+    std::fs::write(&canaries, crate::canaries::to_toml(&lab.world.canaries())?)
+        .with_context(|| format!("cannot write {}", canaries.display()))?;
     println!("world `{}` is up. Measure it with:\n", s.name);
     let urls: Vec<String> = lab
         .world
@@ -122,10 +157,11 @@ async fn up(name: &str) -> anyhow::Result<ExitCode> {
         .map(|t| t.url)
         .collect();
     println!(
-        "  interfero run --resolver {} --control http://{}/ --ca-file {} {}\n",
+        "  interfero run --resolver {} --control http://{}/ --ca-file {} --canaries {} {}\n",
         lab.world.probe_resolver(),
         lab.control_addr,
         ca.display(),
+        canaries.display(),
         urls.first().cloned().unwrap_or_default()
     );
     println!("targets:");

@@ -8,6 +8,7 @@ mod labcmd;
 mod labeval;
 mod print;
 mod run;
+mod watch;
 
 use clap::{Parser, Subcommand};
 use std::process::ExitCode;
@@ -32,6 +33,9 @@ enum Cmd {
     Run(run::RunArgs),
     /// Serve a control (OONI Web Connectivity test helper) from an unfiltered vantage point.
     Control(run::ControlArgs),
+    /// Measure targets again and again; store every round and each change (a block begins or
+    /// ends, a shutdown starts, access returns) as an event.
+    Watch(watch::WatchArgs),
     /// Re-judge stored measurements (ours, or OONI's own JSON).
     Analyze(analyze::AnalyzeArgs),
     /// The censor lab: a censor with known rules, to see and prove the verdicts.
@@ -66,6 +70,7 @@ fn main() -> ExitCode {
             Cmd::Run(a) => run::run(a).await,
             Cmd::Control(a) => run::control(a).await,
             Cmd::Analyze(a) => analyze::analyze(a),
+            Cmd::Watch(a) => watch::watch(a).await,
             Cmd::Lab { cmd } => labcmd::lab(cmd).await,
         }
     });

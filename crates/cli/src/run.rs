@@ -242,6 +242,19 @@ pub async fn measure_into(
 /// `interfero run`.
 pub async fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
     let targets = collect_targets(&args)?;
+    let session = session(&args)?;
+    let db = (!args.no_db).then(|| args.db.clone().unwrap_or_else(default_db));
+    let mut sink = Sink::open(args.out.as_deref(), db.as_deref(), "run", &session.vantage)?;
+    measure_into(&session, targets, &mut sink, args.quiet).await;
+    finish(&sink, args.quiet, args.out.as_deref(), db.as_deref());
+    if sink.kept.is_empty() {
+        return Ok(ExitCode::from(1));
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// The measuring session the arguments describe (resolver, trust, control, canaries).
+pub fn session(args: &RunArgs) -> anyhow::Result<Session> {
     let resolver = match &args.resolver {
         Some(r) => Resolver::Addr(parse_resolver(r)?),
         None => Resolver::System,
@@ -277,17 +290,10 @@ pub async fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
         probe,
         control,
         parallel: args.parallel.max(1),
-        vantage: vantage.clone(),
+        vantage,
         annotations: Default::default(),
     };
-    let db = (!args.no_db).then(|| args.db.clone().unwrap_or_else(default_db));
-    let mut sink = Sink::open(args.out.as_deref(), db.as_deref(), "run", &vantage)?;
-    measure_into(&session, targets, &mut sink, args.quiet).await;
-    finish(&sink, args.quiet, args.out.as_deref(), db.as_deref());
-    if sink.kept.is_empty() {
-        return Ok(ExitCode::from(1));
-    }
-    Ok(ExitCode::SUCCESS)
+    Ok(session)
 }
 
 /// Prints the table, the summary and where things were kept.

@@ -15,6 +15,7 @@ const BUILTIN: &[(&str, &str)] = &[
     ("suite", include_str!("../scenarios/suite.toml")),
     ("kz-demo", include_str!("../scenarios/kz-demo.toml")),
     ("kz-shutdown", include_str!("../scenarios/kz-shutdown.toml")),
+    ("kz-watch", include_str!("../scenarios/kz-watch.toml")),
     (
         "failed-control",
         include_str!("../scenarios/failed-control.toml"),
@@ -270,7 +271,13 @@ impl Scenario {
 
     /// The names of the built-in scenarios.
     pub fn builtin_names() -> &'static [&'static str] {
-        &["suite", "kz-demo", "kz-shutdown", "failed-control"]
+        &[
+            "suite",
+            "kz-demo",
+            "kz-shutdown",
+            "kz-watch",
+            "failed-control",
+        ]
     }
 
     /// Loads a scenario from a TOML file.
@@ -304,7 +311,19 @@ impl Scenario {
                 .iter()
                 .any(|r| &r.id == id && rule_in_force(r, t))
         });
-        let mut expect = if in_force {
+        // A shutdown in force takes every target offline, whatever else governs it.
+        let shutdown = self.rules.iter().find(|r| {
+            r.action == Action::Shutdown
+                && rule_in_force(r, t)
+                && spec.governed_by.as_ref() != Some(&r.id)
+        });
+        let mut expect = if shutdown.is_some() {
+            Expectation {
+                status: Status::Offline,
+                techniques: vec![Technique::Shutdown],
+                accept: Vec::new(),
+            }
+        } else if in_force {
             Expectation {
                 status: spec.status,
                 techniques: spec.techniques.clone(),

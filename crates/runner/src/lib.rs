@@ -3,7 +3,9 @@
 //! an interrupted run keeps everything measured so far.
 
 pub mod lab;
+pub mod labwatch;
 pub mod reach;
+pub mod watcher;
 
 use interfero_analysis::{judge, ooni, Context};
 use interfero_model::measurement::SOFTWARE_NAME;

@@ -136,4 +136,10 @@ pub trait MeasurementStore: Send + Sync {
 
     /// Every event, oldest first.
     fn events(&self) -> Result<Vec<Event>, StoreError>;
+
+    /// Marks an episode event (`block_started`, `shutdown_started`) as ended at `ended`.
+    fn end_event(&self, id: EventId, ended: &str) -> Result<(), StoreError>;
+
+    /// The episode events not ended yet, with their ids, oldest first (to resume watching).
+    fn open_events(&self) -> Result<Vec<(EventId, Event)>, StoreError>;
 }

@@ -255,10 +255,34 @@ impl MeasurementStore for SqliteStore {
     }
 
     fn events(&self) -> Result<Vec<Event>, StoreError> {
-        let conn = self.conn();
-        let mut stmt = conn.prepare_cached(
-            "SELECT id, input, kind, technique, started, ended, evidence FROM events ORDER BY id",
+        Ok(self
+            .select_events("")?
+            .into_iter()
+            .map(|(_, e)| e)
+            .collect())
+    }
+
+    fn end_event(&self, id: EventId, ended: &str) -> Result<(), StoreError> {
+        self.conn().execute(
+            "UPDATE events SET ended = ?1 WHERE id = ?2",
+            params![ended, id],
         )?;
+        Ok(())
+    }
+
+    fn open_events(&self) -> Result<Vec<(EventId, Event)>, StoreError> {
+        self.select_events("WHERE ended IS NULL AND kind IN ('block_started', 'shutdown_started')")
+    }
+}
+
+impl SqliteStore {
+    /// Events matching `filter` (a constant SQL clause), with their ids, oldest first.
+    fn select_events(&self, filter: &str) -> Result<Vec<(EventId, Event)>, StoreError> {
+        let conn = self.conn();
+        let mut stmt = conn.prepare_cached(&format!(
+            "SELECT id, input, kind, technique, started, ended, evidence FROM events {filter} \
+             ORDER BY id"
+        ))?;
         let mut rows = stmt.query([])?;
         let mut out = Vec::new();
         while let Some(r) = rows.next()? {
@@ -271,22 +295,25 @@ impl MeasurementStore for SqliteStore {
             let kind: String = r.get(2)?;
             let technique: Option<String> = r.get(3)?;
             let evidence: String = r.get(6)?;
-            out.push(Event {
-                input: r.get(1)?,
-                kind: EventKind::parse(&kind)
-                    .ok_or_else(|| corrupt(format!("unknown event kind {kind:?}")))?,
-                technique: match technique {
-                    None => None,
-                    Some(t) => Some(
-                        Technique::parse(&t)
-                            .ok_or_else(|| corrupt(format!("unknown technique {t:?}")))?,
-                    ),
+            out.push((
+                id,
+                Event {
+                    input: r.get(1)?,
+                    kind: EventKind::parse(&kind)
+                        .ok_or_else(|| corrupt(format!("unknown event kind {kind:?}")))?,
+                    technique: match technique {
+                        None => None,
+                        Some(t) => Some(
+                            Technique::parse(&t)
+                                .ok_or_else(|| corrupt(format!("unknown technique {t:?}")))?,
+                        ),
+                    },
+                    started: r.get(4)?,
+                    ended: r.get(5)?,
+                    evidence: serde_json::from_str(&evidence)
+                        .map_err(|e| corrupt(format!("evidence is not a JSON list: {e}")))?,
                 },
-                started: r.get(4)?,
-                ended: r.get(5)?,
-                evidence: serde_json::from_str(&evidence)
-                    .map_err(|e| corrupt(format!("evidence is not a JSON list: {e}")))?,
-            });
+            ));
         }
         Ok(out)
     }

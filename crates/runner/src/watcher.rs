@@ -1,0 +1,243 @@
+//! Watching over time: the same targets measured round after round, every measurement stored,
+//! and the changes between rounds (a block begins or ends, a shutdown starts or access
+//! returns) stored as events with start and end times. A round during a shutdown is measured
+//! and stored like any other (locally: nothing needs the network to be kept), and the next
+//! round starts on time whatever the last one met.
+
+use crate::{run, Session};
+use interfero_analysis::timeline::{Change, Episode, Timeline};
+use interfero_lab::{ScenarioTime, World};
+use interfero_model::{Measurement, Status, Target, Technique, Verdict};
+use interfero_store::{Event, EventId, EventKind, MeasurementStore, RunInfo};
+use std::collections::HashMap;
+use std::time::{Duration, Instant};
+use tokio::sync::watch;
+
+/// What paces the rounds and names their times.
+pub enum Pace<'a> {
+    /// Real time: a round every `interval`, stamped with UTC time.
+    Wall {
+        /// Between round starts.
+        interval: Duration,
+    },
+    /// A lab world's scenario clock: round `i` runs at `start + i·step`, without waiting.
+    Scenario {
+        /// The world whose clock is set.
+        world: &'a World,
+        /// The first round's time.
+        start: ScenarioTime,
+        /// Scenario seconds between rounds.
+        step: u64,
+    },
+}
+
+/// What one round did.
+#[derive(Debug, Clone)]
+pub struct Round {
+    /// 0, 1, ...
+    pub index: usize,
+    /// The round's time (UTC, or scenario time in a lab).
+    pub at: String,
+    /// Measurements made and handed to the store.
+    pub measured: usize,
+    /// Measurements the store refused this round and that wait for the next (never dropped).
+    pub pending: usize,
+    /// The changes the round saw.
+    pub changes: Vec<Change>,
+}
+
+/// The store side of a watch: measurements that could not be written yet, and the ids of the
+/// open episodes' events.
+struct Keeper<'s> {
+    store: &'s dyn MeasurementStore,
+    pending: Vec<(Option<i64>, Measurement)>,
+    open: HashMap<String, EventId>,
+    errors: Vec<String>,
+}
+
+fn key(e: &Episode) -> String {
+    match e {
+        Episode::Shutdown => String::new(),
+        Episode::Block { input, .. } => input.clone(),
+    }
+}
+
+impl Keeper<'_> {
+    /// Writes what waits (oldest first), keeping whatever fails for the next attempt.
+    fn flush(&mut self, run: Option<i64>) {
+        let mut left = Vec::new();
+        for (r, m) in std::mem::take(&mut self.pending) {
+            let Some(r) = r.or(run) else {
+                left.push((r, m));
+                continue;
+            };
+            if let Err(e) = self.store.insert(r, &m) {
+                self.errors.push(format!("{}: {e}", m.input));
+                left.push((Some(r), m));
+            }
+        }
+        self.pending = left;
+    }
+
+    fn record(&mut self, change: &Change) {
+        let result = match change {
+            Change::Began {
+                episode,
+                at,
+                evidence,
+            } => {
+                let (input, kind, technique) = match episode {
+                    Episode::Shutdown => (String::new(), EventKind::ShutdownStarted, None),
+                    Episode::Block {
+                        input, technique, ..
+                    } => (input.clone(), EventKind::BlockStarted, *technique),
+                };
+                self.store
+                    .record_event(&Event {
+                        input,
+                        kind,
+                        technique,
+                        started: at.clone(),
+                        ended: None,
+                        evidence: evidence.clone(),
+                    })
+                    .map(|id| {
+                        self.open.insert(key(episode), id);
+                    })
+            }
+            Change::Ended { episode, at } => {
+                let (input, kind, technique) = match episode {
+                    Episode::Shutdown => (String::new(), EventKind::ShutdownEnded, None),
+                    Episode::Block {
+                        input, technique, ..
+                    } => (input.clone(), EventKind::BlockEnded, *technique),
+                };
+                let closed = match self.open.remove(&key(episode)) {
+                    Some(id) => self.store.end_event(id, at),
+                    None => Ok(()),
+                };
+                closed.and_then(|_| {
+                    self.store
+                        .record_event(&Event {
+                            input,
+                            kind,
+                            technique,
+                            started: at.clone(),
+                            ended: None,
+                            evidence: Vec::new(),
+                        })
+                        .map(|_| ())
+                })
+            }
+        };
+        if let Err(e) = result {
+            self.errors.push(format!("event: {e}"));
+        }
+    }
+}
+
+/// Episodes still open in the store (a watch that was stopped), to resume from.
+fn resume(store: &dyn MeasurementStore) -> (Timeline, HashMap<String, EventId>) {
+    let Ok(open) = store.open_events() else {
+        return (Timeline::default(), HashMap::new());
+    };
+    let mut ids = HashMap::new();
+    let mut episodes = Vec::new();
+    for (id, e) in open {
+        let ep = match e.kind {
+            EventKind::ShutdownStarted => Episode::Shutdown,
+            _ => Episode::Block {
+                input: e.input.clone(),
+                // The store keeps the technique; the status follows from it.
+                status: match e.technique {
+                    Some(Technique::Throughput) => Status::Throttled,
+                    Some(Technique::TlsMitm) => Status::Intercepted,
+                    _ => Status::Blocked,
+                },
+                technique: e.technique,
+            },
+        };
+        ids.insert(key(&ep), id);
+        episodes.push(ep);
+    }
+    if episodes.is_empty() {
+        return (Timeline::default(), ids);
+    }
+    (Timeline::resume(episodes), ids)
+}
+
+/// Measures `targets` every round until `rounds` are done (or forever) or `stop` turns true,
+/// storing every measurement and every change; `on_round` hears about each round.
+pub async fn watch(
+    session: &Session,
+    targets: Vec<Target>,
+    store: &dyn MeasurementStore,
+    pace: Pace<'_>,
+    rounds: Option<usize>,
+    stop: watch::Receiver<bool>,
+    mut on_round: impl FnMut(&Round),
+) -> Vec<String> {
+    let (mut timeline, open) = resume(store);
+    let mut keeper = Keeper {
+        store,
+        pending: Vec::new(),
+        open,
+        errors: Vec::new(),
+    };
+    let began = Instant::now();
+    let mut stop_wait = stop.clone();
+    for index in 0.. {
+        if rounds.is_some_and(|n| index >= n) || *stop.borrow() {
+            break;
+        }
+        let at = match &pace {
+            Pace::Wall { interval } => {
+                let due = began + interval.saturating_mul(index as u32);
+                tokio::select! {
+                    _ = tokio::time::sleep_until(due.into()) => {}
+                    _ = stop_wait.wait_for(|s| *s) => break,
+                }
+                chrono::Utc::now().format("%Y-%m-%d %H:%M:%S").to_string()
+            }
+            Pace::Scenario { world, start, step } => {
+                let t = ScenarioTime(start.0 + step * index as u64);
+                world.set_time(t);
+                t.to_string()
+            }
+        };
+        let run_id = store
+            .begin_run(&RunInfo {
+                started: at.clone(),
+                software_version: env!("CARGO_PKG_VERSION").into(),
+                probe_cc: session.vantage.probe_cc.clone(),
+                probe_asn: session.vantage.probe_asn.clone(),
+                note: format!("watch round {index} at {at}"),
+            })
+            .map_err(|e| keeper.errors.push(format!("round {index}: {e}")))
+            .ok();
+        let mut verdicts: Vec<(String, Verdict)> = Vec::new();
+        let mut measured = 0;
+        run(session, targets.clone(), stop.clone(), |m| {
+            measured += 1;
+            if let Some(v) = &m.verdict {
+                verdicts.push((m.input.clone(), v.clone()));
+            }
+            keeper.pending.push((run_id, m));
+        })
+        .await;
+        keeper.flush(run_id);
+        let changes = timeline.round(&at, &verdicts);
+        for c in &changes {
+            keeper.record(c);
+        }
+        on_round(&Round {
+            index,
+            at,
+            measured,
+            pending: keeper.pending.len(),
+            changes,
+        });
+    }
+    keeper.flush(None);
+    keeper.errors
+}
