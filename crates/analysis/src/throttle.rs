@@ -7,6 +7,9 @@ use interfero_model::{Status, Technique, Verdict};
 /// Below this share of the paired rate, the target's transfer is throttled.
 pub const RATIO_THRESHOLD: f64 = 0.4;
 
+/// The fewest bytes the paired leg must move for its rate to be compared.
+pub const MIN_PAIRED_BYTES: u64 = 64 * 1024;
+
 /// How flat the per-interval rate is once the transfer is under way: the coefficient of
 /// variation of the interval rates after the first (policers give a flat plateau).
 pub fn plateau_cv(t: &Throughput) -> Option<f64> {
@@ -39,6 +42,11 @@ pub fn judge(tk: &TestKeys) -> Option<Verdict> {
     };
     let target = ok("target")?;
     let paired = ok("paired")?;
+    // A paired leg that moved only a few bytes (an error page for the innocuous name) has no
+    // rate worth comparing with.
+    if paired.bytes < MIN_PAIRED_BYTES {
+        return None;
+    }
     let (rt, rp) = (target.kbps(), paired.kbps());
     if rp <= 0.0 {
         return None;

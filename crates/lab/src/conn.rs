@@ -182,10 +182,15 @@ where
             _ => {}
         }
     }
-    let rate = if probe {
+    let policed = if probe {
         censor::throttle(&sh.scenario, t, &site.name, sni, &req.host)
     } else {
         None
+    };
+    // The slower of the censor's policer and the origin's own uplink.
+    let rate = match (policed, site.uplink_kbps) {
+        (Some(a), Some(b)) => Some(a.min(b)),
+        (a, b) => a.or(b),
     };
     origin(site, &req, probe, s, rate).await;
 }

@@ -17,6 +17,10 @@ const BUILTIN: &[(&str, &str)] = &[
     ("kz-shutdown", include_str!("../scenarios/kz-shutdown.toml")),
     ("kz-watch", include_str!("../scenarios/kz-watch.toml")),
     (
+        "throttle-sweep",
+        include_str!("../scenarios/throttle-sweep.toml"),
+    ),
+    (
         "failed-control",
         include_str!("../scenarios/failed-control.toml"),
     ),
@@ -90,6 +94,10 @@ pub struct Site {
     /// How DNS treats the name at both resolvers.
     #[serde(default)]
     pub dns: SiteDns,
+    /// The origin's own uplink in kbit/s: every client, the control included, gets at most
+    /// this rate (a slow honest server).
+    #[serde(default)]
+    pub uplink_kbps: Option<u32>,
 }
 
 /// What an origin does (all of it for every client, except `captcha`).
@@ -276,6 +284,7 @@ impl Scenario {
             "kz-demo",
             "kz-shutdown",
             "kz-watch",
+            "throttle-sweep",
             "failed-control",
         ]
     }

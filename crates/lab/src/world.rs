@@ -45,6 +45,7 @@ fn canary_site() -> Site {
         size: None,
         cdn: false,
         dns: SiteDns::Normal,
+        uplink_kbps: None,
     }
 }
 const FIRST_SITE: u8 = 10;

@@ -120,10 +120,18 @@ pub struct ProbeConfig {
     /// How long each throughput transfer may run when a fetch is too slow to finish (the
     /// target's and the paired control's run at once, so this bounds the extra time).
     pub throughput_window: Duration,
+    /// A page of at least [`SLOW_FETCH_MIN_BYTES`] that arrives slower than this (kbit/s) is
+    /// measured for throttling too, not only a fetch that times out: a policer at 1–2 Mbit/s
+    /// lets a capped body finish in time.
+    pub slow_fetch_kbps: f64,
     /// Endpoints that should always answer, tried when a target fails, to tell a cut-off
     /// vantage point from a blocked site. Empty: no reachability check.
     pub canaries: Vec<interfero_model::Canary>,
 }
+
+/// The smallest body whose arrival rate says anything about the path (smaller ones are
+/// dominated by round trips and server time).
+pub const SLOW_FETCH_MIN_BYTES: u64 = 64 * 1024;
 
 /// A current desktop browser's User-Agent, so that sites answer as they answer people.
 pub const DEFAULT_USER_AGENT: &str =
@@ -141,6 +149,7 @@ impl Default for ProbeConfig {
             bind_ip: None,
             user_agent: DEFAULT_USER_AGENT.to_string(),
             throughput_window: Duration::from_secs(10),
+            slow_fetch_kbps: 3000.0,
             canaries: Vec::new(),
         }
     }

@@ -25,7 +25,7 @@ pub const BYTE_CAP: u64 = 8 * 1024 * 1024;
 pub struct Leg {
     /// `target` or `paired`.
     pub role: &'static str,
-    /// The TLS server name (and, for plain HTTP, nothing).
+    /// The TLS server name, or for plain HTTP the Host header.
     pub sni: String,
 }
 
@@ -45,11 +45,7 @@ pub async fn transfer(
     let interval = Duration::from_millis(250);
     let mut out = Throughput {
         address: addr.to_string(),
-        server_name: if https {
-            leg.sni.clone()
-        } else {
-            host.to_string()
-        },
+        server_name: leg.sni.clone(),
         role: leg.role.to_string(),
         interval: interval.as_secs_f64(),
         ..Throughput::default()
@@ -71,6 +67,9 @@ pub async fn transfer(
     } else {
         Box::new(stream)
     };
+    // Over TLS the Host is hidden and stays the target's (the same page on both legs); in the
+    // clear it is what a filter reads, so the paired leg carries the innocuous name there.
+    let host = if https { host } else { leg.sni.as_str() };
     let request = format!(
         "GET {path} HTTP/1.1\r\nHost: {host}\r\nUser-Agent: {}\r\nAccept: */*\r\nConnection: close\r\n\r\n",
         cfg.user_agent

@@ -60,7 +60,7 @@ pub async fn measure(cfg: &ProbeConfig, url: &str, control: Option<&ControlClien
         Some(Err(e)) => tk.control_failure = Some(e.to_string()),
         None => {}
     }
-    if http_failure == Some(interfero_model::Failure::Timeout) {
+    if http_failure == Some(interfero_model::Failure::Timeout) || slow_body(cfg, &steps) {
         tk.x_throughput = slow_fetch_transfers(cfg, &steps, &clock).await;
     }
     tk.queries.extend(steps.queries);
@@ -72,8 +72,21 @@ pub async fn measure(cfg: &ProbeConfig, url: &str, control: Option<&ControlClien
     tk
 }
 
-/// When the last hop timed out on a connection that worked (TCP, and TLS valid for the name),
-/// the page may be throttled rather than blocked: measure the path's rate under the target's
+/// Whether the last hop's page arrived, but slowly enough to be worth a paired transfer.
+fn slow_body(cfg: &ProbeConfig, steps: &Steps) -> bool {
+    let Some(last) = steps.requests.last() else {
+        return false;
+    };
+    let bytes = last.response.x_body_length.unwrap_or(0);
+    let secs = last.t - last.t0;
+    if last.failure.is_some() || bytes < crate::config::SLOW_FETCH_MIN_BYTES || secs <= 0.0 {
+        return false;
+    }
+    (bytes as f64 * 8.0 / 1000.0) / secs < cfg.slow_fetch_kbps
+}
+
+/// When the last hop timed out (or crawled) on a connection that worked (TCP, and TLS valid for
+/// the name), the page may be throttled rather than blocked: measure the path's rate under the target's
 /// name and under a name no filter targets, at once.
 async fn slow_fetch_transfers(
     cfg: &ProbeConfig,

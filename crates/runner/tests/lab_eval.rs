@@ -86,3 +86,9 @@ async fn kz_shutdown_daily_window_is_accessible() {
     let misses = eval_at("kz-shutdown", Some("d1 13:00")).await;
     assert!(misses.is_empty(), "{misses:#?}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn throttling_from_64_kbps_to_2_mbps_caught_and_look_alikes_not() {
+    let misses = eval("throttle-sweep").await;
+    assert!(misses.is_empty(), "{misses:#?}");
+}
