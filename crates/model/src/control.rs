@@ -40,6 +40,11 @@ pub struct ControlResponse {
     /// The control's own bulk transfer of the URL, when asked.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub x_throughput: Option<Throughput>,
+    /// The address the control saw this request come from: the probe's public address, given
+    /// back only so that the probe can remove it from pages that echo it. The probe drops it
+    /// before keeping anything.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub x_client_address: Option<String>,
 }
 
 /// A control TCP connect.

@@ -7,6 +7,7 @@ pub mod failure;
 pub mod measurement;
 pub mod ooni;
 pub mod reachability;
+pub mod scrub;
 pub mod target;
 pub mod verdict;
 

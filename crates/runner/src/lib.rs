@@ -71,6 +71,11 @@ pub async fn measure_one(session: &Session, target: &Target, test_start: &str) -
     let mut tk =
         interfero_probe::web::measure(&session.probe, &target.url, session.control.as_deref())
             .await;
+    // Pages may echo the user's address; the control told us what it is. Remove it, then
+    // forget it.
+    if let Some(addr) = tk.control.as_mut().and_then(|c| c.x_client_address.take()) {
+        tk.scrub_address(&addr);
+    }
     let mut verdict = judge(&target.url, &tk, &Context::default());
     // A failure may be the connection's rather than the site's: ask whether anything at all
     // was reachable, and judge again with the answer (kept in the measurement as evidence).

@@ -20,6 +20,12 @@ async fn eval_at(name: &str, at: Option<&str>) -> Vec<String> {
     }
     let (report, results) = lab.eval().await;
     assert!(!results.is_empty(), "{name}: nothing measured");
+    // The control hands back the probe's address for scrubbing; it is never kept.
+    assert!(results.iter().all(|(_, m)| m
+        .test_keys
+        .control
+        .as_ref()
+        .is_none_or(|c| c.x_client_address.is_none())));
     if let Some(m) = results.first() {
         let status = m.1.verdict.as_ref().map(|v| v.status);
         // A shutdown's verdicts must rest on a reachability check kept in the measurement.

@@ -123,6 +123,10 @@ pub(crate) fn error(status: StatusCode, message: String) -> Response {
 }
 
 async fn control(State(state): State<AppState>, req: Request) -> Response {
+    let peer = req
+        .extensions()
+        .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
+        .map(|c| c.0.ip().to_string());
     // Like OONI's helper, any content type is accepted: only the body's JSON matters.
     let body = match to_bytes(req.into_body(), state.limits.max_body_bytes).await {
         Ok(b) => b,
@@ -149,7 +153,10 @@ async fn control(State(state): State<AppState>, req: Request) -> Response {
         Some(state.measurer.answer(creq).await)
     };
     match tokio::time::timeout(state.limits.deadline, measure).await {
-        Ok(Some(resp)) => Json(resp).into_response(),
+        Ok(Some(mut resp)) => {
+            resp.x_client_address = peer;
+            Json(resp).into_response()
+        }
         Ok(None) => error(
             StatusCode::SERVICE_UNAVAILABLE,
             "the control is shutting down".into(),

@@ -95,6 +95,8 @@ async fn good_request_is_measured() {
     let resp: ControlResponse = serde_json::from_str(&body).unwrap();
     assert_eq!(resp.http_request.title, "https://example.kz/");
     assert_eq!(resp.http_request.status_code, 200);
+    // The address the request came from is handed back, for the probe to scrub from pages.
+    assert_eq!(resp.x_client_address.as_deref(), Some("127.0.0.1"));
 }
 
 #[tokio::test]
