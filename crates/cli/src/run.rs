@@ -266,10 +266,11 @@ pub fn session(args: &RunArgs) -> anyhow::Result<Session> {
         Some(p) => load_ca_file(p)?,
         None => Vec::new(),
     };
-    let control = args
-        .control
-        .as_ref()
-        .map(|u| Arc::new(ControlClient::new(u.clone())));
+    let control = args.control.as_ref().map(|u| {
+        let mut c = ControlClient::new(u.clone());
+        c.extra_roots = extra_roots.clone();
+        Arc::new(c)
+    });
     if control.is_none() && !args.quiet {
         eprintln!(
             "interfero: no --control given: verdicts that need a control will be inconclusive"

@@ -23,8 +23,8 @@ pub enum ControlError {
         /// Why.
         reason: String,
     },
-    /// Only plain `http://` controls are supported.
-    #[error("control URL {url:?}: scheme {scheme:?} is not supported (use http://)")]
+    /// Only `http://` and `https://` controls are supported.
+    #[error("control URL {url:?}: scheme {scheme:?} is not supported (use https:// or http://)")]
     UnsupportedScheme {
         /// The URL given.
         url: String,
@@ -85,6 +85,8 @@ pub struct ControlClient {
     pub timeout: Duration,
     /// Extra tries after a transient failure.
     pub retries: usize,
+    /// Trust anchors added to the public roots for an `https://` control (`--ca-file`).
+    pub extra_roots: Vec<rustls_pki_types::CertificateDer<'static>>,
 }
 
 impl ControlClient {
@@ -94,6 +96,7 @@ impl ControlClient {
             base_url: base_url.into(),
             timeout: Duration::from_secs(30),
             retries: 2,
+            extra_roots: Vec::new(),
         }
     }
 
@@ -117,7 +120,7 @@ impl ControlClient {
             url: self.base_url.clone(),
             reason: e.to_string(),
         })?;
-        if url.scheme() != "http" {
+        if url.scheme() != "http" && url.scheme() != "https" {
             return Err(ControlError::UnsupportedScheme {
                 url: self.base_url.clone(),
                 scheme: url.scheme().to_string(),
@@ -142,6 +145,52 @@ impl ControlClient {
         let stream = TcpStream::connect((host, port))
             .await
             .map_err(|e| unreachable(e.to_string()))?;
+        if url.scheme() == "https" {
+            // A control answer decides verdicts: over the censor's network it must come from
+            // the control, so its certificate is checked as any client would.
+            let tls = self
+                .tls_connector()
+                .map_err(|e| unreachable(e.to_string()))?;
+            let name = rustls_pki_types::ServerName::try_from(host.to_string())
+                .map_err(|e| unreachable(e.to_string()))?;
+            let stream = tls
+                .connect(name, stream)
+                .await
+                .map_err(|e| unreachable(format!("TLS: {e}")))?;
+            return self.exchange(stream, url, req).await;
+        }
+        self.exchange(stream, url, req).await
+    }
+
+    fn tls_connector(&self) -> Result<tokio_rustls::TlsConnector, rustls::Error> {
+        let mut roots = rustls::RootCertStore::empty();
+        roots.extend(webpki_roots::TLS_SERVER_ROOTS.iter().cloned());
+        for c in &self.extra_roots {
+            roots.add(c.clone())?;
+        }
+        let provider = std::sync::Arc::new(rustls::crypto::ring::default_provider());
+        let config = rustls::ClientConfig::builder_with_provider(provider)
+            .with_safe_default_protocol_versions()?
+            .with_root_certificates(roots)
+            .with_no_client_auth();
+        Ok(tokio_rustls::TlsConnector::from(std::sync::Arc::new(
+            config,
+        )))
+    }
+
+    async fn exchange<S>(
+        &self,
+        stream: S,
+        url: &Url,
+        req: &ControlRequest,
+    ) -> Result<ControlResponse, ControlError>
+    where
+        S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
+    {
+        let unreachable = |reason: String| ControlError::Unreachable {
+            url: self.base_url.clone(),
+            reason,
+        };
         let (mut sender, conn) = http1::handshake(TokioIo::new(stream))
             .await
             .map_err(|e| unreachable(e.to_string()))?;

@@ -268,9 +268,31 @@ async fn control_client_errors_are_typed() {
         Err(ControlError::Timeout { .. })
     ));
 
-    c.base_url = "https://control.test/".into();
+    c.base_url = "ftp://control.test/".into();
     assert!(matches!(
         c.query(&req).await,
         Err(ControlError::UnsupportedScheme { .. })
     ));
+}
+
+#[tokio::test]
+async fn https_control_is_authenticated() {
+    let pki = Pki::new("Control Test CA");
+    let (chain, key) = pki.leaf(&["127.0.0.1"], false);
+    let addr = tls_site(chain, key, r#"{"http_request": {"status_code": 200}}"#).await;
+    let mut c = ControlClient::new(format!("https://{addr}/"));
+    c.retries = 0;
+    // Not trusted: a control answer that cannot be authenticated is not used.
+    match c.query(&ControlRequest::default()).await {
+        Err(ControlError::Unreachable { reason, .. }) => {
+            assert!(reason.contains("TLS"), "{reason}")
+        }
+        other => panic!("expected a TLS failure, got {other:?}"),
+    }
+    c.extra_roots = vec![pki.ca_der.clone()];
+    let answer = c
+        .query(&ControlRequest::default())
+        .await
+        .expect("trusted control answers");
+    assert_eq!(answer.http_request.status_code, 200);
 }

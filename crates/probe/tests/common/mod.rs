@@ -220,7 +220,8 @@ pub async fn tls_site(
             };
             let mut buf = vec![0u8; 4096];
             let mut head = Vec::new();
-            while !head.ends_with(b"\r\n\r\n") && head.len() < 16_384 {
+            // A request body may arrive in the same read as the head.
+            while !head.windows(4).any(|w| w == b"\r\n\r\n") && head.len() < 16_384 {
                 match tls.read(&mut buf).await {
                     Ok(0) | Err(_) => return,
                     Ok(n) => head.extend_from_slice(&buf[..n]),
