@@ -9,6 +9,7 @@ pub mod fingerprint;
 pub mod ooni;
 pub mod reach;
 pub mod rules;
+pub mod service;
 pub mod steps;
 pub mod throttle;
 pub mod timeline;

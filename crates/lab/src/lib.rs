@@ -20,5 +20,5 @@ mod world;
 
 pub use clock::ScenarioTime;
 pub use error::LabError;
-pub use scenario::{Expectation, LabTarget, Scenario};
+pub use scenario::{Expectation, LabService, LabTarget, Scenario};
 pub use world::{World, BLOCKPAGE_URL, CANARY_NAME, DNS_PORT, HTTPS_PORT, HTTP_PORT};

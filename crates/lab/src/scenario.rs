@@ -20,6 +20,7 @@ const BUILTIN: &[(&str, &str)] = &[
         "throttle-sweep",
         include_str!("../scenarios/throttle-sweep.toml"),
     ),
+    ("services", include_str!("../scenarios/services.toml")),
     (
         "failed-control",
         include_str!("../scenarios/failed-control.toml"),
@@ -50,6 +51,37 @@ pub struct Scenario {
     /// Whether the probe gets a working control (`false`: it is pointed at a dead one).
     #[serde(default = "yes")]
     pub control: bool,
+    /// Services (a messenger, a video site) made of several targets, judged as a whole.
+    #[serde(default)]
+    pub services: Vec<ServiceSpec>,
+}
+
+/// A service: several targets that together make it work, with the service's ground truth.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ServiceSpec {
+    /// Its name (`messenger`).
+    pub name: String,
+    /// The names of its targets.
+    pub endpoints: Vec<String>,
+    /// The service's expected status.
+    pub status: Status,
+    /// Expected techniques.
+    #[serde(default)]
+    pub techniques: Vec<Technique>,
+    /// Why the truth is what it is.
+    #[serde(default)]
+    pub note: Option<String>,
+}
+
+/// A service of a running world: its ground truth (as a target named `service:NAME`) and the
+/// URLs of its endpoints.
+#[derive(Debug, Clone, PartialEq)]
+pub struct LabService {
+    /// The service's truth; `url` is `service:NAME`.
+    pub truth: LabTarget,
+    /// The endpoints' URLs.
+    pub endpoints: Vec<String>,
 }
 
 fn default_bogon() -> Ipv4Addr {
@@ -285,6 +317,7 @@ impl Scenario {
             "kz-shutdown",
             "kz-watch",
             "throttle-sweep",
+            "services",
             "failed-control",
         ]
     }
@@ -304,6 +337,39 @@ impl Scenario {
         let s: Scenario = toml::from_str(text)?;
         crate::validate::check(&s).map_err(LabError::Invalid)?;
         Ok(s)
+    }
+
+    /// The services with their ground truth at scenario time `t`.
+    pub fn services_at(&self, t: ScenarioTime) -> Vec<LabService> {
+        let targets = self.targets_at(t);
+        self.services
+            .iter()
+            .map(|svc| {
+                let parts: Vec<&LabTarget> = targets
+                    .iter()
+                    .filter(|t| svc.endpoints.contains(&t.name))
+                    .collect();
+                let mut techniques = svc.techniques.clone();
+                techniques.sort();
+                techniques.dedup();
+                LabService {
+                    truth: LabTarget {
+                        name: format!("service:{}", svc.name),
+                        url: format!("service:{}", svc.name),
+                        expect: Expectation {
+                            status: svc.status,
+                            techniques,
+                            accept: Vec::new(),
+                        },
+                        supported: parts
+                            .iter()
+                            .find_map(|p| p.supported.clone().err())
+                            .map_or(Ok(()), Err),
+                    },
+                    endpoints: parts.iter().map(|p| p.url.clone()).collect(),
+                }
+            })
+            .collect()
     }
 
     /// The targets with their ground truth at scenario time `t`.

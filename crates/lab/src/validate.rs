@@ -14,6 +14,18 @@ pub fn check(s: &Scenario) -> Result<(), String> {
     if let Some(d) = duplicates(s.targets.iter().map(|x| x.name.as_str())) {
         return Err(format!("target name {d:?} is used twice"));
     }
+    for svc in &s.services {
+        if let Some(e) = svc
+            .endpoints
+            .iter()
+            .find(|e| !s.targets.iter().any(|t| &&t.name == e))
+        {
+            return Err(format!("service {:?}: no target named {e:?}", svc.name));
+        }
+        if svc.endpoints.is_empty() {
+            return Err(format!("service {:?} lists no endpoints", svc.name));
+        }
+    }
     if s.bogon_address.is_loopback() {
         return Err("bogon_address must not be a loopback address (the lab lives there)".into());
     }

@@ -144,6 +144,21 @@ impl Lab {
             .iter()
             .filter_map(|(t, m)| m.verdict.clone().map(|v| (t.clone(), v)))
             .collect();
+        // Services are judged from their endpoints' verdicts, and scored like targets.
+        for svc in self.world.scenario().services_at(self.world.now()) {
+            if svc.truth.supported.is_err() {
+                continue;
+            }
+            let parts: Vec<(String, interfero_model::Verdict)> = results
+                .iter()
+                .filter(|(t, _)| svc.endpoints.contains(&t.url))
+                .filter_map(|(t, m)| m.verdict.clone().map(|v| (t.url.clone(), v)))
+                .collect();
+            judged.push((
+                svc.truth,
+                interfero_analysis::service::judge_service(&parts),
+            ));
+        }
         for t in self
             .world
             .targets()

@@ -98,3 +98,9 @@ async fn throttling_from_64_kbps_to_2_mbps_caught_and_look_alikes_not() {
     let misses = eval("throttle-sweep").await;
     assert!(misses.is_empty(), "{misses:#?}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn services_are_judged_from_their_endpoints() {
+    let misses = eval("services").await;
+    assert!(misses.is_empty(), "{misses:#?}");
+}
