@@ -76,14 +76,14 @@ pub(crate) fn answer(sh: &Shared, role: Resolver, query: &[u8], udp: bool) -> Ve
         return vec![now(fit(true_reply, udp))];
     }
     let t = sh.now();
-    if censor::shutdown(&sh.scenario, t) {
+    if censor::shutdown(&sh.scenario, sh.kind, t) {
         return Vec::new();
     }
     let forged = |ip: Ipv4Addr| {
         let addrs = if is_a { vec![ip] } else { Vec::new() };
         reply(&q, ResponseCode::NoError, &addrs)
     };
-    let out = match censor::dns(&sh.scenario, t, &qname) {
+    let out = match censor::dns(&sh.scenario, sh.kind, t, &qname) {
         None => return vec![now(fit(true_reply, udp))],
         Some(Action::DnsNxdomain) => reply(&q, ResponseCode::NXDomain, &[]),
         Some(Action::DnsServfail) => reply(&q, ResponseCode::ServFail, &[]),
