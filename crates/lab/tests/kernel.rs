@@ -143,3 +143,24 @@ async fn shutdown_drops_everything_and_follows_the_clock() {
     );
     stop(kn, w).await;
 }
+
+#[test]
+fn sweeps_namespaces_of_dead_processes() {
+    if !available() {
+        return;
+    }
+    // A pid that is not running: the highest one not in /proc below a large bound.
+    let pid = (1_000_000u32..4_000_000)
+        .rev()
+        .find(|p| !std::path::Path::new(&format!("/proc/{p}")).exists())
+        .unwrap();
+    let stale = format!("ifr-{pid}-0-c");
+    let made = std::process::Command::new("ip")
+        .args(["netns", "add", &stale])
+        .status()
+        .unwrap();
+    assert!(made.success());
+    let removed = kernel::sweep_stale();
+    assert!(removed.contains(&stale), "{removed:?}");
+    assert!(!lab_namespaces(true).contains(&stale));
+}
