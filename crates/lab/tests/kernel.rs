@@ -164,3 +164,66 @@ fn sweeps_namespaces_of_dead_processes() {
     assert!(removed.contains(&stale), "{removed:?}");
     assert!(!lab_namespaces(true).contains(&stale));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn address_throttle_is_a_tc_class() {
+    if !available() {
+        return;
+    }
+    let s = Scenario::parse(
+        r#"
+name = "throttle-address"
+[[sites]]
+name = "big.test"
+kind = "large"
+size = 65536
+[[rules]]
+id = "slow"
+match = { address = "big.test" }
+action = "throttle"
+rate_kbps = 256
+[[targets]]
+name = "big"
+url = "http://big.test:8080/"
+status = "throttled"
+techniques = ["throughput"]
+"#,
+    )
+    .unwrap();
+    let (kn, w) = KernelNet::start(&s, KernelOptions::default())
+        .await
+        .unwrap();
+    let dst = at(&w, "big.test", HTTP_PORT);
+    let fetch = |src: IpAddr| async move {
+        let t = std::time::Instant::now();
+        let body = http_get(
+            connect_from(src, dst).await,
+            "big.test",
+            "/",
+            Duration::from_secs(10),
+        )
+        .await
+        .unwrap();
+        assert!(body.len() > 65536);
+        t.elapsed()
+    };
+    let probe = kn
+        .client()
+        .spawn(fetch(IpAddr::V4(CLIENT_IP)))
+        .await
+        .unwrap();
+    let control = kn
+        .servers()
+        .spawn(fetch(w.control_bind_ip()))
+        .await
+        .unwrap();
+    // 64 KiB at 256 kbit/s is about two seconds; the control is not shaped.
+    assert!(probe > Duration::from_millis(1500), "probe took {probe:?}");
+    assert!(
+        control < Duration::from_millis(500),
+        "control took {control:?}"
+    );
+    // Outside the rule's (absent) windows nothing changes; moving the clock re-renders anyway.
+    w.set_time(ScenarioTime::at(1, 0, 0));
+    stop(kn, w).await;
+}
