@@ -14,6 +14,7 @@
 //! middlebox, because nftables' NFQUEUE is not available on these kernels. Everything runs in
 //! this process, on tokio runtimes whose threads joined each namespace (see `runtime`).
 
+mod censor;
 mod cmd;
 mod inject;
 pub mod netns;
@@ -21,12 +22,12 @@ pub mod nft;
 mod runtime;
 mod tc;
 
-use crate::clock::ScenarioTime;
 use crate::kind::WorldKind;
-use crate::scenario::{name_matches, Rule, Scenario};
+use crate::scenario::{Action, Scenario};
 use crate::world::{Placement, World};
 use crate::LabError;
-use inject::{Injector, ResetSet};
+use censor::Censor;
+use inject::Injector;
 use netns::{Topology, SERVICE_BLOCK};
 use runtime::NsRuntime;
 use std::collections::BTreeSet;
@@ -77,71 +78,6 @@ pub fn check() -> Result<(), LabError> {
         ));
     }
     Ok(())
-}
-
-/// The censor's kernel half: renders the rules in force into the router namespace.
-struct Censor {
-    router: String,
-    scenario: Scenario,
-    /// Each site's addresses (probe-side and control-side), by lowercase name.
-    sites: Vec<(String, Ipv4Addr, Ipv4Addr)>,
-    resets: ResetSet,
-    uses_tc: bool,
-    /// Serialises re-rendering when the clock moves from several threads.
-    lock: Mutex<()>,
-}
-
-impl Censor {
-    fn addrs_of(&self, r: &Rule) -> BTreeSet<Ipv4Addr> {
-        let m = &r.matcher;
-        self.sites
-            .iter()
-            .filter(|(name, _, _)| {
-                m.address
-                    .as_deref()
-                    .is_some_and(|a| a.eq_ignore_ascii_case(name))
-                    || m.domain.as_deref().is_some_and(|d| name_matches(d, name))
-            })
-            .flat_map(|(_, a, b)| [*a, *b])
-            .collect()
-    }
-
-    /// Makes the kernel do what the rules say at `t`.
-    fn apply(&self, t: ScenarioTime) -> Result<(), LabError> {
-        let _serial = self.lock.lock();
-        let rules = nft::in_force(&self.scenario, t, &|r| self.addrs_of(r));
-        cmd::in_ns(
-            &self.router,
-            "nft",
-            &["-f", "-"],
-            Some(&nft::render(&rules)),
-        )?;
-        if let Ok(mut set) = self.resets.write() {
-            *set = nft::reset_addrs(&rules);
-        }
-        if self.uses_tc {
-            // Absent the first time; an error here only means there was nothing to remove.
-            let _ = cmd::in_ns(
-                &self.router,
-                "tc",
-                &["qdisc", "del", "dev", tc::TOWARD_CLIENT, "root"],
-                None,
-            );
-            if let Some(script) = tc::render(&rules) {
-                cmd::in_ns(&self.router, "tc", &["-batch", "-"], Some(&script))?;
-            }
-        }
-        Ok(())
-    }
-
-    fn remove(&self) {
-        let table: Vec<&str> = nft::TABLE.split(' ').collect();
-        let mut args = vec!["delete", "table"];
-        args.extend(table);
-        if let Err(e) = cmd::in_ns(&self.router, "nft", &args, None) {
-            tracing::warn!("lab: {e}");
-        }
-    }
 }
 
 /// The namespaces, runtimes and kernel censor of one kernel world. The `World` it starts runs
@@ -214,19 +150,16 @@ impl KernelNet {
                     Some((site.name.to_ascii_lowercase(), a, b))
                 })
                 .collect(),
-            uses_tc: scenario.rules.iter().any(|r| {
-                r.action == crate::scenario::Action::Throttle
-                    && WorldKind::Kernel.kernel_enforces(r)
-            }),
+            uses_tc: scenario
+                .rules
+                .iter()
+                .any(|r| r.action == Action::Throttle && WorldKind::Kernel.kernel_enforces(r)),
             scenario: scenario.clone(),
             resets: Arc::new(RwLock::new(BTreeSet::new())),
             lock: Mutex::new(()),
         });
         censor.apply(world.now())?;
-        let needs_injector = scenario
-            .rules
-            .iter()
-            .any(|r| r.action == crate::scenario::Action::TcpReset);
+        let needs_injector = scenario.rules.iter().any(|r| r.action == Action::TcpReset);
         let injector = if needs_injector {
             Some(Injector::start(&router, censor.resets.clone())?)
         } else {
