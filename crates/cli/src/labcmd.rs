@@ -3,7 +3,7 @@
 use crate::run::{default_db, finish, Sink};
 use anyhow::Context as _;
 use clap::Subcommand;
-use interfero_lab::Scenario;
+use interfero_lab::{Scenario, WorldKind};
 use interfero_runner::lab::Lab;
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -22,9 +22,9 @@ pub enum LabCmd {
     },
     /// Score the verdicts against the lab's ground truth.
     Eval {
-        /// userspace (loopback, no privileges) or kernel (namespaces, root).
+        /// userspace (loopback, no privileges) or kernel (namespaces, nftables, tc; root).
         #[arg(long, default_value = "userspace")]
-        world: String,
+        world: WorldKind,
         /// Only this scenario (default: every built-in scenario).
         #[arg(long)]
         scenario: Option<String>,
@@ -64,6 +64,9 @@ pub enum LabCmd {
     Up {
         /// Built-in scenario name or a scenario file.
         scenario: String,
+        /// userspace (loopback, no privileges) or kernel (namespaces, nftables, tc; root).
+        #[arg(long, default_value = "userspace")]
+        world: WorldKind,
     },
 }
 
@@ -86,14 +89,19 @@ pub async fn lab(cmd: LabCmd) -> anyhow::Result<ExitCode> {
             markdown,
             out,
         } => {
-            if world != "userspace" {
-                anyhow::bail!(
-                    "the {world:?} world is not available in this build: use --world userspace"
-                );
+            // Ctrl-C drops the evaluation, and with it the world: the kernel world's
+            // namespaces are deleted before the process exits.
+            tokio::select! {
+                r = crate::labeval::eval(world, only, json, markdown, out) => r,
+                _ = tokio::signal::ctrl_c() => {
+                    anyhow::bail!("interrupted: the lab world was stopped and removed")
+                }
             }
-            crate::labeval::eval(only, json, markdown, out).await
         }
-        LabCmd::Up { scenario: name } => up(&name).await,
+        LabCmd::Up {
+            scenario: name,
+            world,
+        } => up(&name, world).await,
         LabCmd::Watch {
             scenario,
             step,
@@ -136,9 +144,12 @@ async fn demo(db: Option<PathBuf>, out: Option<PathBuf>) -> anyhow::Result<ExitC
     Ok(ExitCode::SUCCESS)
 }
 
-async fn up(name: &str) -> anyhow::Result<ExitCode> {
+async fn up(name: &str, world: WorldKind) -> anyhow::Result<ExitCode> {
     let s = scenario(name)?;
-    let lab = Lab::start(&s).await?;
+    let lab = tokio::select! {
+        lab = Lab::start_in(&s, world) => lab?,
+        _ = tokio::signal::ctrl_c() => anyhow::bail!("interrupted while starting the world"),
+    };
     let dir = std::env::temp_dir().join(format!("interfero-lab-{}", std::process::id()));
     std::fs::create_dir_all(&dir)?;
     let ca = dir.join("lab-ca.pem");
@@ -148,7 +159,27 @@ async fn up(name: &str) -> anyhow::Result<ExitCode> {
     let canaries = dir.join("canaries.toml");
     std::fs::write(&canaries, crate::canaries::to_toml(&lab.world.canaries())?)
         .with_context(|| format!("cannot write {}", canaries.display()))?;
-    println!("world `{}` is up. Measure it with:\n", s.name);
+    // In the kernel world the probe must run in the client namespace, behind the censor.
+    let prefix = match lab.kernel() {
+        Some(k) => {
+            println!(
+                "world `{}` is up in the kernel world: namespaces {}-*, the censor in {} \
+                 (hop {} of {}). Measure it from the client namespace with:\n",
+                s.name,
+                k.tag(),
+                k.router_netns()
+                    .get(usize::from(k.options().censor_hop.saturating_sub(1)))
+                    .map_or("?", String::as_str),
+                k.options().censor_hop,
+                k.options().hops
+            );
+            format!("ip netns exec {} ", k.client_netns())
+        }
+        None => {
+            println!("world `{}` is up. Measure it with:\n", s.name);
+            String::new()
+        }
+    };
     let urls: Vec<String> = lab
         .world
         .targets()
@@ -157,7 +188,7 @@ async fn up(name: &str) -> anyhow::Result<ExitCode> {
         .map(|t| t.url)
         .collect();
     println!(
-        "  interfero run --resolver {} --control http://{}/ --ca-file {} --canaries {} {}\n",
+        "  {prefix}interfero run --resolver {} --control http://{}/ --ca-file {} --canaries {} {}\n",
         lab.world.probe_resolver(),
         lab.control_addr,
         ca.display(),

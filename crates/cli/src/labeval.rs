@@ -2,21 +2,33 @@
 
 use anyhow::Context as _;
 use interfero_lab::score::score;
-use interfero_lab::Scenario;
+use interfero_lab::{Scenario, WorldKind};
 use interfero_runner::lab::Lab;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-/// What the report cannot show yet, and why: written into docs/accuracy.md with every run.
-const KNOWN_LIMITS: &str = "\
-World: userspace (loopback, no privileges). The kernel world (network namespaces, nftables, tc) \
-is not built yet, so `tcp.timeout`, `tcp.reset` and `tcp.refused` — which need SYN-level \
-filtering per source address, impossible on shared loopback listeners — are listed as \
-unsupported rather than scored.\n\n\
-Remaining misses: the four `kz-shutdown` targets. A shutdown is a property of the whole vantage \
-point, not of one site: each target alone looks like a DNS timeout (`blocked`, `dns.timeout`). \
-Calling it `offline`/`shutdown` needs the run-level reachability test over canaries (issue \
-\"Throttling, interception, shutdowns\"), which is not built yet.\n\n";
+/// What the userspace world cannot emulate: written into docs/accuracy.md with every run.
+const USERSPACE_LIMITS: &str = "\
+World: userspace (loopback, no privileges). `tcp.timeout`, `tcp.reset` and `tcp.refused` need \
+SYN-level filtering per source address, impossible on shared loopback listeners: they are \
+listed as unsupported here and scored in the kernel world (`docs/accuracy-kernel.md`).\n\n";
+
+/// How the kernel world emulates the censor: written into docs/accuracy-kernel.md.
+const KERNEL_LIMITS: &str = "\
+World: kernel (Linux network namespaces: client — r1 — r2 (censor) — servers, 198.18.0.0/15). \
+The probe measures from the client namespace through real routers; nftables in the censor's \
+router drops (`tcp.drop`, `shutdown`) and rejects with a RST (`tcp.refuse`); `tcp.reset` \
+answers the SYN with a crossing SYN and a RST, so connect() fails with a reset; address \
+throttles are tc htb classes. DNS, SNI, Host and keyword rules stay in the userspace \
+middlebox in the servers namespace (NFQUEUE is absent on these kernels). The control measures \
+from the servers namespace and never crosses the censor.\n\n";
+
+/// What the report says about misses.
+const KNOWN_MISSES: &str = "\
+Shutdowns are judged with a reachability check over the lab's canaries (a canary site only \
+rules matching everything touch, and the name at both resolvers), made when targets fail. \
+Services are scored from their endpoints' verdicts (`service:NAME` rows). Every miss, if any, \
+is listed at the end with the evidence behind it.\n\n";
 
 /// Scenarios that make up the accuracy suite.
 fn suite(only: Option<String>) -> Vec<String> {
@@ -29,8 +41,9 @@ fn suite(only: Option<String>) -> Vec<String> {
     }
 }
 
-/// Runs the suite and prints (or writes) the report.
+/// Runs the suite in world `kind` and prints (or writes) the report.
 pub async fn eval(
+    kind: WorldKind,
     only: Option<String>,
     json: bool,
     markdown: Option<PathBuf>,
@@ -39,30 +52,19 @@ pub async fn eval(
     let mut all = Vec::new();
     for name in suite(only) {
         let s = Scenario::builtin(&name)?;
-        eprintln!("scenario {name}: starting");
-        let lab = Lab::start(&s).await?;
-        let (_, results) = lab.eval().await;
-        for (t, m) in results {
-            if let Some(v) = m.verdict.clone() {
-                let mut t = t;
-                t.name = format!("{name}/{}", t.name);
-                all.push((t, v, m));
-            }
-        }
-        for t in lab
-            .world
-            .targets()
-            .into_iter()
-            .filter(|t| t.supported.is_err())
-        {
+        eprintln!("scenario {name}: starting ({kind} world)");
+        let lab = Lab::start_in(&s, kind).await?;
+        let ev = lab.eval().await;
+        for (t, v) in ev.judged {
+            let m = ev
+                .results
+                .iter()
+                .find(|(r, _)| r.url == t.url)
+                .map(|(_, m)| m.clone())
+                .unwrap_or_default();
             let mut t = t;
             t.name = format!("{name}/{}", t.name);
-            let v = interfero_model::Verdict::new(
-                interfero_model::Status::Inconclusive,
-                0.0,
-                "unsupported",
-            );
-            all.push((t, v, interfero_model::Measurement::default()));
+            all.push((t, v, m));
         }
         lab.shutdown().await;
     }
@@ -95,8 +97,22 @@ pub async fn eval(
         }
     }
     if let Some(p) = markdown {
-        let mut md = String::from("# Accuracy against the censor lab\n\nRegenerate with `cargo run --release -- lab eval --markdown docs/accuracy.md`.\n\n");
-        md.push_str(KNOWN_LIMITS);
+        let (title, regen, limits) = match kind {
+            WorldKind::Userspace => (
+                "",
+                "cargo run --release -- lab eval --markdown docs/accuracy.md",
+                USERSPACE_LIMITS,
+            ),
+            WorldKind::Kernel => (
+                " (kernel world)",
+                "sudo target/release/interfero lab eval --world kernel --markdown docs/accuracy-kernel.md",
+                KERNEL_LIMITS,
+            ),
+        };
+        let mut md =
+            format!("# Accuracy against the censor lab{title}\n\nRegenerate with `{regen}`.\n\n");
+        md.push_str(limits);
+        md.push_str(KNOWN_MISSES);
         md.push_str(&report.to_markdown());
         if !behind.is_empty() {
             md.push_str("\n## The evidence behind each miss\n\n```");

@@ -3,13 +3,15 @@
 //! the ground truth and the behaviour come from the same rules.
 
 use crate::clock::ScenarioTime;
+use crate::kind::WorldKind;
 use crate::scenario::{name_matches, rule_in_force, Action, Match, Rule, Scenario};
 
-/// The rules the userspace world applies at `t`: in force, and not kernel-only.
-fn live(s: &Scenario, t: ScenarioTime) -> impl Iterator<Item = &Rule> {
+/// The rules the middlebox of world `k` applies at `t`: in force, and neither unsupported in
+/// that world nor left to its kernel.
+fn live(s: &Scenario, k: WorldKind, t: ScenarioTime) -> impl Iterator<Item = &Rule> {
     s.rules
         .iter()
-        .filter(move |r| r.action.kernel_only().is_none() && rule_in_force(r, t))
+        .filter(move |r| k.middlebox_applies(r) && rule_in_force(r, t))
 }
 
 fn opt_matches(pattern: &Option<String>, name: Option<&str>) -> bool {
@@ -20,21 +22,27 @@ fn opt_matches(pattern: &Option<String>, name: Option<&str>) -> bool {
 }
 
 /// Whether a shutdown rule is in force.
-pub fn shutdown(s: &Scenario, t: ScenarioTime) -> bool {
-    live(s, t).any(|r| r.action == Action::Shutdown)
+pub fn shutdown(s: &Scenario, k: WorldKind, t: ScenarioTime) -> bool {
+    live(s, k, t).any(|r| r.action == Action::Shutdown)
 }
 
 /// The DNS action of the censored resolver for `qname`.
-pub fn dns(s: &Scenario, t: ScenarioTime, qname: &str) -> Option<Action> {
-    live(s, t)
+pub fn dns(s: &Scenario, k: WorldKind, t: ScenarioTime, qname: &str) -> Option<Action> {
+    live(s, k, t)
         .filter(|r| is_dns(r.action))
         .find(|r| r.matcher.any || opt_matches(&r.matcher.domain, Some(qname)))
         .map(|r| r.action)
 }
 
 /// The TLS action for a ClientHello with `sni` arriving at a listener of `site`.
-pub fn tls(s: &Scenario, t: ScenarioTime, site: &str, sni: Option<&str>) -> Option<Action> {
-    live(s, t)
+pub fn tls(
+    s: &Scenario,
+    k: WorldKind,
+    t: ScenarioTime,
+    site: &str,
+    sni: Option<&str>,
+) -> Option<Action> {
+    live(s, k, t)
         .filter(|r| {
             matches!(
                 r.action,
@@ -49,8 +57,15 @@ pub fn tls(s: &Scenario, t: ScenarioTime, site: &str, sni: Option<&str>) -> Opti
 }
 
 /// The HTTP action for a request for `host` and `path` arriving at a listener of `site`.
-pub fn http(s: &Scenario, t: ScenarioTime, site: &str, host: &str, path: &str) -> Option<Action> {
-    live(s, t)
+pub fn http(
+    s: &Scenario,
+    k: WorldKind,
+    t: ScenarioTime,
+    site: &str,
+    host: &str,
+    path: &str,
+) -> Option<Action> {
+    live(s, k, t)
         .filter(|r| {
             matches!(
                 r.action,
@@ -77,12 +92,13 @@ pub fn http(s: &Scenario, t: ScenarioTime, site: &str, host: &str, path: &str) -
 /// The throttle rate (kbit/s) for a response, matched by SNI, Host or listener.
 pub fn throttle(
     s: &Scenario,
+    k: WorldKind,
     t: ScenarioTime,
     site: &str,
     sni: Option<&str>,
     host: &str,
 ) -> Option<u32> {
-    live(s, t)
+    live(s, k, t)
         .filter(|r| r.action == Action::Throttle)
         .find(|r| {
             let m = &r.matcher;

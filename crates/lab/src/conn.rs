@@ -59,7 +59,7 @@ async fn handle(sh: Arc<Shared>, stream: TcpStream, role: Role, probe: bool) {
     let Some(site) = sh.scenario.sites.get(idx) else {
         return;
     };
-    if probe && censor::shutdown(&sh.scenario, sh.now()) {
+    if probe && censor::shutdown(&sh.scenario, sh.kind, sh.now()) {
         return hold(stream).await;
     }
     if site.kind == SiteKind::Flaky {
@@ -96,7 +96,7 @@ async fn handle(sh: Arc<Shared>, stream: TcpStream, role: Role, probe: bool) {
         return;
     }
     let action = if probe {
-        censor::tls(&sh.scenario, sh.now(), &site.name, sni.as_deref())
+        censor::tls(&sh.scenario, sh.kind, sh.now(), &site.name, sni.as_deref())
     } else {
         None
     };
@@ -147,7 +147,7 @@ where
     };
     let t = sh.now();
     if probe {
-        match censor::http(&sh.scenario, t, &site.name, &req.host, &req.path) {
+        match censor::http(&sh.scenario, sh.kind, t, &site.name, &req.host, &req.path) {
             Some(Action::HttpBlockpage) => {
                 send(
                     &mut s,
@@ -183,7 +183,7 @@ where
         }
     }
     let policed = if probe {
-        censor::throttle(&sh.scenario, t, &site.name, sni, &req.host)
+        censor::throttle(&sh.scenario, sh.kind, t, &site.name, sni, &req.host)
     } else {
         None
     };

@@ -82,7 +82,7 @@ pub(crate) fn answer(
     let t = sh.now();
     // A shutdown cuts the probe off from every resolver, the honest one (a resolver abroad)
     // included.
-    if from_probe && censor::shutdown(&sh.scenario, t) {
+    if from_probe && censor::shutdown(&sh.scenario, sh.kind, t) {
         return Vec::new();
     }
     if role == Resolver::Honest {
@@ -92,7 +92,7 @@ pub(crate) fn answer(
         let addrs = if is_a { vec![ip] } else { Vec::new() };
         reply(&q, ResponseCode::NoError, &addrs)
     };
-    let out = match censor::dns(&sh.scenario, t, &qname) {
+    let out = match censor::dns(&sh.scenario, sh.kind, t, &qname) {
         None => return vec![now(fit(true_reply, udp))],
         Some(Action::DnsNxdomain) => reply(&q, ResponseCode::NXDomain, &[]),
         Some(Action::DnsServfail) => reply(&q, ResponseCode::ServFail, &[]),

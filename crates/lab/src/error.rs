@@ -31,6 +31,18 @@ pub enum LabError {
     /// A socket could not be bound or configured.
     #[error("network: {0}")]
     Io(#[from] std::io::Error),
+    /// The kernel world cannot run here (not root, no `nft`, no network namespaces): a reason
+    /// to skip, in one line.
+    #[error("kernel world unavailable: {0}")]
+    KernelUnavailable(String),
+    /// A command that sets up or tears down the kernel world failed.
+    #[error("`{cmd}` failed: {detail}")]
+    Command {
+        /// The command line.
+        cmd: String,
+        /// Exit status and what it printed on stderr.
+        detail: String,
+    },
     /// Every loopback block tried was already in use.
     #[error("no free loopback block 127.X.Y.0/24 after {0} attempts")]
     NoFreeBlock(usize),

@@ -3,6 +3,7 @@
 
 pub use crate::action::Action;
 use crate::clock::{ScenarioTime, Span, Window};
+use crate::kind::WorldKind;
 use crate::LabError;
 use interfero_model::{Status, Technique};
 use serde::{Deserialize, Serialize};
@@ -341,7 +342,12 @@ impl Scenario {
 
     /// The services with their ground truth at scenario time `t`.
     pub fn services_at(&self, t: ScenarioTime) -> Vec<LabService> {
-        let targets = self.targets_at(t);
+        self.services_in(t, WorldKind::Userspace)
+    }
+
+    /// The services with their ground truth at scenario time `t` in world `kind`.
+    pub fn services_in(&self, t: ScenarioTime, kind: WorldKind) -> Vec<LabService> {
+        let targets = self.targets_in(t, kind);
         self.services
             .iter()
             .map(|svc| {
@@ -372,15 +378,21 @@ impl Scenario {
             .collect()
     }
 
-    /// The targets with their ground truth at scenario time `t`.
+    /// The targets with their ground truth at scenario time `t`, in the userspace world.
     pub fn targets_at(&self, t: ScenarioTime) -> Vec<LabTarget> {
+        self.targets_in(t, WorldKind::Userspace)
+    }
+
+    /// The targets with their ground truth at scenario time `t`, marked unsupported where world
+    /// `kind` cannot emulate a rule that concerns them.
+    pub fn targets_in(&self, t: ScenarioTime, kind: WorldKind) -> Vec<LabTarget> {
         self.targets
             .iter()
-            .map(|spec| self.target_at(spec, t))
+            .map(|spec| self.target_at(spec, t, kind))
             .collect()
     }
 
-    fn target_at(&self, spec: &TargetSpec, t: ScenarioTime) -> LabTarget {
+    fn target_at(&self, spec: &TargetSpec, t: ScenarioTime, kind: WorldKind) -> LabTarget {
         let in_force = spec.governed_by.as_ref().is_none_or(|id| {
             self.rules
                 .iter()
@@ -415,12 +427,14 @@ impl Scenario {
         expect.techniques.dedup();
         let host = url_host(&spec.url).unwrap_or_default();
         let supported = match self.rules.iter().find_map(|r| {
-            let reason = r.action.kernel_only()?;
-            rule_names(&r.matcher)
-                .any(|p| name_matches(p, &host))
+            let reason = kind.emulates(r).err()?;
+            (r.matcher.any || rule_names(&r.matcher).any(|p| name_matches(p, &host)))
                 .then_some((r, reason))
         }) {
-            Some((r, reason)) => Err(format!("rule {:?} ({:?}): {reason}", r.id, r.action)),
+            Some((r, reason)) => Err(format!(
+                "rule {:?} ({:?}): {reason} ({kind} world)",
+                r.id, r.action
+            )),
             None => Ok(()),
         };
         LabTarget {

@@ -1,5 +1,7 @@
-//! A running userspace world: resolvers, blockpage server and site listeners on a private
-//! loopback block 127.X.Y.0/24, with the censor applied to every peer but the control's.
+//! A running world: resolvers, blockpage server and site listeners on one /24 block, with the
+//! censor applied to every peer but the control's. The userspace world takes a private loopback
+//! block 127.X.Y.0/24; the kernel world puts the same listeners in its servers namespace on a
+//! 198.19.X.0/24 block (see `kernel`).
 //!
 //! Layout of the block: `.2` censored resolver, `.3` honest resolver (both port 5353, UDP and
 //! TCP), `.4` the control's source address, `.9` the blockpage server, `.10`… the sites (a CDN
@@ -8,6 +10,7 @@
 use crate::clock::ScenarioTime;
 use crate::conn::{self, Role};
 use crate::dns::{self, Resolver};
+use crate::kind::WorldKind;
 use crate::pki::{Pki, BLOCKPAGE_NAME};
 use crate::scenario::{CertKind, LabTarget, Scenario, Site, SiteDns, SiteKind};
 use crate::tasks::Tasks;
@@ -17,7 +20,7 @@ use std::collections::HashMap;
 use std::io::ErrorKind;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use tokio::net::{TcpListener, UdpSocket};
 
 /// Port of both resolvers.
@@ -50,6 +53,19 @@ fn canary_site() -> Site {
 }
 const FIRST_SITE: u8 = 10;
 
+/// Where a world's listeners live and which world's division of labour it follows.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Placement {
+    /// The first three octets of the /24 to bind; `None`: a random free loopback block.
+    pub block: Option<[u8; 3]>,
+    /// Which rules the middlebox applies (the kernel world leaves some to nftables and tc).
+    pub kind: WorldKind,
+}
+
+/// Called with the new scenario time whenever the clock moves (the kernel world re-renders
+/// its nftables and tc rules).
+pub(crate) type TimeHook = Box<dyn Fn(ScenarioTime) + Send + Sync>;
+
 /// What one name answers at each resolver.
 pub(crate) struct ZoneEntry {
     pub(crate) probe: Vec<Ipv4Addr>,
@@ -64,14 +80,15 @@ pub(crate) struct Shared {
     pub(crate) zone: HashMap<String, ZoneEntry>,
     pub(crate) conn_count: Vec<AtomicU64>,
     pub(crate) tasks: Tasks,
-    net: [u8; 2],
+    pub(crate) kind: WorldKind,
+    net: [u8; 3],
     clock: AtomicU64,
     site_addrs: Vec<(Ipv4Addr, Ipv4Addr)>,
 }
 
 impl Shared {
     fn ip(&self, last: u8) -> Ipv4Addr {
-        Ipv4Addr::new(127, self.net[0], self.net[1], last)
+        block_ip(self.net, last)
     }
     /// The scenario clock.
     pub(crate) fn now(&self) -> ScenarioTime {
@@ -87,9 +104,14 @@ impl Shared {
     }
 }
 
+fn block_ip(net: [u8; 3], last: u8) -> Ipv4Addr {
+    Ipv4Addr::new(net[0], net[1], net[2], last)
+}
+
 /// A running world. Dropping it aborts its tasks; `shutdown` also waits for them.
 pub struct World {
     shared: Arc<Shared>,
+    on_time: Mutex<Option<TimeHook>>,
 }
 
 enum Listen {
@@ -98,10 +120,10 @@ enum Listen {
 }
 
 /// Addresses of each site: (probe-side answer, control-side answer), equal unless CDN.
-fn plan(s: &Scenario, net: [u8; 2]) -> Vec<(Ipv4Addr, Ipv4Addr)> {
+fn plan(s: &Scenario, net: [u8; 3]) -> Vec<(Ipv4Addr, Ipv4Addr)> {
     let mut next = FIRST_SITE;
     let mut take = || {
-        let ip = Ipv4Addr::new(127, net[0], net[1], next);
+        let ip = block_ip(net, next);
         next = next.saturating_add(1);
         ip
     };
@@ -118,10 +140,10 @@ type Bound = (Vec<(UdpSocket, Resolver)>, Vec<(TcpListener, Listen)>);
 
 async fn bind_all(
     s: &Scenario,
-    net: [u8; 2],
+    net: [u8; 3],
     addrs: &[(Ipv4Addr, Ipv4Addr)],
 ) -> std::io::Result<Bound> {
-    let ip = |last| Ipv4Addr::new(127, net[0], net[1], last);
+    let ip = |last| block_ip(net, last);
     let mut udp = Vec::new();
     let mut tcp = Vec::new();
     for (last, role) in [(2, Resolver::Censored), (3, Resolver::Honest)] {
@@ -196,26 +218,52 @@ fn zone(
 }
 
 impl World {
-    /// Starts a world for `scenario` on a fresh loopback block (another block on AddrInUse).
+    /// Starts a userspace world for `scenario` on a fresh loopback block (another block on
+    /// AddrInUse).
     pub async fn start(scenario: &Scenario) -> Result<World, LabError> {
+        Self::start_with(scenario, Placement::default()).await
+    }
+
+    /// Starts a world for `scenario` as `placement` says: on a given /24 (every address of it
+    /// must be local where this runs) or a random loopback block.
+    pub async fn start_with(scenario: &Scenario, placement: Placement) -> Result<World, LabError> {
+        let needed = scenario
+            .sites
+            .iter()
+            .map(|s| 1 + usize::from(s.cdn))
+            .sum::<usize>();
+        // One more for the canary site every world gets.
+        if needed + 1 > usize::from(u8::MAX - FIRST_SITE) {
+            return Err(LabError::Invalid(format!(
+                "{needed} site addresses do not fit in one /24"
+            )));
+        }
         let pki = Pki::new()?;
         let mut with_canary = scenario.clone();
         with_canary.sites.push(canary_site());
         let scenario = &with_canary;
-        for _ in 0..BLOCK_TRIES {
-            let net = [random_in(64, 250) as u8, random_in(0, 255) as u8];
+        let tries = if placement.block.is_some() {
+            1
+        } else {
+            BLOCK_TRIES
+        };
+        for _ in 0..tries {
+            let net = placement
+                .block
+                .unwrap_or_else(|| [127, random_in(64, 250) as u8, random_in(0, 255) as u8]);
             let addrs = plan(scenario, net);
             let (udp, tcp) = match bind_all(scenario, net, &addrs).await {
                 Ok(b) => b,
-                Err(e) if e.kind() == ErrorKind::AddrInUse => continue,
+                Err(e) if e.kind() == ErrorKind::AddrInUse && placement.block.is_none() => continue,
                 Err(e) => return Err(e.into()),
             };
             let shared = Arc::new(Shared {
-                zone: zone(scenario, &addrs, Ipv4Addr::new(127, net[0], net[1], 9)),
+                zone: zone(scenario, &addrs, block_ip(net, 9)),
                 conn_count: scenario.sites.iter().map(|_| AtomicU64::new(0)).collect(),
                 scenario: scenario.clone(),
                 pki,
                 tasks: Tasks::new(),
+                kind: placement.kind,
                 net,
                 clock: AtomicU64::new(0),
                 site_addrs: addrs,
@@ -239,7 +287,10 @@ impl World {
                     }
                 }
             }
-            return Ok(World { shared });
+            return Ok(World {
+                shared,
+                on_time: Mutex::new(None),
+            });
         }
         Err(LabError::NoFreeBlock(BLOCK_TRIES))
     }
@@ -269,14 +320,41 @@ impl World {
         self.shared.pki.mitm_ca_pem()
     }
 
-    /// The targets with their ground truth at the current scenario time.
+    /// The targets with their ground truth at the current scenario time, marked unsupported
+    /// where this world cannot emulate what they need.
     pub fn targets(&self) -> Vec<LabTarget> {
-        self.shared.scenario.targets_at(self.shared.now())
+        self.shared
+            .scenario
+            .targets_in(self.shared.now(), self.shared.kind)
     }
 
-    /// Sets the scenario clock (rules with windows follow it at once).
+    /// The services with their ground truth at the current scenario time.
+    pub fn services(&self) -> Vec<crate::LabService> {
+        self.shared
+            .scenario
+            .services_in(self.shared.now(), self.shared.kind)
+    }
+
+    /// Which world this is.
+    pub fn kind(&self) -> WorldKind {
+        self.shared.kind
+    }
+
+    /// Sets the scenario clock (rules with windows follow it at once, in the kernel too).
     pub fn set_time(&self, t: ScenarioTime) {
         self.shared.clock.store(t.0, Ordering::Relaxed);
+        if let Ok(hook) = self.on_time.lock() {
+            if let Some(f) = hook.as_ref() {
+                f(t);
+            }
+        }
+    }
+
+    /// Installs what must follow the clock besides the middlebox (the kernel world's rules).
+    pub(crate) fn set_time_hook(&self, hook: TimeHook) {
+        if let Ok(mut h) = self.on_time.lock() {
+            *h = Some(hook);
+        }
     }
 
     /// The scenario clock.

@@ -1,26 +1,58 @@
 //! Running the real probe and control against a lab world: the ground for `lab demo`, `lab eval`
 //! and the tests that prove every verdict.
+//!
+//! In the userspace world everything runs on the caller's runtime, on loopback. In the kernel
+//! world the probe runs on the client namespace's runtime (its traffic crosses the censor's
+//! router), the control measures from the servers namespace (its traffic never does), and the
+//! control's API listens on the client namespace's loopback, as an out-of-band channel.
 
 use crate::{run, Session, Vantage};
 use interfero_lab::score::{score, Report};
-use interfero_lab::{LabError, LabTarget, Scenario, World};
+use interfero_lab::{KernelNet, KernelOptions, LabError, LabTarget, Scenario, World, WorldKind};
 use interfero_model::{Measurement, Target};
 use interfero_probe::{ControlClient, ProbeConfig, Resolver, Timeouts};
 use interfero_server::{measurer_fn, serve_control, Limits};
-use std::net::SocketAddr;
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::sync::Arc;
 use std::time::Duration;
-use tokio::sync::{oneshot, watch};
+use tokio::runtime::Handle;
+use tokio::sync::{mpsc, oneshot, watch};
+
+/// What `Lab::eval` found.
+pub struct Evaluation {
+    /// The score.
+    pub report: Report,
+    /// Every scored verdict with its truth: targets, services, and unsupported targets (as
+    /// `inconclusive` by rule `unsupported`).
+    pub judged: Vec<(LabTarget, interfero_model::Verdict)>,
+    /// The measurements behind the targets' verdicts.
+    pub results: Vec<(LabTarget, Measurement)>,
+}
 
 /// A world with a control server beside it, ready to be measured.
 pub struct Lab {
     /// The censor's world.
     pub world: World,
-    /// Where the control listens.
+    /// Where the control listens (in the kernel world: on the client namespace's loopback).
     pub control_addr: SocketAddr,
     /// A probe configured to measure this world.
     pub session: Session,
     stop_control: Option<oneshot::Sender<()>>,
+    // After `world`: fields drop in order, and the world's tasks must end before the
+    // namespaces go.
+    kernel: Option<KernelNet>,
+}
+
+/// Binds a listener on `ip` (port 0) from a thread of `rt`, i.e. in `rt`'s namespace.
+async fn bind_in(rt: &Handle, ip: IpAddr) -> Result<std::net::TcpListener, LabError> {
+    rt.spawn_blocking(move || {
+        let l = std::net::TcpListener::bind((ip, 0))?;
+        l.set_nonblocking(true)?;
+        Ok::<_, std::io::Error>(l)
+    })
+    .await
+    .map_err(|e| LabError::Io(std::io::Error::other(e.to_string())))?
+    .map_err(LabError::Io)
 }
 
 /// Timeouts for the lab: its round trips are sub-millisecond, so a few seconds separates an
@@ -36,10 +68,46 @@ pub fn lab_timeouts() -> Timeouts {
 }
 
 impl Lab {
-    /// Starts the world and a control (on loopback, measuring from the world's uncensored
-    /// vantage point) and configures a probe for it.
+    /// Starts the userspace world and a control (on loopback, measuring from the world's
+    /// uncensored vantage point) and configures a probe for it.
     pub async fn start(scenario: &Scenario) -> Result<Lab, LabError> {
-        let world = World::start(scenario).await?;
+        Self::start_in(scenario, WorldKind::Userspace).await
+    }
+
+    /// Starts the world of `kind` (the kernel world with its default path).
+    pub async fn start_in(scenario: &Scenario, kind: WorldKind) -> Result<Lab, LabError> {
+        match kind {
+            WorldKind::Userspace => {
+                let world = World::start(scenario).await?;
+                Self::around(scenario, world, None).await
+            }
+            WorldKind::Kernel => Self::start_kernel(scenario, KernelOptions::default()).await,
+        }
+    }
+
+    /// Starts the kernel world with the path `opts` describes (root only).
+    pub async fn start_kernel(scenario: &Scenario, opts: KernelOptions) -> Result<Lab, LabError> {
+        let (kernel, world) = KernelNet::start(scenario, opts).await?;
+        Self::around(scenario, world, Some(kernel)).await
+    }
+
+    /// The kernel world's namespaces and runtimes, in the kernel world.
+    pub fn kernel(&self) -> Option<&KernelNet> {
+        self.kernel.as_ref()
+    }
+
+    /// Where the probe runs: the client namespace, or the caller's runtime.
+    fn probe_rt(&self) -> Handle {
+        self.kernel
+            .as_ref()
+            .map_or_else(Handle::current, |k| k.client().clone())
+    }
+
+    async fn around(
+        scenario: &Scenario,
+        world: World,
+        kernel: Option<KernelNet>,
+    ) -> Result<Lab, LabError> {
         let roots = rustls_pki_types::pem::PemObject::pem_slice_iter(world.ca_pem().as_bytes())
             .filter_map(Result::ok)
             .collect::<Vec<rustls_pki_types::CertificateDer<'static>>>();
@@ -50,9 +118,20 @@ impl Lab {
             bind_ip: Some(world.control_bind_ip()),
             ..ProbeConfig::default()
         });
-        let listener = tokio::net::TcpListener::bind((world.control_bind_ip(), 0))
-            .await
-            .map_err(LabError::Io)?;
+        // The control's API: where the probe can reach it without crossing the censor.
+        let (probe_rt, control_rt, api_ip) = match &kernel {
+            Some(k) => (
+                k.client().clone(),
+                k.servers().clone(),
+                IpAddr::V4(Ipv4Addr::LOCALHOST),
+            ),
+            None => (
+                Handle::current(),
+                Handle::current(),
+                world.control_bind_ip(),
+            ),
+        };
+        let listener = bind_in(&probe_rt, api_ip).await?;
         let control_addr = listener.local_addr().map_err(LabError::Io)?;
         let measurer = measurer_fn(move |req| {
             let cfg = control_cfg.clone();
@@ -63,14 +142,17 @@ impl Lab {
             max_concurrent: 256,
             ..Limits::default()
         };
-        tokio::spawn(serve_control(
-            listener,
-            Arc::new(measurer),
-            limits,
-            async move {
+        // The control serves (and so measures) from `control_rt`'s namespace, whatever
+        // namespace its listening socket was made in.
+        control_rt.spawn(async move {
+            let Ok(listener) = tokio::net::TcpListener::from_std(listener) else {
+                return;
+            };
+            let stop = async move {
                 let _ = stop_rx.await;
-            },
-        ));
+            };
+            let _ = serve_control(listener, Arc::new(measurer), limits, stop).await;
+        });
         let probe = ProbeConfig {
             resolver: Resolver::Addr(world.probe_resolver()),
             extra_roots: roots,
@@ -81,10 +163,10 @@ impl Lab {
         };
         let probe = Arc::new(probe);
         // A dead control: a port that was bound, then freed, so nothing answers there.
-        let dead = match std::net::TcpListener::bind((world.control_bind_ip(), 0)) {
-            Ok(l) => l.local_addr().map_err(LabError::Io)?,
-            Err(e) => return Err(LabError::Io(e)),
-        };
+        let dead = bind_in(&probe_rt, api_ip)
+            .await?
+            .local_addr()
+            .map_err(LabError::Io)?;
         let base = if scenario.control { control_addr } else { dead };
         let mut control = ControlClient::new(format!("http://{base}/"));
         control.retries = 1;
@@ -104,6 +186,7 @@ impl Lab {
             control_addr,
             session,
             stop_control: Some(stop_tx),
+            kernel,
         })
     }
 
@@ -125,27 +208,36 @@ impl Lab {
                 category_code: None,
             })
             .collect();
-        let (_keep, stop) = watch::channel(false);
+        // The probe runs where its sockets must be made; measurements come back here.
+        let (tx, mut rx) = mpsc::unbounded_channel();
+        let session = self.session.clone();
+        let probe = self.probe_rt().spawn(async move {
+            let (_keep, stop) = watch::channel(false);
+            run(&session, list, stop, |m| {
+                let _ = tx.send(m);
+            })
+            .await;
+        });
         let mut out = Vec::new();
-        run(&self.session, list, stop, |m| {
+        while let Some(m) = rx.recv().await {
             if let Some(t) = targets.iter().find(|t| t.url == m.input) {
                 on_done(t, &m);
                 out.push((t.clone(), m));
             }
-        })
-        .await;
+        }
+        let _ = probe.await;
         out
     }
 
     /// Measures and scores the world: the accuracy report, with unsupported targets listed.
-    pub async fn eval(&self) -> (Report, Vec<(LabTarget, Measurement)>) {
+    pub async fn eval(&self) -> Evaluation {
         let results = self.measure(|_, _| {}).await;
         let mut judged: Vec<(LabTarget, interfero_model::Verdict)> = results
             .iter()
             .filter_map(|(t, m)| m.verdict.clone().map(|v| (t.clone(), v)))
             .collect();
         // Services are judged from their endpoints' verdicts, and scored like targets.
-        for svc in self.world.scenario().services_at(self.world.now()) {
+        for svc in self.world.services() {
             if svc.truth.supported.is_err() {
                 continue;
             }
@@ -174,14 +266,22 @@ impl Lab {
                 ),
             ));
         }
-        (score(&judged), results)
+        Evaluation {
+            report: score(&judged),
+            judged,
+            results,
+        }
     }
 
-    /// Stops the control and the world.
+    /// Stops the control and the world; in the kernel world, then removes its namespaces.
     pub async fn shutdown(mut self) {
         if let Some(tx) = self.stop_control.take() {
             let _ = tx.send(());
         }
+        let kernel = self.kernel.take();
         self.world.shutdown().await;
+        if let Some(k) = kernel {
+            k.shutdown().await;
+        }
     }
 }

@@ -18,7 +18,9 @@ async fn eval_at(name: &str, at: Option<&str>) -> Vec<String> {
         lab.world
             .set_time(ScenarioTime::parse(t).expect("scenario time"));
     }
-    let (report, results) = lab.eval().await;
+    let interfero_runner::lab::Evaluation {
+        report, results, ..
+    } = lab.eval().await;
     assert!(!results.is_empty(), "{name}: nothing measured");
     // The control hands back the probe's address for scrubbing; it is never kept.
     assert!(results.iter().all(|(_, m)| m

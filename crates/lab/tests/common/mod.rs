@@ -17,7 +17,17 @@ pub const PROBE_SRC: IpAddr = IpAddr::V4(Ipv4Addr::LOCALHOST);
 
 /// Every datagram answering one A query within `wait`.
 pub async fn dns_all(server: SocketAddr, name: &str, wait: Duration) -> Vec<Vec<u8>> {
-    let sock = UdpSocket::bind((Ipv4Addr::LOCALHOST, 0)).await.unwrap();
+    dns_all_from(IpAddr::V4(Ipv4Addr::LOCALHOST), server, name, wait).await
+}
+
+/// Every datagram answering one A query sent from `src` within `wait`.
+pub async fn dns_all_from(
+    src: IpAddr,
+    server: SocketAddr,
+    name: &str,
+    wait: Duration,
+) -> Vec<Vec<u8>> {
+    let sock = UdpSocket::bind((src, 0)).await.unwrap();
     let mut q = Message::query();
     q.metadata.recursion_desired = true;
     q.add_query(Query::query(Name::from_ascii(name).unwrap(), RecordType::A));

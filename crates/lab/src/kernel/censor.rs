@@ -1,0 +1,77 @@
+//! The kernel half of the censor: the rules in force, rendered into the censor's router
+//! namespace (nftables table, tc classes, the injector's reset addresses) whenever the scenario
+//! clock moves.
+
+use super::inject::ResetSet;
+use super::{cmd, nft, tc};
+use crate::clock::ScenarioTime;
+use crate::scenario::{name_matches, Rule, Scenario};
+use crate::LabError;
+use std::collections::BTreeSet;
+use std::net::Ipv4Addr;
+use std::sync::Mutex;
+
+/// The censor's kernel half: renders the rules in force into the router namespace.
+pub(crate) struct Censor {
+    pub(crate) router: String,
+    pub(crate) scenario: Scenario,
+    /// Each site's addresses (probe-side and control-side), by lowercase name.
+    pub(crate) sites: Vec<(String, Ipv4Addr, Ipv4Addr)>,
+    pub(crate) resets: ResetSet,
+    pub(crate) uses_tc: bool,
+    /// Serialises re-rendering when the clock moves from several threads.
+    pub(crate) lock: Mutex<()>,
+}
+
+impl Censor {
+    fn addrs_of(&self, r: &Rule) -> BTreeSet<Ipv4Addr> {
+        let m = &r.matcher;
+        self.sites
+            .iter()
+            .filter(|(name, _, _)| {
+                m.address
+                    .as_deref()
+                    .is_some_and(|a| a.eq_ignore_ascii_case(name))
+                    || m.domain.as_deref().is_some_and(|d| name_matches(d, name))
+            })
+            .flat_map(|(_, a, b)| [*a, *b])
+            .collect()
+    }
+
+    /// Makes the kernel do what the rules say at `t`.
+    pub(crate) fn apply(&self, t: ScenarioTime) -> Result<(), LabError> {
+        let _serial = self.lock.lock();
+        let rules = nft::in_force(&self.scenario, t, &|r| self.addrs_of(r));
+        cmd::in_ns(
+            &self.router,
+            "nft",
+            &["-f", "-"],
+            Some(&nft::render(&rules)),
+        )?;
+        if let Ok(mut set) = self.resets.write() {
+            *set = nft::reset_addrs(&rules);
+        }
+        if self.uses_tc {
+            // Absent the first time; an error here only means there was nothing to remove.
+            let _ = cmd::in_ns(
+                &self.router,
+                "tc",
+                &["qdisc", "del", "dev", tc::TOWARD_CLIENT, "root"],
+                None,
+            );
+            if let Some(script) = tc::render(&rules) {
+                cmd::in_ns(&self.router, "tc", &["-batch", "-"], Some(&script))?;
+            }
+        }
+        Ok(())
+    }
+
+    pub(crate) fn remove(&self) {
+        let table: Vec<&str> = nft::TABLE.split(' ').collect();
+        let mut args = vec!["delete", "table"];
+        args.extend(table);
+        if let Err(e) = cmd::in_ns(&self.router, "nft", &args, None) {
+            tracing::warn!("lab: {e}");
+        }
+    }
+}

@@ -1,0 +1,230 @@
+//! The kernel world's namespaces: client — r1 — … — rN — servers, joined by veth pairs, with
+//! addresses in 198.18.0.0/15. Every namespace is named `ifr-<pid>-<n>-<role>`, so concurrent
+//! worlds never collide and a later run can sweep what a killed one left. Dropping a
+//! `Topology` deletes its namespaces (veths, nftables tables and tc qdiscs go with them); so
+//! does an error halfway through building it.
+//!
+//! ```text
+//!  client ns            r1 ns                    rN ns                servers ns
+//!  to-srv 198.18.0.1 ── to-cli 198.18.0.2       …                       to-cli 198.18.N.2
+//!                       to-srv 198.18.1.1 ──  …  to-srv 198.18.N.1 ──┘   lo: 198.19.0.0/24
+//! ```
+//! Link `i` (from node `i` to node `i+1`) is 198.18.i.0/24: `.1` on the client side, `.2` on
+//! the servers side. The servers' service block 198.19.0.0/24 is local to the servers
+//! namespace (a `local` route on lo), so the middlebox can bind any address in it.
+
+use super::cmd::ip;
+use super::runtime::in_netns;
+use crate::LabError;
+use std::net::Ipv4Addr;
+use std::sync::atomic::{AtomicU32, Ordering};
+
+/// Every namespace the lab creates starts with this.
+pub const NS_PREFIX: &str = "ifr-";
+/// Where `ip netns` keeps namespace names.
+const NETNS_DIR: &str = "/var/run/netns";
+/// The client's (probe's) address.
+pub const CLIENT_IP: Ipv4Addr = Ipv4Addr::new(198, 18, 0, 1);
+/// The first three octets of the servers' service block (resolvers, blockpage, sites).
+pub const SERVICE_BLOCK: [u8; 3] = [198, 19, 0];
+/// The most routers a path may have (link numbers stay in one octet, with room to spare).
+pub const MAX_HOPS: u8 = 16;
+
+/// Each node's veth toward the servers (not `up`: `ip` would read it as a keyword).
+pub const TOWARD_SERVERS: &str = "to-srv";
+/// Each node's veth toward the client.
+pub const TOWARD_CLIENT: &str = "to-cli";
+/// Distinguishes the worlds of one process.
+static NEXT: AtomicU32 = AtomicU32::new(0);
+
+/// The namespaces of one kernel world, deleted on drop.
+#[derive(Debug)]
+pub(crate) struct Topology {
+    /// `ifr-<pid>-<n>`: the prefix of every namespace of this world.
+    pub(crate) tag: String,
+    /// The probe's namespace.
+    pub(crate) client: String,
+    /// The routers, hop 1 first.
+    pub(crate) routers: Vec<String>,
+    /// Where the middlebox and the control run.
+    pub(crate) servers: String,
+    /// Namespaces actually created, to delete.
+    made: Vec<String>,
+}
+
+/// Address `.last` of link `link` (198.18.link.last).
+pub(crate) fn link_ip(link: u8, last: u8) -> Ipv4Addr {
+    Ipv4Addr::new(198, 18, link, last)
+}
+
+impl Topology {
+    /// Builds client, `hops` routers and servers, linked in a line, addressed and routed.
+    pub(crate) fn build(hops: u8) -> Result<Topology, LabError> {
+        if hops == 0 || hops > MAX_HOPS {
+            return Err(LabError::Invalid(format!(
+                "hops must be 1..={MAX_HOPS}, not {hops}"
+            )));
+        }
+        let tag = format!(
+            "{NS_PREFIX}{}-{}",
+            std::process::id(),
+            NEXT.fetch_add(1, Ordering::Relaxed)
+        );
+        let mut t = Topology {
+            client: format!("{tag}-c"),
+            routers: (1..=hops).map(|i| format!("{tag}-r{i}")).collect(),
+            servers: format!("{tag}-s"),
+            tag,
+            made: Vec::new(),
+        };
+        // On any error below, `t` is dropped and deletes what was made so far.
+        t.wire(hops)?;
+        Ok(t)
+    }
+
+    /// Every node, client first.
+    fn nodes(&self) -> Vec<String> {
+        let mut v = vec![self.client.clone()];
+        v.extend(self.routers.iter().cloned());
+        v.push(self.servers.clone());
+        v
+    }
+
+    fn wire(&mut self, hops: u8) -> Result<(), LabError> {
+        let nodes = self.nodes();
+        for ns in &nodes {
+            ip(&["netns", "add", ns])?;
+            self.made.push(ns.clone());
+            ip(&["-n", ns, "link", "set", "lo", "up"])?;
+        }
+        for (link, pair) in (0u8..).zip(nodes.windows(2)) {
+            let [left, right] = pair else { continue };
+            // Both ends are made inside their namespaces: nothing ever appears in the host's.
+            ip(&[
+                "-n",
+                left,
+                "link",
+                "add",
+                TOWARD_SERVERS,
+                "type",
+                "veth",
+                "peer",
+                "name",
+                TOWARD_CLIENT,
+                "netns",
+                right,
+            ])?;
+            let l = format!("{}/24", link_ip(link, 1));
+            let r = format!("{}/24", link_ip(link, 2));
+            ip(&["-n", left, "addr", "add", &l, "dev", TOWARD_SERVERS])?;
+            ip(&["-n", right, "addr", "add", &r, "dev", TOWARD_CLIENT])?;
+            ip(&["-n", left, "link", "set", TOWARD_SERVERS, "up"])?;
+            ip(&["-n", right, "link", "set", TOWARD_CLIENT, "up"])?;
+        }
+        let block = format!(
+            "{}.{}.{}.0/24",
+            SERVICE_BLOCK[0], SERVICE_BLOCK[1], SERVICE_BLOCK[2]
+        );
+        // Client: the lab's two ranges via r1, and no default route, so that an address
+        // outside the lab (a bogon answer) fails here instead of leaving the namespace.
+        let r1 = link_ip(0, 2).to_string();
+        ip(&[
+            "-n",
+            &self.client,
+            "route",
+            "add",
+            "198.18.0.0/16",
+            "via",
+            &r1,
+        ])?;
+        ip(&["-n", &self.client, "route", "add", &block, "via", &r1])?;
+        for (i, r) in (1u8..).zip(&self.routers) {
+            let toward_client = link_ip(i - 1, 1).to_string();
+            let toward_servers = link_ip(i, 2).to_string();
+            for j in 0..i.saturating_sub(1) {
+                let net = format!("{}/24", link_ip(j, 0));
+                ip(&["-n", r, "route", "add", &net, "via", &toward_client])?;
+            }
+            for j in i + 1..=hops {
+                let net = format!("{}/24", link_ip(j, 0));
+                ip(&["-n", r, "route", "add", &net, "via", &toward_servers])?;
+            }
+            ip(&["-n", r, "route", "add", &block, "via", &toward_servers])?;
+            in_netns(r, || std::fs::write("/proc/sys/net/ipv4/ip_forward", "1"))?.map_err(|e| {
+                LabError::Command {
+                    cmd: format!("enable forwarding in {r}"),
+                    detail: e.to_string(),
+                }
+            })?;
+        }
+        let last_router = link_ip(hops, 1).to_string();
+        ip(&[
+            "-n",
+            &self.servers,
+            "route",
+            "add",
+            "198.18.0.0/16",
+            "via",
+            &last_router,
+        ])?;
+        ip(&[
+            "-n",
+            &self.servers,
+            "route",
+            "add",
+            "local",
+            &block,
+            "dev",
+            "lo",
+            "table",
+            "local",
+        ])?;
+        Ok(())
+    }
+
+    /// Deletes every namespace made (their interfaces, tables and qdiscs go with them).
+    pub(crate) fn remove(&mut self) {
+        for ns in self.made.drain(..).rev() {
+            if let Err(e) = ip(&["netns", "del", &ns]) {
+                tracing::warn!("lab: {e}");
+            }
+        }
+    }
+}
+
+impl Drop for Topology {
+    fn drop(&mut self) {
+        self.remove();
+    }
+}
+
+/// The namespaces of this process's worlds, or of any process with `all`.
+pub fn lab_namespaces(all: bool) -> Vec<String> {
+    let own = format!("{NS_PREFIX}{}-", std::process::id());
+    let Ok(dir) = std::fs::read_dir(NETNS_DIR) else {
+        return Vec::new();
+    };
+    dir.filter_map(|e| e.ok()?.file_name().into_string().ok())
+        .filter(|n| n.starts_with(if all { NS_PREFIX } else { &own }))
+        .collect()
+}
+
+/// Deletes `ifr-<pid>-…` namespaces whose owner process is gone (left by a killed run).
+/// Returns the names removed.
+pub fn sweep_stale() -> Vec<String> {
+    let mut removed = Vec::new();
+    for name in lab_namespaces(true) {
+        let pid = name
+            .strip_prefix(NS_PREFIX)
+            .and_then(|rest| rest.split('-').next())
+            .and_then(|p| p.parse::<u32>().ok());
+        let Some(pid) = pid else { continue };
+        if std::path::Path::new(&format!("/proc/{pid}")).exists() {
+            continue;
+        }
+        if ip(&["netns", "del", &name]).is_ok() {
+            removed.push(name);
+        }
+    }
+    removed
+}

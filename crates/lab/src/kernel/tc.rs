@@ -1,0 +1,53 @@
+//! Address throttles as tc htb classes on the censor router's interface toward the client
+//! (responses flow that way). netem is absent on these kernels; htb and u32 are present.
+
+use super::nft::{Dest, KernelRule};
+use crate::scenario::Action;
+use std::fmt::Write as _;
+
+pub(crate) use super::netns::TOWARD_CLIENT;
+
+/// A `tc -batch` script: an htb root whose default class is unlimited and one class per
+/// throttled address, or `None` when nothing is throttled (the root qdisc is then removed).
+pub(crate) fn render(rules: &[KernelRule]) -> Option<String> {
+    let dev = TOWARD_CLIENT;
+    let mut out = format!(
+        "qdisc add dev {dev} root handle 1: htb default 1\n\
+         class add dev {dev} parent 1: classid 1:1 htb rate 10gbit\n"
+    );
+    let mut class = 16u32;
+    for r in rules.iter().filter(|r| r.action == Action::Throttle) {
+        let (Dest::Addrs(addrs), Some(kbps)) = (&r.dest, r.rate_kbps) else {
+            continue;
+        };
+        for ip in addrs {
+            let _ = writeln!(
+                out,
+                "class add dev {dev} parent 1: classid 1:{class:x} htb rate {kbps}kbit ceil {kbps}kbit\n\
+                 filter add dev {dev} parent 1: protocol ip prio 1 u32 match ip src {ip}/32 flowid 1:{class:x}"
+            );
+            class += 1;
+        }
+    }
+    (class > 16).then_some(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::net::Ipv4Addr;
+
+    #[test]
+    fn one_class_per_throttled_address() {
+        let rule = KernelRule {
+            id: "t".into(),
+            action: Action::Throttle,
+            dest: Dest::Addrs([Ipv4Addr::new(198, 19, 0, 20)].into_iter().collect()),
+            rate_kbps: Some(128),
+        };
+        let text = render(&[rule]).unwrap();
+        assert!(text.contains("classid 1:10 htb rate 128kbit ceil 128kbit"));
+        assert!(text.contains("u32 match ip src 198.19.0.20/32 flowid 1:10"));
+        assert!(render(&[]).is_none());
+    }
+}
