@@ -8,6 +8,7 @@ mod labcmd;
 mod labeval;
 mod print;
 mod run;
+mod services;
 mod watch;
 
 use clap::{Parser, Subcommand};

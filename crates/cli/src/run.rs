@@ -58,6 +58,10 @@ pub struct RunArgs {
     /// resolvers abroad), `none`, or a TOML file (format: data/canaries/public.toml).
     #[arg(long, default_value = "public")]
     pub canaries: String,
+    /// Measure a service as a whole (telegram, whatsapp, signal, facebook, instagram,
+    /// youtube, linkedin, or all): each endpoint, then the service's own verdict.
+    #[arg(long = "service")]
+    pub services: Vec<String>,
 }
 
 /// The database used when `--db` is not given.
@@ -97,6 +101,9 @@ pub fn collect_targets(args: &RunArgs) -> anyhow::Result<Vec<Target>> {
     for t in &args.targets {
         targets.push(Target::parse(t).map_err(|e| anyhow::anyhow!("{e}"))?);
     }
+    targets.extend(crate::services::targets(&crate::services::select(
+        &args.services,
+    )?)?);
     if let Some(list) = &args.list {
         let (text, name) = match vendored_list(list) {
             Some(t) if !Path::new(list).exists() => {
@@ -246,6 +253,10 @@ pub async fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
     let db = (!args.no_db).then(|| args.db.clone().unwrap_or_else(default_db));
     let mut sink = Sink::open(args.out.as_deref(), db.as_deref(), "run", &session.vantage)?;
     measure_into(&session, targets, &mut sink, args.quiet).await;
+    let services = crate::services::select(&args.services)?;
+    for record in crate::services::judge(&services, &sink.kept) {
+        sink.keep(record);
+    }
     finish(&sink, args.quiet, args.out.as_deref(), db.as_deref());
     if sink.kept.is_empty() {
         return Ok(ExitCode::from(1));
