@@ -70,16 +70,20 @@ impl Topology {
             std::process::id(),
             NEXT.fetch_add(1, Ordering::Relaxed)
         );
-        let mut t = Topology {
+        let mut t = Topology::named(tag, hops);
+        // On any error below, `t` is dropped and deletes what was made so far.
+        t.wire(hops)?;
+        Ok(t)
+    }
+
+    fn named(tag: String, hops: u8) -> Topology {
+        Topology {
             client: format!("{tag}-c"),
             routers: (1..=hops).map(|i| format!("{tag}-r{i}")).collect(),
             servers: format!("{tag}-s"),
             tag,
             made: Vec::new(),
-        };
-        // On any error below, `t` is dropped and deletes what was made so far.
-        t.wire(hops)?;
-        Ok(t)
+        }
     }
 
     /// Every node, client first.
@@ -227,4 +231,33 @@ pub fn sweep_stale() -> Vec<String> {
         }
     }
     removed
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ours(tag: &str) -> Vec<String> {
+        lab_namespaces(false)
+            .into_iter()
+            .filter(|n| n.starts_with(&format!("{tag}-")))
+            .collect()
+    }
+
+    #[test]
+    fn an_error_halfway_removes_what_was_made() {
+        if let Err(e) = super::super::check() {
+            eprintln!("skipping: {e}");
+            return;
+        }
+        let tag = format!("{NS_PREFIX}{}-half", std::process::id());
+        let mut t = Topology::named(tag.clone(), 2);
+        // `ip netns add` refuses a name with a slash: client and routers exist by then.
+        t.servers = format!("{tag}-s/bad");
+        let err = t.wire(2);
+        assert!(err.is_err());
+        assert_eq!(ours(&tag).len(), 3, "client and two routers were made");
+        drop(t);
+        assert!(ours(&tag).is_empty(), "left behind: {:?}", ours(&tag));
+    }
 }
