@@ -3,6 +3,7 @@
 //! stored measurements.
 
 pub mod addr;
+pub mod crossnet;
 pub mod diff;
 pub mod facts;
 pub mod fingerprint;

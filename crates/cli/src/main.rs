@@ -4,6 +4,7 @@
 mod analyze;
 mod canaries;
 mod compare;
+mod correlate;
 mod labcmd;
 mod labeval;
 mod print;
@@ -37,6 +38,8 @@ enum Cmd {
     /// Measure targets again and again; store every round and each change (a block begins or
     /// ends, a shutdown starts, access returns) as an event.
     Watch(watch::WatchArgs),
+    /// Find the same interference on different networks at about the same time.
+    Correlate(correlate::CorrelateArgs),
     /// Re-judge stored measurements (ours, or OONI's own JSON).
     Analyze(analyze::AnalyzeArgs),
     /// The censor lab: a censor with known rules, to see and prove the verdicts.
@@ -72,6 +75,7 @@ fn main() -> ExitCode {
             Cmd::Control(a) => run::control(a).await,
             Cmd::Analyze(a) => analyze::analyze(a),
             Cmd::Watch(a) => watch::watch(a).await,
+            Cmd::Correlate(a) => correlate::correlate(a),
             Cmd::Lab { cmd } => labcmd::lab(cmd).await,
         }
     });

@@ -169,9 +169,13 @@ pub(crate) fn dns_name_matches(pattern: &str, host: &str) -> bool {
 pub(crate) fn cert_info(der: &CertificateDer<'_>) -> CertInfo {
     let mut info = CertInfo {
         sha256: sha256_hex(der),
+        // SHA-1 only because published lists of interception roots name them by it.
+        sha1: hex::encode(sha1::Sha1::digest(der.as_ref())),
         ..CertInfo::default()
     };
     if let Ok((_, cert)) = x509_parser::parse_x509_certificate(der) {
+        // The key, not the certificate: a root re-issued with the same key is the same root.
+        info.spki_sha256 = sha256_hex(cert.public_key().raw);
         info.subject = cert.subject().to_string();
         info.issuer = cert.issuer().to_string();
         info.not_before = rfc3339(cert.validity().not_before.timestamp());

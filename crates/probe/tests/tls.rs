@@ -76,6 +76,11 @@ async fn valid_chain_from_extra_root() {
     assert!(hs.x_chain[0].subject.contains("site.test"));
     assert!(hs.x_chain[0].issuer.contains("Interfero Test CA"));
     assert_eq!(hs.x_chain[0].sha256.len(), 64);
+    // Fingerprints that lists of interception roots use: SHA-1 of the certificate, SHA-256 of
+    // its key; the leaf's and the CA's keys differ.
+    assert_eq!(hs.x_chain[1].sha1.len(), 40);
+    assert_eq!(hs.x_chain[1].spki_sha256.len(), 64);
+    assert_ne!(hs.x_chain[0].spki_sha256, hs.x_chain[1].spki_sha256);
     assert!(hs.x_chain[0].not_after.ends_with('Z'));
     assert_eq!(hs.address, addr.to_string());
 }

@@ -64,15 +64,19 @@ pub enum EventKind {
     ShutdownStarted,
     /// Connectivity came back.
     ShutdownEnded,
+    /// The same interference (artefact or behaviour) began on several networks at about the
+    /// same time.
+    Coordinated,
 }
 
 impl EventKind {
     /// Every kind.
-    pub const ALL: [EventKind; 4] = [
+    pub const ALL: [EventKind; 5] = [
         EventKind::BlockStarted,
         EventKind::BlockEnded,
         EventKind::ShutdownStarted,
         EventKind::ShutdownEnded,
+        EventKind::Coordinated,
     ];
 
     /// The snake_case name stored and written in JSON.
@@ -82,6 +86,7 @@ impl EventKind {
             EventKind::BlockEnded => "block_ended",
             EventKind::ShutdownStarted => "shutdown_started",
             EventKind::ShutdownEnded => "shutdown_ended",
+            EventKind::Coordinated => "coordinated",
         }
     }
 
