@@ -85,7 +85,33 @@ pub async fn answer(cfg: &ProbeConfig, req: &ControlRequest) -> ControlResponse 
     }
     resp.http_request = final_http(&steps, failure);
     resp.ip_info = ip_info(&own, &requested);
+    if req.x_throughput {
+        resp.x_throughput = own_transfer(cfg, &steps, &clock).await;
+    }
     resp
+}
+
+/// The control's own timed transfer of the page's last hop, for a probe that saw it crawl:
+/// the rate an unfiltered vantage point gets from the same server.
+async fn own_transfer(
+    cfg: &ProbeConfig,
+    steps: &Steps,
+    clock: &Clock,
+) -> Option<interfero_model::measurement::Throughput> {
+    let last = steps.requests.last()?;
+    let addr: SocketAddr = last.address.as_deref()?.parse().ok()?;
+    let url = url::Url::parse(&last.request.url).ok()?;
+    let host = fetch::host_name(&url);
+    let mut path = url.path().to_string();
+    if let Some(q) = url.query() {
+        path = format!("{path}?{q}");
+    }
+    let leg = crate::throughput::Leg {
+        role: "control",
+        sni: host.clone(),
+    };
+    let https = url.scheme() == "https";
+    Some(crate::throughput::transfer(cfg, addr, https, &host, &path, &leg, clock).await)
 }
 
 /// The control's summary of the last round trip of the chain.

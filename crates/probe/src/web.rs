@@ -61,7 +61,23 @@ pub async fn measure(cfg: &ProbeConfig, url: &str, control: Option<&ControlClien
         None => {}
     }
     if http_failure == Some(interfero_model::Failure::Timeout) || slow_body(cfg, &steps) {
-        tk.x_throughput = slow_fetch_transfers(cfg, &steps, &clock).await;
+        // The control times its own transfer at the same time, when it answered at all.
+        let mut rate_req = req.clone();
+        rate_req.x_throughput = true;
+        let control_rate = async {
+            match control {
+                Some(c) if tk.control.is_some() => c.query(&rate_req).await.ok()?.x_throughput,
+                _ => None,
+            }
+        };
+        let (pairs, control_rate) =
+            tokio::join!(slow_fetch_transfers(cfg, &steps, &clock), control_rate);
+        if !pairs.is_empty() {
+            tk.x_throughput = pairs;
+            if let (Some(c), Some(rate)) = (tk.control.as_mut(), control_rate) {
+                c.x_throughput = Some(rate);
+            }
+        }
     }
     tk.queries.extend(steps.queries);
     tk.tcp_connect = steps.tcp_connect;
