@@ -1,4 +1,4 @@
-//! `interfero lab`: demo, eval, up.
+//! `interfero lab`: demo, eval, bench, up.
 
 use crate::run::{default_db, finish, Sink};
 use anyhow::Context as _;
@@ -38,6 +38,18 @@ pub enum LabCmd {
         #[arg(long)]
         out: Option<PathBuf>,
     },
+    /// Measure the benchmark world (2,275 targets behind a round trip) and print the figures.
+    Bench(crate::benchcmd::BenchArgs),
+    /// Serve the benchmark world for `lab bench` (internal).
+    #[command(hide = true)]
+    BenchWorld {
+        /// Targets of the world.
+        #[arg(long)]
+        targets: usize,
+        /// Round trip in milliseconds.
+        #[arg(long)]
+        rtt: u32,
+    },
     /// Keep a world running and print how to point a probe at it.
     Up {
         /// Built-in scenario name or a scenario file.
@@ -70,6 +82,8 @@ pub async fn lab(cmd: LabCmd) -> anyhow::Result<ExitCode> {
             }
             crate::labeval::eval(only, json, markdown, out).await
         }
+        LabCmd::Bench(args) => crate::benchcmd::bench(args).await,
+        LabCmd::BenchWorld { targets, rtt } => crate::benchcmd::bench_world(targets, rtt).await,
         LabCmd::Up { scenario: name } => up(&name).await,
     }
 }

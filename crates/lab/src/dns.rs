@@ -162,7 +162,8 @@ pub(crate) async fn serve_udp(sh: Arc<Shared>, sock: UdpSocket, role: Resolver) 
             continue;
         };
         let query = buf.get(..n).unwrap_or_default();
-        for r in answer(&sh, role, query, true) {
+        for mut r in answer(&sh, role, query, true) {
+            r.delay += sh.rtt();
             if r.delay.is_zero() {
                 let _ = sock.send_to(&r.bytes, peer).await;
             } else {
@@ -202,6 +203,9 @@ async fn tcp_conn(sh: Arc<Shared>, mut stream: TcpStream, role: Resolver) {
         .await;
         let Ok(Ok(query)) = read else { return };
         let replies = answer(&sh, role, &query, false);
+        if !replies.is_empty() {
+            tokio::time::sleep(sh.rtt()).await;
+        }
         if replies.is_empty() {
             // Dropped query: keep the connection silent, as a filtering middlebox would.
             hold(stream).await;

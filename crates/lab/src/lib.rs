@@ -4,6 +4,7 @@
 //! verdicts with the truth. See `README.md` and `scenarios/README.md`.
 
 mod action;
+pub mod bench;
 mod censor;
 pub mod clock;
 mod conn;
@@ -11,6 +12,7 @@ mod dns;
 mod error;
 pub mod http;
 mod pki;
+mod rtt;
 pub mod scenario;
 pub mod score;
 mod tasks;

@@ -45,6 +45,15 @@ pub struct Scenario {
     /// Whether the probe gets a working control (`false`: it is pointed at a dead one).
     #[serde(default = "yes")]
     pub control: bool,
+    /// Round-trip time the world adds to every exchange, in milliseconds (0: loopback speed).
+    /// Loopback has no latency and netem is absent, so the lab paces its own answers
+    /// (`rtt.rs`): DNS replies, a connection's first server bytes, each later response.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub rtt_ms: u32,
+}
+
+fn is_zero(n: &u32) -> bool {
+    *n == 0
 }
 
 fn default_bogon() -> Ipv4Addr {

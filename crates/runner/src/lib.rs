@@ -2,7 +2,12 @@
 //! by the analysis and handed to the caller (who stores and prints it) as soon as it is done, so
 //! an interrupted run keeps everything measured so far.
 
+pub mod bench;
+pub mod bench_report;
+pub mod ideal;
 pub mod lab;
+pub mod throughput;
+pub mod usage;
 
 use interfero_analysis::{judge, ooni, Context};
 use interfero_model::measurement::SOFTWARE_NAME;
