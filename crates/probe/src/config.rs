@@ -120,6 +120,16 @@ pub struct ProbeConfig {
     /// How long each throughput transfer may run when a fetch is too slow to finish (the
     /// target's and the paired control's run at once, so this bounds the extra time).
     pub throughput_window: Duration,
+    /// How far the control's answer shortens a stalled TLS handshake or response head (none:
+    /// always the full timeouts).
+    pub adaptive: Option<crate::adaptive::Adaptive>,
+    /// Most measurements of one host at once (the runner's scheduling).
+    pub max_per_host: usize,
+    /// Most connections open to one address at once, within a run.
+    pub max_per_address: usize,
+    /// State shared by the measurements of one run (DNS cache, per-address limits); the runner
+    /// sets a fresh one for every run. None: each measurement on its own.
+    pub run: Option<std::sync::Arc<crate::schedule::RunShared>>,
 }
 
 /// A current desktop browser's User-Agent, so that sites answer as they answer people.
@@ -138,6 +148,10 @@ impl Default for ProbeConfig {
             bind_ip: None,
             user_agent: DEFAULT_USER_AGENT.to_string(),
             throughput_window: Duration::from_secs(10),
+            adaptive: Some(crate::adaptive::Adaptive::default()),
+            max_per_host: 2,
+            max_per_address: 8,
+            run: None,
         }
     }
 }

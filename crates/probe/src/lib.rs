@@ -4,6 +4,7 @@
 
 #![deny(missing_docs)]
 
+pub mod adaptive;
 pub mod clock;
 pub mod config;
 pub mod control_client;
@@ -13,6 +14,7 @@ mod fetch;
 pub mod helper;
 pub mod http;
 mod join;
+pub mod schedule;
 pub mod tcp;
 pub mod throughput;
 pub mod tls;

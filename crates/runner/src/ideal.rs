@@ -34,17 +34,23 @@ pub struct Ideal {
     pub wall: Duration,
 }
 
-/// How long the probe waits on a TLS handshake stalled after the ClientHello: its timeout.
+/// How long the probe waits on a TLS handshake stalled after the ClientHello, when the control
+/// answered after `control` and reported a valid handshake: the adaptive wait, capped by the
+/// TLS timeout (without adaptation, the timeout).
 pub fn tls_stall_wait(cfg: &ProbeConfig, control: Duration) -> Duration {
-    let _ = control;
-    cfg.timeouts.tls
+    match cfg.adaptive {
+        Some(a) => a.wait(control).min(cfg.timeouts.tls),
+        None => cfg.timeouts.tls,
+    }
 }
 
-/// How long the probe waits on a request never answered: its HTTP timeout, then the paired
-/// throughput transfers it runs after every timed-out fetch.
+/// How long the probe waits for the head of a response that never comes, when the control
+/// fetched the page in `control`. No paired transfers follow: nothing of the response came.
 pub fn http_stall_wait(cfg: &ProbeConfig, control: Duration) -> Duration {
-    let _ = control;
-    cfg.timeouts.http + cfg.throughput_window
+    match cfg.adaptive {
+        Some(a) => a.wait(control).min(cfg.timeouts.http),
+        None => cfg.timeouts.http,
+    }
 }
 
 /// The critical path of one target of `kind`.
