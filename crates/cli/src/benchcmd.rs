@@ -7,7 +7,7 @@ use clap::Args;
 use interfero_lab::bench::{self, Kind};
 use interfero_model::Measurement;
 use interfero_runner::bench::{measure, probe_config, WorldCost, WorldInfo, WorldServer};
-use interfero_runner::bench_report::BenchReport;
+use interfero_runner::bench_report::{BenchReport, HostileReport};
 use interfero_runner::{ideal, throughput, usage};
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -15,9 +15,11 @@ use std::process::{ExitCode, Stdio};
 use std::time::Duration;
 use tokio::io::{AsyncBufReadExt, AsyncReadExt, BufReader};
 
-/// Where the generated section of a Markdown file begins and ends (the prose around it is kept).
+/// Where the generated sections of a Markdown file begin and end (the prose around is kept).
 const BEGIN: &str = "<!-- lab bench: generated, do not edit -->";
 const END: &str = "<!-- lab bench: end -->";
+const HOSTILE_BEGIN: &str = "<!-- lab bench --hostile: generated, do not edit -->";
+const HOSTILE_END: &str = "<!-- lab bench --hostile: end -->";
 
 /// Arguments of `lab bench`.
 #[derive(Args)]
@@ -38,20 +40,33 @@ pub struct BenchArgs {
     #[arg(long, default_value_t = 20_000)]
     pub writes: usize,
     /// Write the figures into this Markdown file (between the generated-section markers when
-    /// the file has them, else as the whole file).
+    /// the file has them, else appended).
     #[arg(long)]
     pub markdown: Option<PathBuf>,
+    /// Instead of the mix: this many hostile sites (half endless body, half slow drip), to
+    /// check that memory and time stay within per-target bounds.
+    #[arg(long)]
+    pub hostile: Option<usize>,
 }
 
-/// `lab bench`.
-pub async fn bench(args: BenchArgs) -> anyhow::Result<ExitCode> {
-    let world = bench::world(args.targets, args.rtt);
+type WorldLines = tokio::io::Lines<BufReader<tokio::process::ChildStdout>>;
+
+/// Starts the world process and reads where it answers.
+async fn start_world(
+    targets: usize,
+    rtt: u32,
+    hostile: bool,
+) -> anyhow::Result<(tokio::process::Child, WorldLines, WorldInfo)> {
     let exe = std::env::current_exe().context("cannot find this executable")?;
-    let mut child = tokio::process::Command::new(exe)
-        .args(["lab", "bench-world", "--targets"])
-        .arg(args.targets.to_string())
+    let mut cmd = tokio::process::Command::new(exe);
+    cmd.args(["lab", "bench-world", "--targets"])
+        .arg(targets.to_string())
         .arg("--rtt")
-        .arg(args.rtt.to_string())
+        .arg(rtt.to_string());
+    if hostile {
+        cmd.arg("--hostile");
+    }
+    let mut child = cmd
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .kill_on_drop(true)
@@ -64,6 +79,16 @@ pub async fn bench(args: BenchArgs) -> anyhow::Result<ExitCode> {
         .await?
         .context("the world process ended")?;
     let info: WorldInfo = serde_json::from_str(&first).context("the world's first line")?;
+    Ok((child, lines, info))
+}
+
+/// `lab bench`.
+pub async fn bench(args: BenchArgs) -> anyhow::Result<ExitCode> {
+    if let Some(n) = args.hostile {
+        return hostile(&args, n).await;
+    }
+    let world = bench::world(args.targets, args.rtt);
+    let (mut child, mut lines, info) = start_world(args.targets, args.rtt, false).await?;
     eprintln!(
         "world up: {} targets behind {} ms; measuring {} at once",
         args.targets, args.rtt, args.parallel
@@ -115,7 +140,59 @@ pub async fn bench(args: BenchArgs) -> anyhow::Result<ExitCode> {
     };
     println!("{}", report.to_text());
     if let Some(p) = &args.markdown {
-        write_section(p, &report.to_markdown())?;
+        write_section(p, &report.to_markdown(), BEGIN, END)?;
+        eprintln!("figures written to {}", p.display());
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `lab bench --hostile N`: the hostile world, with its bounds.
+async fn hostile(args: &BenchArgs, n: usize) -> anyhow::Result<ExitCode> {
+    let world = bench::hostile_world(n, args.rtt);
+    let (mut child, _lines, info) = start_world(n, args.rtt, true).await?;
+    eprintln!("hostile world up: {n} endless-body and slow-drip sites");
+    let rss_before = usage::peak_rss().unwrap_or(0);
+    // Measurements go to a file as they complete (as `run --out` does), not to memory.
+    let path = std::env::temp_dir().join(format!("interfero-hostile-{}.jsonl", std::process::id()));
+    let mut out = std::io::BufWriter::new(std::fs::File::create(&path)?);
+    let probe = measure(&world, &info, args.parallel, &mut out).await;
+    out.flush()?;
+    drop(out);
+    drop(child.stdin.take());
+    let _ = child.wait().await;
+    let cfg = probe_config(&info);
+    let stored = std::fs::read_to_string(&path).unwrap_or_default();
+    let _ = std::fs::remove_file(&path);
+    let largest_body = stored
+        .lines()
+        .filter_map(|l| Measurement::from_ooni_json(l).ok())
+        .flat_map(|m| m.test_keys.requests)
+        .filter_map(|r| r.response.x_body_length)
+        .max()
+        .unwrap_or(0);
+    let kinds: Vec<Kind> = world.kinds.iter().map(|(_, k)| *k).collect();
+    let rtt = Duration::from_millis(u64::from(args.rtt));
+    let ideal = ideal::ideal(&kinds, rtt, &cfg, args.parallel);
+    let report = HostileReport {
+        command: format!(
+            "interfero lab bench --hostile {n} --rtt {} --parallel {}",
+            args.rtt, args.parallel
+        ),
+        machine: usage::machine(),
+        targets: n,
+        parallel: args.parallel,
+        probe,
+        ideal,
+        // The longest critical path of these kinds, plus one HTTP timeout of slack for the
+        // time a measurement may wait for its turn at the control.
+        time_bound: ideal.longest + cfg.timeouts.http,
+        largest_body,
+        body_cap: cfg.body_cap as u64,
+        rss_before,
+    };
+    println!("{}", report.to_text());
+    if let Some(p) = &args.markdown {
+        write_section(p, &report.to_markdown(), HOSTILE_BEGIN, HOSTILE_END)?;
         eprintln!("figures written to {}", p.display());
     }
     Ok(ExitCode::SUCCESS)
@@ -138,24 +215,28 @@ fn command_line(args: &BenchArgs) -> String {
     c
 }
 
-/// Replaces the generated section of `path` (or writes the whole file).
-fn write_section(path: &Path, section: &str) -> anyhow::Result<()> {
+/// Replaces the section of `path` between `begin` and `end` (or appends one).
+fn write_section(path: &Path, section: &str, begin: &str, end: &str) -> anyhow::Result<()> {
     let old = std::fs::read_to_string(path).unwrap_or_default();
-    let new = match (old.find(BEGIN), old.find(END)) {
+    let new = match (old.find(begin), old.find(end)) {
         (Some(b), Some(e)) if b < e => {
-            let head = old.get(..b + BEGIN.len()).unwrap_or_default();
+            let head = old.get(..b + begin.len()).unwrap_or_default();
             let tail = old.get(e..).unwrap_or_default();
             format!("{head}\n{section}\n{tail}")
         }
-        _ => format!("# Performance\n\n{BEGIN}\n{section}\n{END}\n"),
+        _ => format!("{old}\n{begin}\n{section}\n{end}\n"),
     };
     std::fs::write(path, new).with_context(|| format!("cannot write {}", path.display()))
 }
 
 /// `lab bench-world` (internal): serves the benchmark world and a control, prints where they
 /// answer as one JSON line, and when stdin ends prints what they cost as another.
-pub async fn bench_world(targets: usize, rtt: u32) -> anyhow::Result<ExitCode> {
-    let world = bench::world(targets, rtt);
+pub async fn bench_world(targets: usize, rtt: u32, hostile: bool) -> anyhow::Result<ExitCode> {
+    let world = if hostile {
+        bench::hostile_world(targets, rtt)
+    } else {
+        bench::world(targets, rtt)
+    };
     let server = WorldServer::start(&world).await?;
     let mut stdout = std::io::stdout();
     writeln!(stdout, "{}", serde_json::to_string(&server.info)?)?;

@@ -49,6 +49,9 @@ pub enum LabCmd {
         /// Round trip in milliseconds.
         #[arg(long)]
         rtt: u32,
+        /// The hostile world instead of the mix.
+        #[arg(long)]
+        hostile: bool,
     },
     /// Keep a world running and print how to point a probe at it.
     Up {
@@ -83,7 +86,11 @@ pub async fn lab(cmd: LabCmd) -> anyhow::Result<ExitCode> {
             crate::labeval::eval(only, json, markdown, out).await
         }
         LabCmd::Bench(args) => crate::benchcmd::bench(args).await,
-        LabCmd::BenchWorld { targets, rtt } => crate::benchcmd::bench_world(targets, rtt).await,
+        LabCmd::BenchWorld {
+            targets,
+            rtt,
+            hostile,
+        } => crate::benchcmd::bench_world(targets, rtt, hostile).await,
         LabCmd::Up { scenario: name } => up(&name).await,
     }
 }

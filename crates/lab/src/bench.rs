@@ -72,6 +72,10 @@ pub enum Kind {
     HttpReset,
     /// `http://` request never answered.
     HttpTimeout,
+    /// Hostile: a 200 whose body never ends, for everyone.
+    Endless,
+    /// Hostile: a body dripped at one byte per second, for everyone.
+    Drip,
 }
 
 /// The mix, in targets per thousand (sums to 1000): 80% honest, 5% down, 15% blocked, with the
@@ -111,10 +115,12 @@ impl Kind {
         use Kind::*;
         let blocked = |t| (Status::Blocked, vec![t]);
         match self {
-            Https | Http | Dynamic | Slow | Cdn | Large | Redirect => {
+            // Both sides cap the endless body and see the same page.
+            Https | Http | Dynamic | Slow | Cdn | Large | Redirect | Endless => {
                 (Status::Accessible, Vec::new())
             }
-            DownRefused | DownNxdomain => (Status::Down, Vec::new()),
+            // Both sides time out on the drip: the site's fault.
+            DownRefused | DownNxdomain | Drip => (Status::Down, Vec::new()),
             TlsStall => blocked(Technique::TlsTimeout),
             TlsReset => blocked(Technique::TlsReset),
             TlsEof => blocked(Technique::TlsEof),
@@ -213,10 +219,28 @@ fn gcd(mut a: usize, mut b: usize) -> usize {
     a
 }
 
+/// The hostile world: `n` HTTPS sites, half with an endless body, half dripping one byte a
+/// second, for everyone. What it checks is that memory and time stay within per-target bounds.
+pub fn hostile_world(n: usize, rtt_ms: u32) -> BenchWorld {
+    let kinds = (0..n).map(|i| {
+        if i % 2 == 0 {
+            Kind::Endless
+        } else {
+            Kind::Drip
+        }
+    });
+    build("bench-hostile", kinds.collect(), rtt_ms)
+}
+
 /// Generates the benchmark world of `n` targets behind `rtt_ms`.
 pub fn world(n: usize, rtt_ms: u32) -> BenchWorld {
+    build("bench", (0..n).map(|i| kind_of(i, n)).collect(), rtt_ms)
+}
+
+fn build(name: &str, list: Vec<Kind>, rtt_ms: u32) -> BenchWorld {
+    let n = list.len();
     let mut s = Scenario {
-        name: "bench".into(),
+        name: name.into(),
         description: format!("{n} targets, {rtt_ms} ms round trip, the benchmark mix"),
         bogon_address: std::net::Ipv4Addr::new(10, 10, 34, 35),
         sites: Vec::new(),
@@ -226,8 +250,7 @@ pub fn world(n: usize, rtt_ms: u32) -> BenchWorld {
         rtt_ms,
     };
     let mut kinds = Vec::with_capacity(n);
-    for i in 0..n {
-        let kind = kind_of(i, n);
+    for (i, kind) in list.into_iter().enumerate() {
         let name = format!("site{i:04}.test");
         let mut site = Site {
             name: name.clone(),
@@ -244,6 +267,8 @@ pub fn world(n: usize, rtt_ms: u32) -> BenchWorld {
         match kind {
             Kind::Dynamic => site.kind = SiteKind::Dynamic,
             Kind::Slow => site.kind = SiteKind::Slow,
+            Kind::Endless => site.kind = SiteKind::Endless,
+            Kind::Drip => site.kind = SiteKind::Drip,
             Kind::Large => {
                 site.kind = SiteKind::Large;
                 site.size = Some(LARGE_SIZE);

@@ -193,3 +193,115 @@ impl BenchReport {
         out
     }
 }
+
+/// The figures of the hostile run (`lab bench --hostile N`).
+#[derive(Debug, Clone)]
+pub struct HostileReport {
+    /// The command line that produced it.
+    pub command: String,
+    /// The machine it ran on.
+    pub machine: String,
+    /// Hostile targets (half endless body, half slow drip).
+    pub targets: usize,
+    /// Targets in flight.
+    pub parallel: usize,
+    /// The probe side.
+    pub probe: ProbeRun,
+    /// The ideal time of the world.
+    pub ideal: Ideal,
+    /// The per-target time bound the probe's timeouts set for these targets.
+    pub time_bound: std::time::Duration,
+    /// The largest response body any measurement kept, in bytes.
+    pub largest_body: u64,
+    /// The probe's body cap, in bytes.
+    pub body_cap: u64,
+    /// Peak memory before the hostile run started (the process's baseline), in bytes.
+    pub rss_before: u64,
+}
+
+impl HostileReport {
+    /// `(figure, value, bound)` rows.
+    pub fn rows(&self) -> Vec<(String, String, String)> {
+        let p = &self.probe;
+        let longest = p.durations.iter().map(|(_, d)| *d).fold(0.0, f64::max);
+        let acc = &p.report;
+        // Per target in flight: the kept body (cap), a same-size copy while its title is looked
+        // for, and hyper's read buffer (at most 408 KiB, under one cap).
+        let bound_mem = self.rss_before + self.parallel as u64 * 3 * self.body_cap;
+        let r = |a: &str, b: String, c: String| (a.to_string(), b, c);
+        vec![
+            r(
+                "hostile targets measured",
+                format!("{} of {}", p.measured, self.targets),
+                String::new(),
+            ),
+            r(
+                "wall time",
+                format!("{:.1} s", p.wall.as_secs_f64()),
+                format!("ideal {:.1} s", self.ideal.wall.as_secs_f64()),
+            ),
+            r(
+                "longest target",
+                format!("{longest:.1} s"),
+                format!(
+                    "≤ {:.1} s (critical path {:.1} s: head, HTTP timeout, paired transfers; plus slack)",
+                    self.time_bound.as_secs_f64(),
+                    self.ideal.longest.as_secs_f64()
+                ),
+            ),
+            r(
+                "largest body kept",
+                format!("{} bytes", self.largest_body),
+                format!("≤ {} bytes (body cap)", self.body_cap),
+            ),
+            r(
+                "peak memory, probe process",
+                format!("{:.0} MB", mib(p.peak_rss)),
+                format!(
+                    "≤ {:.0} MB (baseline {:.0} MB + {} in flight × 3 body caps)",
+                    mib(bound_mem),
+                    mib(self.rss_before),
+                    self.parallel
+                ),
+            ),
+            r(
+                "CPU per target, probe process",
+                format!(
+                    "{:.2} ms",
+                    p.cpu.as_secs_f64() * 1000.0 / p.measured.max(1) as f64
+                ),
+                String::new(),
+            ),
+            r(
+                "accuracy of the run",
+                format!("{} of {} right", acc.correct, acc.scored),
+                String::new(),
+            ),
+        ]
+    }
+
+    /// A plain-text table.
+    pub fn to_text(&self) -> String {
+        let mut out = format!(
+            "lab bench --hostile: {} endless-body and slow-drip sites, {} in flight — {}\n\n",
+            self.targets, self.parallel, self.machine
+        );
+        for (a, b, c) in self.rows() {
+            let _ = writeln!(out, "  {a:<32} {b:<16} {c}");
+        }
+        out
+    }
+
+    /// The Markdown section.
+    pub fn to_markdown(&self) -> String {
+        let mut out = format!(
+            "Command: `{}`\n\nMachine: {}\n\n",
+            self.command, self.machine
+        );
+        out.push_str("| figure | value | bound |\n|---|---|---|\n");
+        for (a, b, c) in self.rows() {
+            let _ = writeln!(out, "| {a} | {b} | {c} |");
+        }
+        out
+    }
+}

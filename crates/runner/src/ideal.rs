@@ -75,6 +75,14 @@ pub fn critical_path(kind: Kind, rtt: Duration, cfg: &ProbeConfig) -> Duration {
         // http hop (2R), DNS of the blockpage server's name (R), its page (2R).
         HttpRedirect => (5 * r, 3 * r),
         HttpTimeout => (r + http_stall_wait(cfg, 3 * r), 3 * r),
+        // Both sides cap the body at loopback speed.
+        Endless => (3 * r, 4 * r),
+        // The head comes, the body never ends in time: both sides wait the HTTP timeout, then
+        // the probe runs its paired transfers (the control failed too: nothing is cut).
+        Drip => (
+            3 * r + cfg.timeouts.http + cfg.throughput_window,
+            4 * r + cfg.timeouts.http,
+        ),
     };
     r + probe.max(control).max(linger)
 }
