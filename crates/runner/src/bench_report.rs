@@ -75,6 +75,15 @@ impl BenchReport {
                 "",
             ),
             r(
+                "measured durations (Σ ÷ parallel, longest)",
+                format!(
+                    "{:.1} s, longest {:.1} s",
+                    p.durations.iter().map(|(_, d)| d).sum::<f64>() / self.parallel.max(1) as f64,
+                    p.durations.iter().map(|(_, d)| *d).fold(0.0, f64::max)
+                ),
+                "",
+            ),
+            r(
                 "efficiency (ideal ÷ actual)",
                 format!("{:.2}", self.efficiency()),
                 "≥ 0.8",
