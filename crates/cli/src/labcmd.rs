@@ -1,4 +1,4 @@
-//! `interfero lab`: demo, eval, up.
+//! `interfero lab`: demo, eval, bench, up.
 
 use crate::run::{default_db, finish, Sink};
 use anyhow::Context as _;
@@ -60,6 +60,21 @@ pub enum LabCmd {
         #[arg(long)]
         markdown: Option<PathBuf>,
     },
+    /// Measure the benchmark world (2,275 targets behind a round trip) and print the figures.
+    Bench(crate::benchcmd::BenchArgs),
+    /// Serve the benchmark world for `lab bench` (internal).
+    #[command(hide = true)]
+    BenchWorld {
+        /// Targets of the world.
+        #[arg(long)]
+        targets: usize,
+        /// Round trip in milliseconds.
+        #[arg(long)]
+        rtt: u32,
+        /// The hostile world instead of the mix.
+        #[arg(long)]
+        hostile: bool,
+    },
     /// Keep a world running and print how to point a probe at it.
     Up {
         /// Built-in scenario name or a scenario file.
@@ -110,6 +125,12 @@ pub async fn lab(cmd: LabCmd) -> anyhow::Result<ExitCode> {
             json,
             markdown,
         } => crate::watch::lab_watch(&scenario, step, rounds, db, json, markdown).await,
+        LabCmd::Bench(args) => crate::benchcmd::bench(args).await,
+        LabCmd::BenchWorld {
+            targets,
+            rtt,
+            hostile,
+        } => crate::benchcmd::bench_world(targets, rtt, hostile).await,
     }
 }
 

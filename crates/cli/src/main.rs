@@ -2,6 +2,7 @@
 //! keep the evidence. This binary parses arguments and prints; the work is in the crates.
 
 mod analyze;
+mod benchcmd;
 mod canaries;
 mod compare;
 mod correlate;

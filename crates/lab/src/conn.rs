@@ -5,6 +5,7 @@
 use crate::censor;
 use crate::http::{self, read_request, Request, BLOCKPAGE_BODY, REPLACED_BODY};
 use crate::pki::{Leaf, BLOCKPAGE_NAME};
+use crate::rtt::Pace;
 use crate::scenario::{Action, Site, SiteKind};
 use crate::util::{arm_reset, hold};
 use crate::world::{Shared, BLOCKPAGE_URL};
@@ -23,6 +24,8 @@ const HANDSHAKE_WAIT: Duration = Duration::from_secs(10);
 const CONN_MAX: Duration = Duration::from_secs(300);
 /// Default body of a `large` site: 2 MiB.
 const LARGE_DEFAULT: usize = 2 * 1024 * 1024;
+/// Server time of a `slow` site before each response.
+pub(crate) const SLOW_SERVER_TIME: Duration = Duration::from_millis(200);
 /// Bytes written between pacing sleeps when throttling.
 const PACE_CHUNK: usize = 1024;
 
@@ -52,8 +55,9 @@ pub(crate) async fn serve(sh: Arc<Shared>, listener: TcpListener, role: Role) {
 }
 
 async fn handle(sh: Arc<Shared>, stream: TcpStream, role: Role, probe: bool) {
+    let pace = Pace::accepted_now(sh.rtt());
     let (idx, tls) = match role {
-        Role::Blockpage { tls } => return blockpage(sh, stream, tls).await,
+        Role::Blockpage { tls } => return blockpage(sh, stream, tls, pace).await,
         Role::Site { idx, tls } => (idx, tls),
     };
     let Some(site) = sh.scenario.sites.get(idx) else {
@@ -73,7 +77,7 @@ async fn handle(sh: Arc<Shared>, stream: TcpStream, role: Role, probe: bool) {
         }
     }
     if !tls {
-        return exchange(&sh, site, stream, probe, None).await;
+        return exchange(&sh, site, stream, probe, None, pace).await;
     }
     let Ok(Ok(start)) = timeout(
         HANDSHAKE_WAIT,
@@ -88,6 +92,7 @@ async fn handle(sh: Arc<Shared>, stream: TcpStream, role: Role, probe: bool) {
         .server_name()
         .map(str::to_ascii_lowercase);
     if site.kind == SiteKind::TlsGarbage {
+        pace.first_bytes().await;
         let mut io = start.io;
         let _ = io
             .write_all(b"\x15\x03\x03garbage-not-tls\x00\xff\xfe")
@@ -100,6 +105,10 @@ async fn handle(sh: Arc<Shared>, stream: TcpStream, role: Role, probe: bool) {
     } else {
         None
     };
+    if action != Some(Action::TlsStall) {
+        // The answer to the ClientHello (server flight, or the censor's reset/EOF).
+        pace.first_bytes().await;
+    }
     let (leaf, name) = match action {
         Some(Action::TlsStall) => return hold(start.io).await,
         Some(Action::TlsReset) => return arm_reset(&start.io),
@@ -119,7 +128,7 @@ async fn handle(sh: Arc<Shared>, stream: TcpStream, role: Role, probe: bool) {
     let Ok(Ok(stream)) = timeout(HANDSHAKE_WAIT, start.into_stream(cfg)).await else {
         return;
     };
-    exchange(&sh, site, stream, probe, sni.as_deref()).await
+    exchange(&sh, site, stream, probe, sni.as_deref(), pace).await
 }
 
 /// Access to the TCP socket under a stream, to reset or half-close it below TLS (an on-path
@@ -138,7 +147,7 @@ impl Tcp for tokio_rustls::server::TlsStream<TcpStream> {
     }
 }
 
-async fn exchange<S>(sh: &Shared, site: &Site, mut s: S, probe: bool, sni: Option<&str>)
+async fn exchange<S>(sh: &Shared, site: &Site, mut s: S, probe: bool, sni: Option<&str>, pace: Pace)
 where
     S: AsyncRead + AsyncWrite + Unpin + Tcp,
 {
@@ -146,8 +155,16 @@ where
         return;
     };
     let t = sh.now();
-    if probe {
-        match censor::http(&sh.scenario, sh.kind, t, &site.name, &req.host, &req.path) {
+    let action = if probe {
+        censor::http(&sh.scenario, sh.kind, t, &site.name, &req.host, &req.path)
+    } else {
+        None
+    };
+    if action != Some(Action::HttpTimeout) {
+        pace.response().await;
+    }
+    {
+        match action {
             Some(Action::HttpBlockpage) => {
                 send(
                     &mut s,
@@ -215,7 +232,7 @@ async fn origin<S: AsyncWrite + Unpin>(
             http::response(403, "Forbidden", http::captcha_page().as_bytes(), &[])
         }
         SiteKind::Slow => {
-            sleep(Duration::from_millis(200)).await;
+            sleep(SLOW_SERVER_TIME).await;
             ok(http::page(&title, &req.host).into_bytes())
         }
         SiteKind::Endless => {
@@ -280,15 +297,18 @@ async fn write_paced<S: AsyncWrite + Unpin>(s: &mut S, bytes: &[u8], rate: Optio
 
 /// The lab blockpage server: a blockpage for any Host; over TLS with a certificate valid only
 /// for `blockpage.lab.test`, so a hijacked HTTPS name fails validation as it would in the field.
-async fn blockpage(sh: Arc<Shared>, stream: TcpStream, tls: bool) {
+async fn blockpage(sh: Arc<Shared>, stream: TcpStream, tls: bool, pace: Pace) {
     let page = http::response(200, "OK", BLOCKPAGE_BODY.as_bytes(), &[]);
     if !tls {
         let mut s = stream;
         if read_request(&mut s).await.is_some() {
+            pace.response().await;
             send(&mut s, &page).await;
         }
         return;
     }
+    // The ClientHello waits in the socket; the server flight leaves when it may.
+    pace.first_bytes().await;
     let Ok(cfg) = sh.pki.config(Leaf::Blockpage, BLOCKPAGE_NAME) else {
         return;
     };
@@ -297,6 +317,7 @@ async fn blockpage(sh: Arc<Shared>, stream: TcpStream, tls: bool) {
         return;
     };
     if read_request(&mut s).await.is_some() {
+        pace.response().await;
         send(&mut s, &page).await;
     }
 }

@@ -172,7 +172,8 @@ pub(crate) async fn serve_udp(sh: Arc<Shared>, sock: UdpSocket, role: Resolver) 
         };
         let query = buf.get(..n).unwrap_or_default();
         let from_probe = peer.ip() != sh.control_ip();
-        for r in answer(&sh, role, query, true, from_probe) {
+        for mut r in answer(&sh, role, query, true, from_probe) {
+            r.delay += sh.rtt();
             if r.delay.is_zero() {
                 let _ = sock.send_to(&r.bytes, peer).await;
             } else {
@@ -213,6 +214,9 @@ async fn tcp_conn(sh: Arc<Shared>, mut stream: TcpStream, role: Resolver, from_p
         .await;
         let Ok(Ok(query)) = read else { return };
         let replies = answer(&sh, role, &query, false, from_probe);
+        if !replies.is_empty() {
+            tokio::time::sleep(sh.rtt()).await;
+        }
         if replies.is_empty() {
             // Dropped query: keep the connection silent, as a filtering middlebox would.
             hold(stream).await;

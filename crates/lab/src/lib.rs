@@ -4,6 +4,7 @@
 //! namespaces behind a kernel censor ([`KernelNet`]); [`score`] compares verdicts with the truth. See `README.md` and `scenarios/README.md`.
 
 mod action;
+pub mod bench;
 mod censor;
 pub mod clock;
 mod conn;
@@ -13,6 +14,7 @@ pub mod http;
 pub mod kernel;
 mod kind;
 mod pki;
+mod rtt;
 pub mod scenario;
 pub mod score;
 mod tasks;

@@ -55,6 +55,11 @@ pub struct Scenario {
     /// Services (a messenger, a video site) made of several targets, judged as a whole.
     #[serde(default)]
     pub services: Vec<ServiceSpec>,
+    /// Round-trip time the world adds to every exchange, in milliseconds (0: loopback speed).
+    /// Loopback has no latency and netem is absent, so the lab paces its own answers
+    /// (`rtt.rs`): DNS replies, a connection's first server bytes, each later response.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub rtt_ms: u32,
 }
 
 /// A service: several targets that together make it work, with the service's ground truth.
@@ -83,6 +88,10 @@ pub struct LabService {
     pub truth: LabTarget,
     /// The endpoints' URLs.
     pub endpoints: Vec<String>,
+}
+
+fn is_zero(n: &u32) -> bool {
+    *n == 0
 }
 
 fn default_bogon() -> Ipv4Addr {

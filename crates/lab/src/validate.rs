@@ -42,10 +42,11 @@ pub fn check(s: &Scenario) -> Result<(), String> {
         }
         addresses += if site.cdn { 2 } else { 1 };
     }
-    // .10 to .250 of the /24 are for sites.
-    if addresses > 240 {
+    // .10 to .250 of each /24 are for sites; a large world spills into the next /24s.
+    if addresses > crate::world::MAX_SITE_ADDRESSES {
         return Err(format!(
-            "{addresses} site addresses do not fit in one /24 (max 240)"
+            "{addresses} site addresses do not fit in the lab's block (max {})",
+            crate::world::MAX_SITE_ADDRESSES
         ));
     }
     for rule in &s.rules {

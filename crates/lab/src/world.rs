@@ -6,6 +6,8 @@
 //! Layout of the block: `.2` censored resolver, `.3` honest resolver (both port 5353, UDP and
 //! TCP), `.4` the control's source address, `.9` the blockpage server, `.10`… the sites (a CDN
 //! site takes two: the probe-side and control-side answers), ports 8080 (http) and 8443 (https).
+//! A world of more than 240 site addresses (the benchmark world) continues at `.10` of the
+//! following /24s: one address per site, as in the small worlds.
 
 use crate::clock::ScenarioTime;
 use crate::conn::{self, Role};
@@ -52,6 +54,24 @@ fn canary_site() -> Site {
     }
 }
 const FIRST_SITE: u8 = 10;
+/// Site addresses per /24 (.10 to .249).
+const SITES_PER_BLOCK: usize = 240;
+/// Most site addresses of one world: a large (benchmark) world spills from its /24 into the
+/// next ones, up to 32 /24s.
+pub(crate) const MAX_SITE_ADDRESSES: usize = SITES_PER_BLOCK * 32;
+
+/// The `k`-th site address: .10… of the world's /24, then of the /24s that follow it.
+fn site_ip(net: [u8; 3], k: usize) -> Ipv4Addr {
+    let spill = u8::try_from(k / SITES_PER_BLOCK).unwrap_or(u8::MAX);
+    let last = FIRST_SITE.saturating_add(u8::try_from(k % SITES_PER_BLOCK).unwrap_or(0));
+    Ipv4Addr::new(net[0], net[1], net[2].wrapping_add(spill), last)
+}
+
+/// How many /24s after the first a scenario's sites spill into.
+fn spill_blocks(s: &Scenario) -> u64 {
+    let addresses: usize = s.sites.iter().map(|x| if x.cdn { 2 } else { 1 }).sum();
+    (addresses.saturating_sub(1) / SITES_PER_BLOCK) as u64
+}
 
 /// Where a world's listeners live and which world's division of labour it follows.
 #[derive(Debug, Clone, Copy, Default)]
@@ -102,6 +122,10 @@ impl Shared {
     pub(crate) fn blockpage_ip(&self) -> Ipv4Addr {
         self.ip(9)
     }
+    /// The round-trip time the world adds (`rtt.rs`).
+    pub(crate) fn rtt(&self) -> std::time::Duration {
+        std::time::Duration::from_millis(u64::from(self.scenario.rtt_ms))
+    }
 }
 
 fn block_ip(net: [u8; 3], last: u8) -> Ipv4Addr {
@@ -121,10 +145,10 @@ enum Listen {
 
 /// Addresses of each site: (probe-side answer, control-side answer), equal unless CDN.
 fn plan(s: &Scenario, net: [u8; 3]) -> Vec<(Ipv4Addr, Ipv4Addr)> {
-    let mut next = FIRST_SITE;
+    let mut k = 0;
     let mut take = || {
-        let ip = block_ip(net, next);
-        next = next.saturating_add(1);
+        let ip = site_ip(net, k);
+        k += 1;
         ip
     };
     s.sites
@@ -248,9 +272,14 @@ impl World {
             BLOCK_TRIES
         };
         for _ in 0..tries {
-            let net = placement
-                .block
-                .unwrap_or_else(|| [127, random_in(64, 250) as u8, random_in(0, 255) as u8]);
+            // Large worlds (the benchmark) spill into the following /24s: leave room for them.
+            let net = placement.block.unwrap_or_else(|| {
+                [
+                    127,
+                    random_in(64, 250) as u8,
+                    random_in(0, 255u64.saturating_sub(spill_blocks(scenario))) as u8,
+                ]
+            });
             let addrs = plan(scenario, net);
             let (udp, tcp) = match bind_all(scenario, net, &addrs).await {
                 Ok(b) => b,

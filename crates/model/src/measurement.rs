@@ -114,6 +114,15 @@ pub struct DnsQuery {
     pub x_rcode: Option<String>,
     /// Further responses to the same query (late or duplicate answers: evidence of injection).
     pub x_extra_responses: Vec<DnsResponse>,
+    /// True when this is a copy of the identical query (same resolver, name and type) that
+    /// another measurement of the same run made: its answers, rcode and later replies are that
+    /// query's, and `t0`/`t` say when this measurement asked and got them.
+    #[serde(skip_serializing_if = "is_false")]
+    pub x_from_cache: bool,
+}
+
+fn is_false(b: &bool) -> bool {
+    !*b
 }
 
 /// A response to a DNS query beyond the first.
@@ -213,6 +222,10 @@ pub struct TlsHandshake {
     pub x_server_bytes: Option<u64>,
     /// The certificate chain in readable form, leaf first.
     pub x_chain: Vec<CertInfo>,
+    /// When the handshake was called stalled before the full TLS timeout because the control
+    /// had already handshaked with the site: the seconds the probe waited.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub x_adaptive_timeout: Option<f64>,
 }
 
 /// A certificate, summarised.
@@ -274,6 +287,10 @@ pub struct HttpRoundTrip {
     pub t0: f64,
     /// Seconds since the measurement start when the response ended.
     pub t: f64,
+    /// When the wait for the response head was cut before the full HTTP timeout because the
+    /// control had already fetched the page: the seconds the probe waited.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub x_adaptive_timeout: Option<f64>,
 }
 
 /// An HTTP request as sent.

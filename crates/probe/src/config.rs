@@ -127,6 +127,16 @@ pub struct ProbeConfig {
     /// Endpoints that should always answer, tried when a target fails, to tell a cut-off
     /// vantage point from a blocked site. Empty: no reachability check.
     pub canaries: Vec<interfero_model::Canary>,
+    /// How far the control's answer shortens a stalled TLS handshake or response head (none:
+    /// always the full timeouts).
+    pub adaptive: Option<crate::adaptive::Adaptive>,
+    /// Most measurements of one host at once (the runner's scheduling).
+    pub max_per_host: usize,
+    /// Most connections open to one address at once, within a run.
+    pub max_per_address: usize,
+    /// State shared by the measurements of one run (DNS cache, per-address limits); the runner
+    /// sets a fresh one for every run. None: each measurement on its own.
+    pub run: Option<std::sync::Arc<crate::schedule::RunShared>>,
 }
 
 /// The smallest body whose arrival rate says anything about the path (smaller ones are
@@ -151,6 +161,10 @@ impl Default for ProbeConfig {
             throughput_window: Duration::from_secs(10),
             slow_fetch_kbps: 3000.0,
             canaries: Vec::new(),
+            adaptive: Some(crate::adaptive::Adaptive::default()),
+            max_per_host: 2,
+            max_per_address: 8,
+            run: None,
         }
     }
 }

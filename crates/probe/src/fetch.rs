@@ -2,6 +2,8 @@
 //! new host, TCP to its addresses, TLS on each connection, HTTP on the first that validated,
 //! redirects followed by hand. Shared by the probe (`web`) and the control (`helper`).
 
+use crate::adaptive::Cut;
+use crate::dns::{Linger, Lookup};
 use crate::{dns, http, join::join_all, tcp, tls, Clock, ProbeConfig};
 use interfero_model::measurement::{DnsQuery, HttpRoundTrip, TcpConnect, TlsHandshake};
 use interfero_model::Failure;
@@ -22,6 +24,36 @@ pub(crate) struct Steps {
     pub requests: Vec<HttpRoundTrip>,
     /// How many TCP connects and TLS handshakes belong to the first hop.
     pub first_hop: Option<(usize, usize)>,
+    /// Redirect hops' lookups still listening for later replies (see [`Steps::finish`]).
+    pub lookups: Vec<Lookup>,
+    /// How redirect hops' lookups linger.
+    pub linger: Linger,
+    /// When stalled steps may be decided early (the control's hint).
+    pub cut: Cut,
+}
+
+impl Default for Cut {
+    fn default() -> Self {
+        Cut::never()
+    }
+}
+
+impl Steps {
+    /// Steps whose lookups linger as `linger` says and whose stalls `cut` may decide.
+    pub fn new(linger: Linger, cut: Cut) -> Steps {
+        Steps {
+            linger,
+            cut,
+            ..Steps::default()
+        }
+    }
+
+    /// Waits for the redirect hops' lookups to finish lingering and records them.
+    pub async fn finish(&mut self) {
+        for l in std::mem::take(&mut self.lookups) {
+            self.queries.extend(l.finish().await);
+        }
+    }
 }
 
 /// Failure for a redirect whose Location cannot be followed.
@@ -48,25 +80,28 @@ pub(crate) fn host_name(url: &Url) -> String {
     }
 }
 
-/// Resolves the URL's host (no query for an IP literal): its addresses, and the lookup's
-/// failure when there is none. Queries are appended to `queries`.
+/// Resolves the URL's host (no query for an IP literal): its addresses, the lookup's failure
+/// when there is none, and the lookup (through the run's DNS cache when there is one), whose
+/// queries the caller records once it has finished lingering.
 pub(crate) async fn resolve(
     cfg: &ProbeConfig,
     url: &Url,
     clock: &Clock,
-    queries: &mut Vec<DnsQuery>,
-) -> (Vec<IpAddr>, Option<Failure>) {
+    linger: Linger,
+) -> (Vec<IpAddr>, Option<Failure>, Option<Lookup>) {
     match url.host() {
-        Some(Host::Ipv4(ip)) => (vec![IpAddr::V4(ip)], None),
-        Some(Host::Ipv6(ip)) => (vec![IpAddr::V6(ip)], None),
+        Some(Host::Ipv4(ip)) => (vec![IpAddr::V4(ip)], None, None),
+        Some(Host::Ipv6(ip)) => (vec![IpAddr::V6(ip)], None, None),
         Some(Host::Domain(d)) => {
-            let qs = dns::lookup(cfg, d, clock).await;
-            let addrs = dns::addresses(&qs);
-            let failure = dns::overall_failure(&qs);
-            queries.extend(qs);
-            (addrs, failure)
+            let lookup = match &cfg.run {
+                Some(run) => run.dns.lookup(cfg, d, clock, linger).await,
+                None => dns::lookup_with(cfg, d, clock, linger).await,
+            };
+            let addrs = dns::addresses(&lookup.queries);
+            let failure = dns::overall_failure(&lookup.queries);
+            (addrs, failure, Some(lookup))
         }
-        None => (Vec::new(), Some(Failure::DnsNoAnswer)),
+        None => (Vec::new(), Some(Failure::DnsNoAnswer), None),
     }
 }
 
@@ -133,7 +168,8 @@ async fn hop_endpoints(
     let addrs = match cache.get(&host) {
         Some(a) => a.clone(),
         None => {
-            let (addrs, failure) = resolve(cfg, url, clock, &mut steps.queries).await;
+            let (addrs, failure, lookup) = resolve(cfg, url, clock, steps.linger).await;
+            steps.lookups.extend(lookup);
             if addrs.is_empty() {
                 return Err(failure.unwrap_or(Failure::DnsNoAnswer));
             }
@@ -157,6 +193,11 @@ async fn hop(
     clock: &Clock,
     steps: &mut Steps,
 ) -> Result<HttpRoundTrip, Failure> {
+    // Held until the hop's connections are gone (they do not outlive the hop).
+    let _permits = match &cfg.run {
+        Some(run) => run.connections(eps).await,
+        None => Vec::new(),
+    };
     let connects = join_all(eps.iter().map(|a| tcp::connect(cfg, *a, clock)).collect()).await;
     let mut tcp_failure = None;
     let mut streams = Vec::new();
@@ -173,13 +214,14 @@ async fn hop(
     if url.scheme() != "https" {
         steps.first_hop.get_or_insert((steps.tcp_connect.len(), 0));
         let (address, stream) = streams.into_iter().next().ok_or_else(no_connection)?;
-        return Ok(http::get(cfg, stream, None, url, &address.to_string(), clock).await);
+        let cut = &steps.cut;
+        return Ok(http::get_until(cfg, stream, None, url, &address.to_string(), clock, cut).await);
     }
     let sni = host_name(url);
     let handshakes = join_all(
         streams
             .into_iter()
-            .map(|(_, s)| tls::handshake(cfg, s, &sni, clock))
+            .map(|(_, s)| tls::handshake_until(cfg, s, &sni, clock, &steps.cut))
             .collect(),
     )
     .await;
@@ -203,5 +245,6 @@ async fn hop(
         .1
         .alpn_protocol()
         .map(|p| String::from_utf8_lossy(p).into_owned());
-    Ok(http::get(cfg, stream, alpn.as_deref(), url, &address, clock).await)
+    let cut = &steps.cut;
+    Ok(http::get_until(cfg, stream, alpn.as_deref(), url, &address, clock, cut).await)
 }

@@ -1,6 +1,8 @@
 //! The control (test-helper) side: what an unfiltered vantage point sees of a URL, measured with
 //! the same step functions as the probe.
 
+use crate::adaptive::Cut;
+use crate::dns::Linger;
 use crate::fetch::{self, Steps};
 use crate::{Clock, ProbeConfig};
 use interfero_model::control::{ControlDns, ControlHttp, ControlIpInfo, ControlTcp, ControlTls};
@@ -32,8 +34,8 @@ pub async fn answer(cfg: &ProbeConfig, req: &ControlRequest) -> ControlResponse 
             return resp;
         }
     };
-    let mut queries = Vec::new();
-    let (own, dns_failure) = fetch::resolve(cfg, &url, &clock, &mut queries).await;
+    // The control's answer carries no later DNS replies: no linger.
+    let (own, dns_failure, _) = fetch::resolve(cfg, &url, &clock, Linger::Skip).await;
     resp.dns = ControlDns {
         failure: dns_failure.clone(),
         addrs: own.iter().map(|ip| ip.to_string()).collect(),
@@ -56,7 +58,7 @@ pub async fn answer(cfg: &ProbeConfig, req: &ControlRequest) -> ControlResponse 
     }
     eps.truncate(MAX_ENDPOINTS);
 
-    let mut steps = Steps::default();
+    let mut steps = Steps::new(Linger::Skip, Cut::never());
     let failure = if eps.is_empty() {
         dns_failure
     } else {

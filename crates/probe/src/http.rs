@@ -1,5 +1,6 @@
 //! One HTTP GET over a stream we built (HTTP/1.1 or h2 by ALPN), bounded in bytes and time.
 
+use crate::adaptive::Cut;
 use crate::{failure, Clock, ProbeConfig};
 use bytes::Bytes;
 use http_body_util::{BodyExt, Empty};
@@ -60,6 +61,24 @@ pub async fn get<S>(
 where
     S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
 {
+    get_until(cfg, stream, alpn, url, address, clock, &Cut::never()).await
+}
+
+/// Like [`get`], but a response head that does not come is given up as soon as `cut` allows
+/// (the control has fetched the page), recorded in `x_adaptive_timeout`. The body, once the
+/// head came, always has the full timeout: a slow transfer is measured, not cut.
+pub async fn get_until<S>(
+    cfg: &ProbeConfig,
+    stream: S,
+    alpn: Option<&str>,
+    url: &Url,
+    address: &str,
+    clock: &Clock,
+    cut: &Cut,
+) -> HttpRoundTrip
+where
+    S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+{
     let h2 = alpn == Some("h2");
     let headers = request_headers(cfg, url, h2);
     let mut rt = HttpRoundTrip {
@@ -73,8 +92,15 @@ where
         t0: clock.now(),
         ..HttpRoundTrip::default()
     };
-    let deadline = Instant::now() + cfg.timeouts.http;
-    let head = timeout_at(deadline, send(stream, url, &headers, h2)).await;
+    let started = Instant::now();
+    let deadline = started + cfg.timeouts.http;
+    let head = tokio::select! {
+        h = timeout_at(deadline, send(stream, url, &headers, h2)) => h,
+        _ = cut.http(started) => {
+            rt.x_adaptive_timeout = Some(started.elapsed().as_secs_f64());
+            return finish(rt, Some(Failure::Timeout), clock);
+        }
+    };
     let (resp, _driver) = match head {
         Err(_) => return finish(rt, Some(Failure::Timeout), clock),
         Ok(Err(f)) => return finish(rt, Some(f), clock),

@@ -4,6 +4,7 @@
 
 #![deny(missing_docs)]
 
+pub mod adaptive;
 pub mod clock;
 pub mod config;
 pub mod control_client;
@@ -14,6 +15,7 @@ pub mod helper;
 pub mod http;
 mod join;
 pub mod reach;
+pub mod schedule;
 pub mod tcp;
 pub mod throughput;
 pub mod tls;

@@ -1,6 +1,7 @@
 //! TLS handshake as an observation: the chain is always recorded, and a stream is handed back
 //! only when the certificate validated (a browser would not use it otherwise).
 
+use crate::adaptive::Cut;
 use crate::verify::{self, RecordingVerifier};
 use crate::{failure, Clock, ProbeConfig};
 use interfero_model::measurement::{BinaryData, TlsHandshake};
@@ -99,7 +100,19 @@ pub async fn handshake(
     sni: &str,
     clock: &Clock,
 ) -> (TlsHandshake, Option<ProbeTlsStream>) {
-    handshake_inner(cfg, stream, sni, clock, false).await
+    handshake_inner(cfg, stream, sni, clock, false, &Cut::never()).await
+}
+
+/// Like [`handshake`], but a stall after the ClientHello is decided as soon as `cut` allows
+/// (the control has handshaked with the site), recorded in `x_adaptive_timeout`.
+pub async fn handshake_until(
+    cfg: &ProbeConfig,
+    stream: TcpStream,
+    sni: &str,
+    clock: &Clock,
+    cut: &Cut,
+) -> (TlsHandshake, Option<ProbeTlsStream>) {
+    handshake_inner(cfg, stream, sni, clock, false, cut).await
 }
 
 /// Like [`handshake`], but hands back the stream whatever the certificate: for transfers
@@ -111,7 +124,7 @@ pub async fn handshake_any_certificate(
     sni: &str,
     clock: &Clock,
 ) -> (TlsHandshake, Option<ProbeTlsStream>) {
-    handshake_inner(cfg, stream, sni, clock, true).await
+    handshake_inner(cfg, stream, sni, clock, true, &Cut::never()).await
 }
 
 async fn handshake_inner(
@@ -120,6 +133,7 @@ async fn handshake_inner(
     sni: &str,
     clock: &Clock,
     any_certificate: bool,
+    cut: &Cut,
 ) -> (TlsHandshake, Option<ProbeTlsStream>) {
     let mut obs = TlsHandshake {
         address: stream
@@ -150,8 +164,20 @@ async fn handshake_inner(
     let counted = Counted::new(stream);
     let counter = counted.counter();
     let connector = TlsConnector::from(Arc::new(config));
-    let result = tokio::time::timeout(cfg.timeouts.tls, connector.connect(name, counted)).await;
+    let started = tokio::time::Instant::now();
+    let address = obs.address.clone();
+    let mut cut_early = false;
+    let result = tokio::select! {
+        r = tokio::time::timeout(cfg.timeouts.tls, connector.connect(name, counted)) => r,
+        _ = cut.tls(&address, started) => {
+            cut_early = true;
+            Ok(Err(io::Error::from(io::ErrorKind::TimedOut)))
+        }
+    };
     obs.t = clock.now();
+    if cut_early {
+        obs.x_adaptive_timeout = Some(started.elapsed().as_secs_f64());
+    }
     if let Some(seen) = verifier.seen() {
         obs.peer_certificates = Some(
             seen.chain
@@ -182,6 +208,11 @@ async fn handshake_inner(
             let usable = obs.failure.is_none()
                 || (any_certificate && obs.failure.as_ref().is_some_and(Failure::is_certificate));
             (obs, usable.then_some(tls))
+        }
+        Ok(Err(_)) if cut_early => {
+            obs.failure = Some(Failure::Timeout);
+            obs.x_server_bytes = Some(counter.load(Ordering::Relaxed));
+            (obs, None)
         }
         Ok(Err(e)) => {
             obs.failure = Some(handshake_failure(&e));

@@ -1,10 +1,15 @@
-//! The Web Connectivity measurement: DNS, then the control query alongside TCP/TLS/HTTP.
+//! The Web Connectivity measurement: DNS, then the control query alongside TCP/TLS/HTTP and the
+//! DNS linger. The control's answer, as soon as it comes, lets a stalled step be decided early
+//! (`adaptive`).
 
+use crate::adaptive::{Cut, Hint};
+use crate::dns::Linger;
 use crate::fetch::{self, Steps};
 use crate::{http, Clock, ControlClient, ProbeConfig};
 use interfero_model::{ControlRequest, TestKeys};
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
+use std::sync::Arc;
 
 /// Measures `url` from here, and asks `control` (when given) what an unfiltered vantage sees.
 pub async fn measure(cfg: &ProbeConfig, url: &str, control: Option<&ControlClient>) -> TestKeys {
@@ -25,20 +30,32 @@ pub async fn measure(cfg: &ProbeConfig, url: &str, control: Option<&ControlClien
             return tk;
         }
     };
-    let (addrs, dns_failure) = fetch::resolve(cfg, &parsed, &clock, &mut tk.queries).await;
+    // The first answers are enough to go on; later replies (injection) are listened for while
+    // the rest of the measurement runs.
+    let (addrs, dns_failure, lookup) = fetch::resolve(cfg, &parsed, &clock, Linger::Defer).await;
     tk.dns_experiment_failure = dns_failure.clone();
     let port = parsed.port_or_known_default().unwrap_or(443);
     let endpoints: Vec<SocketAddr> = addrs.iter().map(|ip| SocketAddr::new(*ip, port)).collect();
     let req = control_request(cfg, url, &endpoints);
 
+    let (hint, cut) = Cut::channel(cfg.adaptive);
     let ask_control = async {
-        match control {
-            Some(c) => Some(c.query(&req).await),
-            None => None,
+        let c = control?;
+        let asked = tokio::time::Instant::now();
+        let answer = c.query(&req).await;
+        if let Ok(r) = &answer {
+            hint.send_replace(Some(Arc::new(Hint::from_answer(r, asked.elapsed()))));
+        }
+        Some(answer)
+    };
+    let finish_dns = async {
+        match lookup {
+            Some(l) => l.finish().await,
+            None => Vec::new(),
         }
     };
     let fetch_here = async {
-        let mut steps = Steps::default();
+        let mut steps = Steps::new(Linger::Defer, cut);
         // Without addresses there is nothing to connect to: the HTTP step fails as DNS did
         // (OONI reports the DNS error as the HTTP failure too).
         let failure = if endpoints.is_empty() {
@@ -53,14 +70,22 @@ pub async fn measure(cfg: &ProbeConfig, url: &str, control: Option<&ControlClien
         };
         (steps, failure)
     };
-    let (answer, (steps, http_failure)) = tokio::join!(ask_control, fetch_here);
+    let (answer, (mut steps, http_failure), first_queries) =
+        tokio::join!(ask_control, fetch_here, finish_dns);
+    tk.queries = first_queries;
+    steps.finish().await;
 
     match answer {
         Some(Ok(r)) => tk.control = Some(r),
         Some(Err(e)) => tk.control_failure = Some(e.to_string()),
         None => {}
     }
-    if http_failure == Some(interfero_model::Failure::Timeout) || slow_body(cfg, &steps) {
+    // Paired transfers tell a throttled transfer from a blocked one: only worth running when
+    // the response had begun (a request never answered has no rate to compare).
+    let head_came = steps.requests.last().is_some_and(|r| r.response.code != 0);
+    if (http_failure == Some(interfero_model::Failure::Timeout) && head_came)
+        || slow_body(cfg, &steps)
+    {
         // The control times its own transfer at the same time, when it answered at all.
         let mut rate_req = req.clone();
         rate_req.x_throughput = true;

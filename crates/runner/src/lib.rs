@@ -2,14 +2,21 @@
 //! by the analysis and handed to the caller (who stores and prints it) as soon as it is done, so
 //! an interrupted run keeps everything measured so far.
 
+pub mod bench;
+pub mod bench_report;
+pub mod hosts;
+pub mod ideal;
 pub mod lab;
 pub mod labwatch;
 pub mod reach;
+pub mod throughput;
+pub mod usage;
 pub mod watcher;
 
 use interfero_analysis::{judge, ooni, Context};
 use interfero_model::measurement::SOFTWARE_NAME;
 use interfero_model::{Measurement, Target};
+use interfero_probe::schedule::RunShared;
 use interfero_probe::{ControlClient, ProbeConfig};
 use std::sync::Arc;
 use std::time::Instant;
@@ -125,21 +132,31 @@ pub async fn run(
     let test_start = Arc::new(now_ooni());
     let limit = Arc::new(Semaphore::new(session.parallel.max(1)));
     let (tx, mut rx) = mpsc::channel::<Measurement>(session.parallel.max(1) * 2);
-    let feeder_session = session.clone();
+    // One DNS cache and one set of per-address limits for this run's measurements.
+    let mut probe = (*session.probe).clone();
+    probe.run = Some(Arc::new(RunShared::new(probe.max_per_address)));
+    let mut queue = hosts::Queue::new(targets, hosts::HostLimits::new(probe.max_per_host));
+    let feeder_session = Session {
+        probe: Arc::new(probe),
+        ..session.clone()
+    };
     let feeder_stop = stop.clone();
     let feeder = tokio::spawn(async move {
         let mut inner = JoinSet::new();
-        for target in targets {
+        while !queue.is_empty() {
             if *feeder_stop.borrow() {
                 break;
             }
             let Ok(permit) = limit.clone().acquire_owned().await else {
                 break;
             };
+            let Some((target, host)) = queue.next().await else {
+                break;
+            };
             let (s, tx, start) = (feeder_session.clone(), tx.clone(), test_start.clone());
             inner.spawn(async move {
                 let m = measure_one(&s, &target, &start).await;
-                drop(permit);
+                drop((permit, host));
                 let _ = tx.send(m).await;
             });
             // Reap finished tasks so a long list does not keep every handle.

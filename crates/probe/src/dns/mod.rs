@@ -1,6 +1,7 @@
 //! DNS lookups over our own sockets, keeping every reply (late or duplicate replies are the
 //! evidence of on-path injection that a stub resolver would hide).
 
+pub mod cache;
 pub mod wire;
 
 use crate::{failure, tcp, Clock, ProbeConfig};
@@ -10,6 +11,7 @@ use interfero_model::Failure;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::UdpSocket;
+use tokio::sync::oneshot;
 use tokio::time::{timeout_at, Instant};
 use wire::{parse_reply, Question, Reply};
 
@@ -18,8 +20,56 @@ const MAX_EXTRA: usize = 32;
 /// Most messages read on a TCP connection before giving up on finding ours.
 const MAX_TCP_MESSAGES: usize = 8;
 
-/// Resolves `host` (A and AAAA, concurrently) with the configured resolver.
+/// How a lookup listens for further replies to a query after its first one (a second reply is
+/// the evidence of on-path injection).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum Linger {
+    /// Listen for `dns_linger` before returning.
+    #[default]
+    Wait,
+    /// Return at the first reply and listen in the background; [`Lookup::finish`] adds what
+    /// came. The measurement goes on meanwhile: the linger costs no time on its critical path.
+    Defer,
+    /// Do not listen (the control: its answer carries no later replies).
+    Skip,
+}
+
+/// A lookup whose first replies are in; later replies may still be coming.
+#[derive(Debug)]
+pub struct Lookup {
+    /// The queries, each with its first reply.
+    pub queries: Vec<DnsQuery>,
+    pending: Vec<(usize, oneshot::Receiver<Vec<DnsResponse>>)>,
+    /// Where to publish the finished lookup for the run's other measurements.
+    fill: Option<cache::Cell>,
+}
+
+impl Lookup {
+    /// Waits for the lingering listeners (at most `dns_linger`) and adds their replies.
+    pub async fn finish(mut self) -> Vec<DnsQuery> {
+        for (idx, rx) in self.pending {
+            if let (Ok(extra), Some(q)) = (rx.await, self.queries.get_mut(idx)) {
+                q.x_extra_responses.extend(extra);
+            }
+        }
+        if let Some(cell) = self.fill {
+            cell.send_replace(Some(std::sync::Arc::new(self.queries.clone())));
+        }
+        self.queries
+    }
+}
+
+/// Resolves `host` (A and AAAA, concurrently) with the configured resolver, listening for
+/// further replies before returning.
 pub async fn lookup(cfg: &ProbeConfig, host: &str, clock: &Clock) -> Vec<DnsQuery> {
+    lookup_with(cfg, host, clock, Linger::Wait)
+        .await
+        .finish()
+        .await
+}
+
+/// Resolves `host` (A and AAAA, concurrently), lingering as `linger` says.
+pub async fn lookup_with(cfg: &ProbeConfig, host: &str, clock: &Clock, linger: Linger) -> Lookup {
     let resolver = match cfg.resolver.addr() {
         Ok(a) => a,
         Err(e) => {
@@ -32,14 +82,30 @@ pub async fn lookup(cfg: &ProbeConfig, host: &str, clock: &Clock) -> Vec<DnsQuer
                 t: clock.now(),
                 ..DnsQuery::default()
             };
-            return vec![failed("A"), failed("AAAA")];
+            return Lookup {
+                queries: vec![failed("A"), failed("AAAA")],
+                pending: Vec::new(),
+                fill: None,
+            };
         }
     };
     let (a, aaaa) = tokio::join!(
-        query(cfg, resolver, host, RecordType::A, clock),
-        query(cfg, resolver, host, RecordType::AAAA, clock)
+        query_with(cfg, resolver, host, RecordType::A, clock, linger),
+        query_with(cfg, resolver, host, RecordType::AAAA, clock, linger)
     );
-    a.into_iter().chain(aaaa).collect()
+    let mut out = Lookup {
+        queries: Vec::new(),
+        pending: Vec::new(),
+        fill: None,
+    };
+    for (qs, rx) in [a, aaaa] {
+        if let Some(rx) = rx {
+            // The UDP observation comes first in each query's list.
+            out.pending.push((out.queries.len(), rx));
+        }
+        out.queries.extend(qs);
+    }
+    out
 }
 
 /// The unique addresses in the first replies of `queries`, in answer order.
@@ -75,6 +141,24 @@ pub async fn query(
     qtype: RecordType,
     clock: &Clock,
 ) -> Vec<DnsQuery> {
+    let (mut qs, rx) = query_with(cfg, resolver, host, qtype, clock, Linger::Wait).await;
+    if let (Some(rx), Some(first)) = (rx, qs.first_mut()) {
+        first.x_extra_responses.extend(rx.await.unwrap_or_default());
+    }
+    qs
+}
+
+type Extra = Option<oneshot::Receiver<Vec<DnsResponse>>>;
+
+/// One query, and the receiver of its later replies when the linger is deferred.
+async fn query_with(
+    cfg: &ProbeConfig,
+    resolver: SocketAddr,
+    host: &str,
+    qtype: RecordType,
+    clock: &Clock,
+    linger: Linger,
+) -> (Vec<DnsQuery>, Extra) {
     let mut obs = DnsQuery {
         hostname: host.to_string(),
         query_type: qtype.to_string(),
@@ -89,12 +173,12 @@ pub async fn query(
             // A name that cannot be encoded never leaves the host: say so, not "no answer".
             obs.failure = Some(Failure::Other(format!("unknown_failure: bad name: {e}")));
             obs.t = clock.now();
-            return vec![obs];
+            return (vec![obs], None);
         }
     };
-    let truncated = udp(cfg, resolver, &q, clock, &mut obs).await;
+    let (truncated, extra) = udp(cfg, resolver, &q, clock, &mut obs, linger).await;
     if !truncated {
-        return vec![obs];
+        return (vec![obs], extra);
     }
     let mut over_tcp = DnsQuery {
         engine: "tcp".into(),
@@ -106,17 +190,19 @@ pub async fn query(
         ..obs.clone()
     };
     tcp_query(cfg, resolver, &q, clock, &mut over_tcp).await;
-    vec![obs, over_tcp]
+    (vec![obs, over_tcp], extra)
 }
 
-/// Sends `q` over UDP and records every matching reply; true if the first one was truncated.
+/// Sends `q` over UDP and records its first reply; true if that one was truncated. Later
+/// replies are listened for as `linger` says (deferred: through the receiver returned).
 async fn udp(
     cfg: &ProbeConfig,
     resolver: SocketAddr,
     q: &Question,
     clock: &Clock,
     obs: &mut DnsQuery,
-) -> bool {
+    linger: Linger,
+) -> (bool, Extra) {
     let local = match cfg.bind_ip.filter(|ip| ip.is_ipv4() == resolver.is_ipv4()) {
         Some(ip) => SocketAddr::new(ip, 0),
         None if resolver.is_ipv4() => SocketAddr::new(Ipv4Addr::UNSPECIFIED.into(), 0),
@@ -135,45 +221,72 @@ async fn udp(
         Err(e) => {
             obs.failure = Some(failure::from_io(&e));
             obs.t = clock.now();
-            return false;
+            return (false, None);
         }
     };
-    let mut end = Instant::now() + cfg.timeouts.dns;
-    let mut got_first = false;
-    let mut truncated = false;
+    let end = Instant::now() + cfg.timeouts.dns;
     let mut buf = vec![0u8; 65_535];
-    loop {
+    let first = loop {
         let n = match timeout_at(end, sock.recv(&mut buf)).await {
-            Err(_) => break,
+            Err(_) => {
+                obs.failure = Some(Failure::Timeout);
+                obs.t = clock.now();
+                return (false, None);
+            }
             Ok(Ok(n)) => n,
             Ok(Err(e)) => {
-                if !got_first {
-                    obs.failure = Some(failure::from_io(&e));
-                    obs.t = clock.now();
-                }
-                break;
+                obs.failure = Some(failure::from_io(&e));
+                obs.t = clock.now();
+                return (false, None);
             }
         };
-        let Some(reply) = parse_reply(buf.get(..n).unwrap_or_default(), q) else {
-            continue; // not a reply to this query: keep listening
-        };
-        if !got_first {
-            got_first = true;
-            obs.t = clock.now();
-            // Keep listening a little: a second reply is the signature of injection.
-            end = Instant::now() + cfg.timeouts.dns_linger;
-            truncated = record_first(obs, reply);
-        } else if obs.x_extra_responses.len() < MAX_EXTRA {
-            obs.x_extra_responses.push(extra(reply, clock));
-        } else {
-            break;
+        // Not a reply to this query: keep listening.
+        if let Some(reply) = parse_reply(buf.get(..n).unwrap_or_default(), q) {
+            break reply;
+        }
+    };
+    obs.t = clock.now();
+    let truncated = record_first(obs, first);
+    // Keep listening a little: a second reply is the signature of injection.
+    let until = Instant::now() + cfg.timeouts.dns_linger;
+    match linger {
+        Linger::Skip => (truncated, None),
+        Linger::Wait => {
+            let more = listen(sock, q.clone(), until, *clock, buf).await;
+            obs.x_extra_responses.extend(more);
+            (truncated, None)
+        }
+        Linger::Defer => {
+            let (tx, rx) = oneshot::channel();
+            let (q, clock) = (q.clone(), *clock);
+            // Bounded by `until` (the linger), whoever still waits for the result.
+            tokio::spawn(async move {
+                let _ = tx.send(listen(sock, q, until, clock, buf).await);
+            });
+            (truncated, Some(rx))
         }
     }
-    if !got_first && obs.failure.is_none() {
-        obs.failure = Some(Failure::Timeout);
-        obs.t = clock.now();
+}
+
+/// Records the replies to `q` that arrive until `until` (at most `MAX_EXTRA`).
+async fn listen(
+    sock: UdpSocket,
+    q: Question,
+    until: Instant,
+    clock: Clock,
+    mut buf: Vec<u8>,
+) -> Vec<DnsResponse> {
+    let mut out = Vec::new();
+    while out.len() < MAX_EXTRA {
+        let n = match timeout_at(until, sock.recv(&mut buf)).await {
+            Ok(Ok(n)) => n,
+            _ => break,
+        };
+        if let Some(reply) = parse_reply(buf.get(..n).unwrap_or_default(), &q) {
+            out.push(extra(reply, &clock));
+        }
     }
-    truncated
+    out
 }
 
 /// Fills the observation from the first reply; true if it was truncated.
