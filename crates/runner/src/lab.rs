@@ -159,6 +159,12 @@ impl Lab {
             timeouts: lab_timeouts(),
             throughput_window: Duration::from_secs(3),
             canaries: world.canaries(),
+            // On loopback, a socket bound to 127.0.0.1 cannot reach anything else (the kernel
+            // refuses the route): an answer the censor forged off loopback (a bogon, a hijack
+            // address) is never connected to beyond this machine.
+            bind_ip: kernel
+                .is_none()
+                .then_some(std::net::IpAddr::from([127, 0, 0, 1])),
             ..ProbeConfig::default()
         };
         let probe = Arc::new(probe);
