@@ -256,10 +256,16 @@ impl World {
             .iter()
             .map(|s| 1 + usize::from(s.cdn))
             .sum::<usize>();
-        // One more for the canary site every world gets.
-        if needed + 1 > usize::from(u8::MAX - FIRST_SITE) {
+        // One more for the canary site every world gets. A given block is one /24 (the kernel
+        // world's service block); a loopback world may spill into the following /24s.
+        let room = if placement.block.is_some() {
+            SITES_PER_BLOCK
+        } else {
+            MAX_SITE_ADDRESSES
+        };
+        if needed + 1 > room {
             return Err(LabError::Invalid(format!(
-                "{needed} site addresses do not fit in one /24"
+                "{needed} site addresses and the canary do not fit in {room}"
             )));
         }
         let pki = Pki::new()?;

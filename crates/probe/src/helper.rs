@@ -59,11 +59,22 @@ pub async fn answer(cfg: &ProbeConfig, req: &ControlRequest) -> ControlResponse 
     eps.truncate(MAX_ENDPOINTS);
 
     let mut steps = Steps::new(Linger::Skip, Cut::never());
-    let failure = if eps.is_empty() {
-        dns_failure
-    } else {
-        fetch::follow(cfg, url.clone(), eps, &clock, &mut steps).await
+    // A timed transfer, when asked, runs beside the measurement so that it adds no time.
+    let rate = async {
+        match eps.first() {
+            Some(ep) if req.x_throughput => Some(own_transfer(cfg, &url, *ep, &clock).await),
+            _ => None,
+        }
     };
+    let measured = async {
+        if eps.is_empty() {
+            dns_failure
+        } else {
+            fetch::follow(cfg, url.clone(), eps.clone(), &clock, &mut steps).await
+        }
+    };
+    let (failure, rate) = tokio::join!(measured, rate);
+    resp.x_throughput = rate;
     let (n_tcp, n_tls) = steps.first_hop.unwrap_or((0, 0));
     for t in steps.tcp_connect.iter().take(n_tcp) {
         let key = format!(
@@ -87,23 +98,18 @@ pub async fn answer(cfg: &ProbeConfig, req: &ControlRequest) -> ControlResponse 
     }
     resp.http_request = final_http(&steps, failure);
     resp.ip_info = ip_info(&own, &requested);
-    if req.x_throughput {
-        resp.x_throughput = own_transfer(cfg, &steps, &clock).await;
-    }
     resp
 }
 
-/// The control's own timed transfer of the page's last hop, for a probe that saw it crawl:
-/// the rate an unfiltered vantage point gets from the same server.
+/// The control's own timed transfer of the page, for a probe that saw it crawl: the rate an
+/// unfiltered vantage point gets from the same server.
 async fn own_transfer(
     cfg: &ProbeConfig,
-    steps: &Steps,
+    url: &url::Url,
+    addr: SocketAddr,
     clock: &Clock,
-) -> Option<interfero_model::measurement::Throughput> {
-    let last = steps.requests.last()?;
-    let addr: SocketAddr = last.address.as_deref()?.parse().ok()?;
-    let url = url::Url::parse(&last.request.url).ok()?;
-    let host = fetch::host_name(&url);
+) -> interfero_model::measurement::Throughput {
+    let host = fetch::host_name(url);
     let mut path = url.path().to_string();
     if let Some(q) = url.query() {
         path = format!("{path}?{q}");
@@ -113,7 +119,7 @@ async fn own_transfer(
         sni: host.clone(),
     };
     let https = url.scheme() == "https";
-    Some(crate::throughput::transfer(cfg, addr, https, &host, &path, &leg, clock).await)
+    crate::throughput::transfer(cfg, addr, https, &host, &path, &leg, clock).await
 }
 
 /// The control's summary of the last round trip of the chain.

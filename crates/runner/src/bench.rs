@@ -71,10 +71,21 @@ impl WorldServer {
         let world_rt = runtime(WORLD_THREADS)?;
         let control_rt = runtime(CONTROL_THREADS)?;
         let scenario = bench.scenario.clone();
-        let world = world_rt
+        let world = match world_rt
             .spawn(async move { World::start(&scenario).await })
             .await
-            .map_err(|e| LabError::Io(std::io::Error::other(e)))??;
+        {
+            Ok(Ok(w)) => w,
+            failed => {
+                // A runtime may not be dropped inside another: let both go in the background.
+                world_rt.shutdown_background();
+                control_rt.shutdown_background();
+                return Err(match failed {
+                    Ok(Err(e)) => e,
+                    _ => LabError::Io(std::io::Error::other("the world's task failed")),
+                });
+            }
+        };
         let roots = rustls_pki_types::pem::PemObject::pem_slice_iter(world.ca_pem().as_bytes())
             .filter_map(Result::ok)
             .collect::<Vec<rustls_pki_types::CertificateDer<'static>>>();
@@ -109,8 +120,19 @@ impl WorldServer {
                 ));
                 Ok::<_, std::io::Error>(addr)
             })
-            .await
-            .map_err(|e| LabError::Io(std::io::Error::other(e)))??;
+            .await;
+        let control_addr = match control_addr {
+            Ok(Ok(a)) => a,
+            failed => {
+                drop(world);
+                world_rt.shutdown_background();
+                control_rt.shutdown_background();
+                return Err(match failed {
+                    Ok(Err(e)) => LabError::Io(e),
+                    _ => LabError::Io(std::io::Error::other("the control's task failed")),
+                });
+            }
+        };
         let info = WorldInfo {
             resolver: world.probe_resolver(),
             control: format!("http://{control_addr}/"),

@@ -80,58 +80,47 @@ impl Keeper<'_> {
     }
 
     fn record(&mut self, change: &Change) {
-        let result = match change {
-            Change::Began {
-                episode,
-                at,
-                evidence,
-            } => {
-                let (input, kind, technique) = match episode {
-                    Episode::Shutdown => (String::new(), EventKind::ShutdownStarted, None),
-                    Episode::Block {
-                        input, technique, ..
-                    } => (input.clone(), EventKind::BlockStarted, *technique),
-                };
-                self.store
-                    .record_event(&Event {
-                        input,
-                        kind,
-                        technique,
-                        started: at.clone(),
-                        ended: None,
-                        evidence: evidence.clone(),
-                    })
-                    .map(|id| {
-                        self.open.insert(key(episode), id);
-                    })
-            }
-            Change::Ended { episode, at } => {
-                let (input, kind, technique) = match episode {
-                    Episode::Shutdown => (String::new(), EventKind::ShutdownEnded, None),
-                    Episode::Block {
-                        input, technique, ..
-                    } => (input.clone(), EventKind::BlockEnded, *technique),
-                };
-                let closed = match self.open.remove(&key(episode)) {
-                    Some(id) => self.store.end_event(id, at),
-                    None => Ok(()),
-                };
-                closed.and_then(|_| {
-                    self.store
-                        .record_event(&Event {
-                            input,
-                            kind,
-                            technique,
-                            started: at.clone(),
-                            ended: None,
-                            evidence: Vec::new(),
-                        })
-                        .map(|_| ())
-                })
-            }
+        let (episode, at, began) = match change {
+            Change::Began { episode, at, .. } => (episode, at, true),
+            Change::Ended { episode, at } => (episode, at, false),
         };
-        if let Err(e) = result {
-            self.errors.push(format!("event: {e}"));
+        let (input, technique) = match episode {
+            Episode::Shutdown => (String::new(), None),
+            Episode::Block {
+                input, technique, ..
+            } => (input.clone(), *technique),
+        };
+        let kind = match (episode, began) {
+            (Episode::Shutdown, true) => EventKind::ShutdownStarted,
+            (Episode::Shutdown, false) => EventKind::ShutdownEnded,
+            (Episode::Block { .. }, true) => EventKind::BlockStarted,
+            (Episode::Block { .. }, false) => EventKind::BlockEnded,
+        };
+        let evidence = match change {
+            Change::Began { evidence, .. } => evidence.clone(),
+            Change::Ended { .. } => Vec::new(),
+        };
+        // An end closes the episode's start event, and is recorded as a change of its own.
+        let closed = match self.open.remove(&key(episode)).filter(|_| !began) {
+            Some(id) => self.store.end_event(id, at),
+            None => Ok(()),
+        };
+        let result = closed.and_then(|_| {
+            self.store.record_event(&Event {
+                input,
+                kind,
+                technique,
+                started: at.clone(),
+                ended: None,
+                evidence,
+            })
+        });
+        match result {
+            Ok(id) if began => {
+                self.open.insert(key(episode), id);
+            }
+            Ok(_) => {}
+            Err(e) => self.errors.push(format!("event: {e}")),
         }
     }
 }
