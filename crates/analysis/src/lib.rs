@@ -6,6 +6,7 @@ pub mod addr;
 pub mod diff;
 pub mod facts;
 pub mod fingerprint;
+pub mod locate;
 pub mod ooni;
 pub mod reach;
 pub mod rules;

@@ -127,6 +127,36 @@ pub struct ProbeConfig {
     /// Endpoints that should always answer, tried when a target fails, to tell a cut-off
     /// vantage point from a blocked site. Empty: no reachability check.
     pub canaries: Vec<interfero_model::Canary>,
+    /// Bounds of the TTL-limited trace made after traceable interference.
+    pub trace: TraceSettings,
+}
+
+/// Bounds of a TTL-limited trace (`trace::run`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TraceSettings {
+    /// Whether a trace may be made at all.
+    pub enabled: bool,
+    /// Highest TTL tried.
+    pub max_hops: u8,
+    /// Longest wait for anything to come back at one TTL.
+    pub hop_wait: Duration,
+    /// How long to keep listening at one TTL after the first thing came back (an injected
+    /// answer may race a real one, a reset may follow an ICMP).
+    pub settle: Duration,
+    /// The whole trace, control sweep included.
+    pub budget: Duration,
+}
+
+impl Default for TraceSettings {
+    fn default() -> Self {
+        TraceSettings {
+            enabled: true,
+            max_hops: 24,
+            hop_wait: Duration::from_millis(1000),
+            settle: Duration::from_millis(300),
+            budget: Duration::from_secs(10),
+        }
+    }
 }
 
 /// The smallest body whose arrival rate says anything about the path (smaller ones are
@@ -151,6 +181,7 @@ impl Default for ProbeConfig {
             throughput_window: Duration::from_secs(10),
             slow_fetch_kbps: 3000.0,
             canaries: Vec::new(),
+            trace: TraceSettings::default(),
         }
     }
 }

@@ -85,6 +85,14 @@ pub async fn measure_one(session: &Session, target: &Target, test_start: &str) -
             verdict = judge(&target.url, &tk, &Context::default());
         }
     }
+    // Interference a device on the path causes after a trigger: find where it sits (bounded
+    // by the probe's trace settings; only for such verdicts, so normal runs stay fast).
+    if session.probe.trace.enabled {
+        if let Some(req) = interfero_analysis::locate::plan(&tk, &verdict) {
+            tk.x_trace = Some(interfero_probe::trace::run(&session.probe, &req).await);
+            verdict = judge(&target.url, &tk, &Context::default());
+        }
+    }
     let (blocking, accessible) = ooni::summary_keys(&verdict);
     tk.blocking = blocking;
     tk.accessible = accessible;
