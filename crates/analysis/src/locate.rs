@@ -99,8 +99,12 @@ pub fn plan(tk: &TestKeys, v: &Verdict) -> Option<TraceRequest> {
     None
 }
 
+/// Whether a router said the packet stopped on the way: time exceeded, or the bare ICMP error
+/// a connected TCP socket reports without the router's address.
 fn expired(h: &TraceHop) -> bool {
-    h.events.iter().any(|e| e.kind == "time_exceeded")
+    h.events
+        .iter()
+        .any(|e| e.kind == "time_exceeded" || e.kind == "icmp_error")
 }
 
 /// The first event that is an answer to the trigger rather than ICMP.
@@ -302,12 +306,9 @@ fn dropped(t: &Trace, far_end: Option<u8>) -> CensorLocation {
     }
     let (router, odd) = router_at(t, silent_from);
     let before = match silent_from.checked_sub(1).filter(|p| *p > 0) {
-        Some(p) => match t.hops.iter().find(|h| h.ttl == p).map(routers) {
-            Some(r) if !r.is_empty() => format!(
-                ", time-exceeded from hop {p} ({})",
-                r.into_iter().collect::<Vec<_>>().join(", ")
-            ),
-            _ => format!(", hop {p} answered"),
+        Some(p) => match router_at(t, p) {
+            (Some(r), _) => format!(", time-exceeded from hop {p} ({r})"),
+            _ => format!(", time-exceeded from hop {p}"),
         },
         None => String::new(),
     };

@@ -23,8 +23,9 @@ pub struct TraceRequest {
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(default)]
 pub struct HopEvent {
-    /// `time_exceeded` (ICMP from a router), `unreachable` (other ICMP), `reset`, `eof`,
-    /// `data` (bytes of an answer), `dns_answer`, `connected` (a SYN answered).
+    /// `time_exceeded` (ICMP from a router), `unreachable` (other ICMP), `icmp_error` (an
+    /// ICMP error a connected TCP socket reports without its sender), `reset`, `eof`, `data`
+    /// (bytes of an answer), `dns_answer`, `connected` (a SYN answered), `error`.
     pub kind: String,
     /// Milliseconds after the packet was sent.
     pub ms: u32,

@@ -181,9 +181,14 @@ fn tcp_payload(
                         c.push("reset", Some(addr.to_string()), None);
                         done = true;
                     }
-                    // The ICMP's errno, reported once; the error queue holds the detail.
+                    // The ICMP's errno. On a connected TCP socket the kernel queues no detail
+                    // (no router address): record that an ICMP error stopped the packet.
                     Some(libc::EHOSTUNREACH) | Some(libc::ENETUNREACH) => {
-                        c.icmp(sock::drain_errors(fd));
+                        let queued = sock::drain_errors(fd);
+                        if queued.is_empty() {
+                            c.push("icmp_error", None, Some(e.to_string()));
+                        }
+                        c.icmp(queued);
                     }
                     Some(libc::EAGAIN) => {}
                     _ => {

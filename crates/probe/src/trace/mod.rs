@@ -142,11 +142,17 @@ fn dns_answer(q: &wire::Question) -> impl Fn(&[u8]) -> Option<String> + '_ {
 /// Whether a hop's answer came from the far end: something other than ICMP arrived and no
 /// router said the packet expired on the way.
 fn reached_end(h: &TraceHop) -> bool {
-    let expired = h.events.iter().any(|e| e.kind == "time_exceeded");
+    let expired = h
+        .events
+        .iter()
+        .any(|e| e.kind == "time_exceeded" || e.kind == "icmp_error");
     !expired
-        && h.events
-            .iter()
-            .any(|e| e.kind != "unreachable" && e.kind != "error")
+        && h.events.iter().any(|e| {
+            matches!(
+                e.kind.as_str(),
+                "reset" | "eof" | "data" | "dns_answer" | "connected"
+            )
+        })
 }
 
 /// Probes TTL 1, 2, … up to `limit`: stops at the far end, after [`SILENT_RUN`] silent hops,
