@@ -281,3 +281,30 @@ fn plans_follow_the_failing_step() {
     let v = Verdict::new(Status::Blocked, 0.9, "r").with(Technique::TcpTimeout);
     assert!(plan(&tk, &v).is_none());
 }
+
+#[test]
+fn a_bare_icmp_error_counts_as_expiry() {
+    // A connected TCP socket reports an ICMP error without the router: the reset at that TTL
+    // still came from the path, and the router is named from the control's sweep.
+    let bare = || ev("icmp_error", "", "No route to host");
+    let t = trace(
+        vec![
+            vec![bare()],
+            vec![bare(), reset()],
+            vec![reset()],
+            vec![reset()],
+        ],
+        control(&R[..3], connected()),
+    );
+    let loc = locate(&t);
+    assert_eq!((loc.hop, loc.class.as_str()), (Some(2), ON_PATH));
+    assert_eq!(loc.router.as_deref(), Some(R[1]));
+    // A stall after bare errors: in-path at the first silent hop, router from the control.
+    let t = trace(
+        vec![vec![bare()], vec![bare()], vec![], vec![]],
+        control(&R, connected()),
+    );
+    let loc = locate(&t);
+    assert_eq!((loc.hop, loc.router.as_deref()), (Some(3), Some(R[2])));
+    assert!(evidence(&loc).contains("time-exceeded from hop 2 (10.0.2.1)"));
+}

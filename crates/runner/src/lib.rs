@@ -4,6 +4,7 @@
 
 pub mod lab;
 pub mod labwatch;
+pub mod locate;
 pub mod reach;
 pub mod watcher;
 
