@@ -147,9 +147,24 @@ impl LocateReport {
         {
             let _ = writeln!(m, "- on-path: `{}`", r.evidence);
         }
+        m.push_str(LIMITS);
         m
     }
 }
+
+/// What the figures do not show, printed under them.
+const LIMITS: &str = "
+## Limits
+
+- The lab's routers answer every expired packet (`icmp_ratelimit` 0) and the real server is
+  50 ms farther than the injector; real routers rate-limit or stay silent, and an injector may
+  lose the race. The analysis then says `unknown` rather than a hop (see
+  `crates/analysis/tests/locate.rs`), so real-world coverage is lower than these figures.
+- A connected TCP socket reports an expired ClientHello only as an errno (no router address):
+  routers are named from the control sweep of SYNs, which the kernel reports in full.
+- The censor is the router itself: a transparent bridge between two routers would appear at
+  the hop of the router after it.
+";
 
 fn share(n: usize, of: usize) -> f64 {
     if of == 0 {
