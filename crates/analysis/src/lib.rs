@@ -7,6 +7,7 @@ pub mod crossnet;
 pub mod diff;
 pub mod facts;
 pub mod fingerprint;
+pub mod locate;
 pub mod ooni;
 pub mod reach;
 pub mod rules;

@@ -31,7 +31,9 @@ pub fn judge(input: &str, tk: &interfero_model::TestKeys, ctx: &Context) -> Verd
     let f = Facts::new(input, tk);
     let certain = certain_signals(&f, ctx);
     let judged = judge_with_control(&f, ctx);
-    crate::reach::apply(merge(certain, judged), tk.x_reachability.as_ref())
+    let mut v = crate::reach::apply(merge(certain, judged), tk.x_reachability.as_ref());
+    crate::locate::annotate(&mut v, tk.x_trace.as_ref());
+    v
 }
 
 /// A certain signal (blockpage fingerprint, known state root, known forged DNS address) holds

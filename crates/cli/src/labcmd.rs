@@ -75,6 +75,22 @@ pub enum LabCmd {
         #[arg(long)]
         hostile: bool,
     },
+    /// Where the censor sits: run the `locate` scenario in the kernel world on several paths,
+    /// several times each, and score the hop and class its traces give (root).
+    Locate {
+        /// Runs per path.
+        #[arg(long, default_value_t = 10)]
+        runs: usize,
+        /// Built-in scenario name or a scenario file.
+        #[arg(long, default_value = "locate")]
+        scenario: String,
+        /// Print the report as JSON.
+        #[arg(long)]
+        json: bool,
+        /// Write the report as Markdown to this file (e.g. docs/localisation.md).
+        #[arg(long)]
+        markdown: Option<PathBuf>,
+    },
     /// Keep a world running and print how to point a probe at it.
     Up {
         /// Built-in scenario name or a scenario file.
@@ -117,6 +133,45 @@ pub async fn lab(cmd: LabCmd) -> anyhow::Result<ExitCode> {
             scenario: name,
             world,
         } => up(&name, world).await,
+        LabCmd::Locate {
+            runs,
+            scenario: name,
+            json,
+            markdown,
+        } => {
+            let s = scenario(&name)?;
+            let eval = interfero_runner::locate::evaluate(
+                &s,
+                interfero_runner::locate::PATHS,
+                runs,
+                |rows| {
+                    for r in rows {
+                        eprintln!(
+                            "{} hops, censor at {}, run {}: {}: {}",
+                            r.hops, r.censor_hop, r.run, r.target, r.evidence
+                        );
+                    }
+                },
+            );
+            let report = tokio::select! {
+                r = eval => r?,
+                _ = tokio::signal::ctrl_c() => {
+                    anyhow::bail!("interrupted: the lab world was stopped and removed")
+                }
+            };
+            let command =
+                format!("interfero lab locate --runs {runs} --markdown docs/localisation.md");
+            if json {
+                println!("{}", serde_json::to_string_pretty(&report)?);
+            } else {
+                println!("{}", report.to_markdown(&command));
+            }
+            if let Some(path) = markdown {
+                std::fs::write(&path, report.to_markdown(&command))
+                    .with_context(|| format!("writing {}", path.display()))?;
+            }
+            Ok(ExitCode::SUCCESS)
+        }
         LabCmd::Watch {
             scenario,
             step,

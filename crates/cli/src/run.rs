@@ -62,6 +62,10 @@ pub struct RunArgs {
     /// youtube, linkedin, or all): each endpoint, then the service's own verdict.
     #[arg(long = "service")]
     pub services: Vec<String>,
+    /// Find where the censor sits: after a block a device on the path causes, re-send the
+    /// triggering packet with TTL 1, 2, 3 ... (up to 10 s more per blocked target).
+    #[arg(long)]
+    pub trace: bool,
 }
 
 /// The database used when `--db` is not given.
@@ -295,6 +299,10 @@ pub fn session(args: &RunArgs) -> anyhow::Result<Session> {
         resolver,
         extra_roots,
         canaries: crate::canaries::load(&args.canaries)?,
+        trace: interfero_probe::TraceSettings {
+            enabled: args.trace,
+            ..Default::default()
+        },
         ..ProbeConfig::default()
     });
     let session = Session {

@@ -309,6 +309,7 @@ fn build(name: &str, list: Vec<Kind>, rtt_ms: u32) -> BenchWorld {
             accept: Vec::new(),
             governed_by: None,
             note: Some(format!("{kind:?}")),
+            locate: None,
         });
         kinds.push((url, kind));
     }
@@ -332,6 +333,7 @@ fn rule(i: usize, name: &str, kind: Kind, action: Action) -> Rule {
         rate_kbps: None,
         active: Vec::new(),
         except: Vec::new(),
+        at_hop: false,
     }
 }
 

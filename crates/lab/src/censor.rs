@@ -26,6 +26,28 @@ pub fn shutdown(s: &Scenario, k: WorldKind, t: ScenarioTime) -> bool {
     live(s, k, t).any(|r| r.action == Action::Shutdown)
 }
 
+/// Whether a router's injector forges answers for `qname` at `t` (kernel world, `at_hop`).
+pub fn injected_at_hop(s: &Scenario, k: WorldKind, t: ScenarioTime, qname: &str) -> bool {
+    k == WorldKind::Kernel
+        && s.rules.iter().any(|r| {
+            r.at_hop
+                && r.action == Action::DnsInjection
+                && rule_in_force(r, t)
+                && (r.matcher.any || opt_matches(&r.matcher.domain, Some(qname)))
+        })
+}
+
+/// Whether a router's injector resets ClientHellos with `sni` at `t` (kernel world, `at_hop`).
+pub fn reset_at_hop(s: &Scenario, k: WorldKind, t: ScenarioTime, sni: Option<&str>) -> bool {
+    k == WorldKind::Kernel
+        && s.rules.iter().any(|r| {
+            r.at_hop
+                && r.action == Action::TlsReset
+                && rule_in_force(r, t)
+                && opt_matches(&r.matcher.sni, sni)
+        })
+}
+
 /// The DNS action of the censored resolver for `qname`.
 pub fn dns(s: &Scenario, k: WorldKind, t: ScenarioTime, qname: &str) -> Option<Action> {
     live(s, k, t)

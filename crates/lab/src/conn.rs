@@ -100,6 +100,10 @@ async fn handle(sh: Arc<Shared>, stream: TcpStream, role: Role, probe: bool) {
         let _ = io.shutdown().await;
         return;
     }
+    // A router's injector resets this ClientHello; the real server is farther away.
+    if probe && censor::reset_at_hop(&sh.scenario, sh.kind, sh.now(), sni.as_deref()) {
+        tokio::time::sleep(crate::dns::INJECTION_LAG).await;
+    }
     let action = if probe {
         censor::tls(&sh.scenario, sh.kind, sh.now(), &site.name, sni.as_deref())
     } else {

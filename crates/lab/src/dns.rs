@@ -31,7 +31,7 @@ pub(crate) struct Reply {
 }
 
 /// How long after the forged answer the true one follows (dns.injection).
-const INJECTION_LAG: Duration = Duration::from_millis(50);
+pub(crate) const INJECTION_LAG: Duration = Duration::from_millis(50);
 /// Answers over UDP larger than this without EDNS are truncated, so the client retries on TCP.
 const UDP_MAX_PLAIN: usize = 512;
 const TTL: u32 = 60;
@@ -87,6 +87,13 @@ pub(crate) fn answer(
     }
     if role == Resolver::Honest {
         return vec![now(fit(true_reply, udp))];
+    }
+    // An injector in a router answers first; the real resolver is farther away.
+    if from_probe && udp && censor::injected_at_hop(&sh.scenario, sh.kind, t, &qname) {
+        return vec![Reply {
+            delay: INJECTION_LAG,
+            bytes: fit(true_reply, udp),
+        }];
     }
     let forged = |ip: Ipv4Addr| {
         let addrs = if is_a { vec![ip] } else { Vec::new() };

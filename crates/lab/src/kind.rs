@@ -27,6 +27,10 @@ impl WorldKind {
     pub fn emulates(self, rule: &Rule) -> Result<(), &'static str> {
         match (self, rule.action.kernel_only()) {
             (WorldKind::Userspace, Some(reason)) => Err(reason),
+            (WorldKind::Userspace, None) if rule.at_hop => Err(
+                "acts at its hop in a router on the path, which loopback does not have: kernel \
+                 world only",
+            ),
             _ => Ok(()),
         }
     }
@@ -34,17 +38,20 @@ impl WorldKind {
     /// Whether the kernel (nftables/tc in the router namespace) enforces `rule` in this world.
     pub fn kernel_enforces(self, rule: &Rule) -> bool {
         self == WorldKind::Kernel
-            && match rule.action {
-                Action::TcpDrop | Action::TcpReset | Action::TcpRefuse | Action::Shutdown => true,
-                // A rate limit on an address fits tc; SNI/Host throttles need to read the flow.
-                Action::Throttle => {
-                    rule.matcher.address.is_some()
-                        && rule.matcher.sni.is_none()
-                        && rule.matcher.host.is_none()
-                        && !rule.matcher.any
-                }
-                _ => false,
-            }
+            && (rule.at_hop
+                || match rule.action {
+                    Action::TcpDrop | Action::TcpReset | Action::TcpRefuse | Action::Shutdown => {
+                        true
+                    }
+                    // A rate limit on an address fits tc; SNI/Host throttles need to read the flow.
+                    Action::Throttle => {
+                        rule.matcher.address.is_some()
+                            && rule.matcher.sni.is_none()
+                            && rule.matcher.host.is_none()
+                            && !rule.matcher.any
+                    }
+                    _ => false,
+                })
     }
 
     /// Whether the userspace middlebox applies `rule` in this world.

@@ -22,6 +22,7 @@ const BUILTIN: &[(&str, &str)] = &[
         include_str!("../scenarios/throttle-sweep.toml"),
     ),
     ("services", include_str!("../scenarios/services.toml")),
+    ("locate", include_str!("../scenarios/locate.toml")),
     (
         "failed-control",
         include_str!("../scenarios/failed-control.toml"),
@@ -219,6 +220,11 @@ pub struct Rule {
     /// When the rule is suspended even inside `active` (e.g. daily windows of access).
     #[serde(default)]
     pub except: Vec<Window>,
+    /// The censor acts in its router, at its hop on the path (kernel world only): DNS
+    /// injection and TLS resets by a packet injector, TLS stalls by nftables drops, so that a
+    /// TTL-limited trace finds it there.
+    #[serde(default)]
+    pub at_hop: bool,
 }
 
 /// What a rule matches; names match themselves and their sub-domains.
@@ -267,6 +273,10 @@ pub struct TargetSpec {
     /// Why the truth is what it is.
     #[serde(default)]
     pub note: Option<String>,
+    /// The censoring device's class a TTL-limited trace must find (`on-path` or `in-path`);
+    /// its hop is the kernel world's `censor_hop`.
+    #[serde(default)]
+    pub locate: Option<String>,
 }
 
 /// What the world expects the verdict of a target to be.

@@ -112,6 +112,21 @@ fn check_rule(s: &Scenario, r: &Rule) -> Result<(), String> {
             r.id, r.action
         ));
     }
+    // What a router on the path can do: inject (DNS by name, TLS resets by SNI) or drop TLS
+    // to an address (it cannot read names out of packets it must drop before they pass).
+    let at_hop_ok = match r.action {
+        DnsInjection => m.domain.is_some(),
+        TlsReset => m.sni.is_some(),
+        TlsStall => m.address.is_some(),
+        _ => false,
+    };
+    if r.at_hop && !at_hop_ok {
+        return Err(format!(
+            "rule {:?}: at_hop supports dns.injection by domain, tls.reset by sni and tls.stall \
+             by address",
+            r.id
+        ));
+    }
     if r.action == Throttle && r.rate_kbps.is_none_or(|k| k == 0) {
         return Err(format!("rule {:?}: throttle needs rate_kbps > 0", r.id));
     }

@@ -9,6 +9,7 @@ pub mod ooni;
 pub mod reachability;
 pub mod scrub;
 pub mod target;
+pub mod trace;
 pub mod verdict;
 
 pub use control::{ControlRequest, ControlResponse};

@@ -85,6 +85,9 @@ pub struct TestKeys {
     /// vantage point reached anything at all at that time.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub x_reachability: Option<crate::reachability::Reachability>,
+    /// The TTL-limited trace made when a traceable kind of interference was seen.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub x_trace: Option<crate::trace::Trace>,
     /// Everything else OONI put into its test keys, kept verbatim.
     #[serde(flatten)]
     pub extra: Map<String, Value>,

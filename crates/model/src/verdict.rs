@@ -169,6 +169,9 @@ pub struct Verdict {
     pub rules: Vec<String>,
     /// Human-readable observations the verdict rests on.
     pub evidence: Vec<String>,
+    /// Where a TTL-limited trace places the interfering device, when one was made.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub x_censor: Option<crate::trace::CensorLocation>,
 }
 
 impl Verdict {
@@ -180,6 +183,7 @@ impl Verdict {
             confidence,
             rules: vec![rule.into()],
             evidence: Vec::new(),
+            x_censor: None,
         }
     }
 

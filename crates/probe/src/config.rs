@@ -137,6 +137,37 @@ pub struct ProbeConfig {
     /// State shared by the measurements of one run (DNS cache, per-address limits); the runner
     /// sets a fresh one for every run. None: each measurement on its own.
     pub run: Option<std::sync::Arc<crate::schedule::RunShared>>,
+    /// Bounds of the TTL-limited trace made after traceable interference.
+    pub trace: TraceSettings,
+}
+
+/// Bounds of a TTL-limited trace (`trace::run`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TraceSettings {
+    /// Whether a trace may be made at all (off by default: `run --trace` turns it on).
+    pub enabled: bool,
+    /// Highest TTL tried.
+    pub max_hops: u8,
+    /// Longest wait for anything to come back at one TTL.
+    pub hop_wait: Duration,
+    /// How long to keep listening at one TTL after the first thing came back (an injected
+    /// answer may race a real one, a reset may follow an ICMP).
+    pub settle: Duration,
+    /// The whole trace, control sweep included.
+    pub budget: Duration,
+}
+
+impl Default for TraceSettings {
+    fn default() -> Self {
+        TraceSettings {
+            // Opt-in (`run --trace`): a trace costs up to `budget` per blocked target.
+            enabled: false,
+            max_hops: 24,
+            hop_wait: Duration::from_millis(1000),
+            settle: Duration::from_millis(300),
+            budget: Duration::from_secs(10),
+        }
+    }
 }
 
 /// The smallest body whose arrival rate says anything about the path (smaller ones are
@@ -165,6 +196,7 @@ impl Default for ProbeConfig {
             max_per_host: 2,
             max_per_address: 8,
             run: None,
+            trace: TraceSettings::default(),
         }
     }
 }

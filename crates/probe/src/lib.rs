@@ -19,9 +19,10 @@ pub mod schedule;
 pub mod tcp;
 pub mod throughput;
 pub mod tls;
+pub mod trace;
 mod verify;
 pub mod web;
 
 pub use clock::Clock;
-pub use config::{load_ca_file, ProbeConfig, ProbeError, Resolver, Timeouts};
+pub use config::{load_ca_file, ProbeConfig, ProbeError, Resolver, Timeouts, TraceSettings};
 pub use control_client::{ControlClient, ControlError};

@@ -67,6 +67,18 @@ pub fn lab_timeouts() -> Timeouts {
     }
 }
 
+/// Trace bounds for the lab: sub-millisecond round trips, so a short wait per hop tells
+/// silence from an answer; the injected DNS answer leads the real one by 50 ms.
+pub fn lab_trace() -> interfero_probe::TraceSettings {
+    interfero_probe::TraceSettings {
+        enabled: true,
+        max_hops: 16,
+        hop_wait: Duration::from_millis(400),
+        settle: Duration::from_millis(150),
+        budget: Duration::from_secs(10),
+    }
+}
+
 impl Lab {
     /// Starts the userspace world and a control (on loopback, measuring from the world's
     /// uncensored vantage point) and configures a probe for it.
@@ -165,6 +177,11 @@ impl Lab {
             bind_ip: kernel
                 .is_none()
                 .then_some(std::net::IpAddr::from([127, 0, 0, 1])),
+            // On loopback every address is one hop away: a trace could only say "unknown".
+            trace: interfero_probe::TraceSettings {
+                enabled: kernel.is_some(),
+                ..lab_trace()
+            },
             ..ProbeConfig::default()
         };
         let probe = Arc::new(probe);

@@ -8,6 +8,7 @@ pub mod hosts;
 pub mod ideal;
 pub mod lab;
 pub mod labwatch;
+pub mod locate;
 pub mod reach;
 pub mod throughput;
 pub mod usage;
@@ -89,6 +90,14 @@ pub async fn measure_one(session: &Session, target: &Target, test_start: &str) -
     if interfero_analysis::reach::explained_by_outage(&verdict) {
         if let Some(r) = session.reach.check_since(started).await {
             tk.x_reachability = Some((*r).clone());
+            verdict = judge(&target.url, &tk, &Context::default());
+        }
+    }
+    // Interference a device on the path causes after a trigger: find where it sits (bounded
+    // by the probe's trace settings; only for such verdicts, so normal runs stay fast).
+    if session.probe.trace.enabled {
+        if let Some(req) = interfero_analysis::locate::plan(&tk, &verdict) {
+            tk.x_trace = Some(interfero_probe::trace::run(&session.probe, &req).await);
             verdict = judge(&target.url, &tk, &Context::default());
         }
     }

@@ -3,9 +3,10 @@
 //! clock moves.
 
 use super::inject::ResetSet;
+use super::onpath::{OnPathRules, OnPathSet};
 use super::{cmd, nft, tc};
 use crate::clock::ScenarioTime;
-use crate::scenario::{name_matches, Rule, Scenario};
+use crate::scenario::{name_matches, rule_in_force, Action, Rule, Scenario};
 use crate::LabError;
 use std::collections::BTreeSet;
 use std::net::Ipv4Addr;
@@ -18,6 +19,10 @@ pub(crate) struct Censor {
     /// Each site's addresses (probe-side and control-side), by lowercase name.
     pub(crate) sites: Vec<(String, Ipv4Addr, Ipv4Addr)>,
     pub(crate) resets: ResetSet,
+    /// What the on-path injector at this hop reacts to.
+    pub(crate) on_path: OnPathSet,
+    /// The address forged DNS answers give (the blockpage server).
+    pub(crate) forged: Option<Ipv4Addr>,
     pub(crate) uses_tc: bool,
     /// Serialises re-rendering when the clock moves from several threads.
     pub(crate) lock: Mutex<()>,
@@ -51,6 +56,9 @@ impl Censor {
         if let Ok(mut set) = self.resets.write() {
             *set = nft::reset_addrs(&rules);
         }
+        if let Ok(mut on_path) = self.on_path.write() {
+            *on_path = self.on_path_rules(t);
+        }
         if self.uses_tc {
             // Absent the first time; an error here only means there was nothing to remove.
             let _ = cmd::in_ns(
@@ -64,6 +72,27 @@ impl Censor {
             }
         }
         Ok(())
+    }
+
+    /// The injections in force at `t` (rules with `at_hop`).
+    fn on_path_rules(&self, t: ScenarioTime) -> OnPathRules {
+        let live = || {
+            self.scenario
+                .rules
+                .iter()
+                .filter(move |r| r.at_hop && rule_in_force(r, t))
+        };
+        OnPathRules {
+            domains: live()
+                .filter(|r| r.action == Action::DnsInjection)
+                .filter_map(|r| r.matcher.domain.clone())
+                .collect(),
+            snis: live()
+                .filter(|r| r.action == Action::TlsReset)
+                .filter_map(|r| r.matcher.sni.clone())
+                .collect(),
+            forged: self.forged,
+        }
     }
 
     pub(crate) fn remove(&self) {

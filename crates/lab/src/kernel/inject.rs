@@ -22,11 +22,11 @@ use std::sync::{Arc, RwLock};
 use std::thread::JoinHandle;
 use std::time::Duration;
 
-const ETH_P_IP: u16 = 0x0800;
+pub(crate) const ETH_P_IP: u16 = 0x0800;
 const IPPROTO_TCP: u8 = 6;
 const SYN: u8 = 0x02;
-const RST: u8 = 0x04;
-const ACK: u8 = 0x10;
+pub(crate) const RST: u8 = 0x04;
+pub(crate) const ACK: u8 = 0x10;
 /// How often the thread looks at its stop flag.
 const POLL: Duration = Duration::from_millis(100);
 
@@ -70,7 +70,8 @@ pub(crate) fn parse_syn(p: &[u8]) -> Option<Syn> {
     })
 }
 
-fn checksum(chunks: &[&[u8]]) -> u16 {
+/// The Internet checksum over `chunks` (each of even length but the last).
+pub(crate) fn checksum(chunks: &[&[u8]]) -> u16 {
     let mut sum = 0u32;
     for c in chunks {
         for pair in c.chunks(2) {
@@ -87,10 +88,22 @@ fn checksum(chunks: &[&[u8]]) -> u16 {
 
 /// An IPv4 + TCP packet (no options, no payload) from `src` to `dst`.
 pub(crate) fn packet(src: SocketAddrV4, dst: SocketAddrV4, seq: u32, flags: u8) -> [u8; 40] {
+    tcp_packet(src, dst, seq, 0, flags)
+}
+
+/// An IPv4 + TCP packet (no options, no payload) with an acknowledgement number.
+pub(crate) fn tcp_packet(
+    src: SocketAddrV4,
+    dst: SocketAddrV4,
+    seq: u32,
+    ack: u32,
+    flags: u8,
+) -> [u8; 40] {
     let mut tcp = [0u8; 20];
     tcp[0..2].copy_from_slice(&src.port().to_be_bytes());
     tcp[2..4].copy_from_slice(&dst.port().to_be_bytes());
     tcp[4..8].copy_from_slice(&seq.to_be_bytes());
+    tcp[8..12].copy_from_slice(&ack.to_be_bytes());
     tcp[12] = 5 << 4;
     tcp[13] = flags;
     tcp[14..16].copy_from_slice(&64240u16.to_be_bytes());

@@ -19,6 +19,7 @@ mod cmd;
 mod inject;
 pub mod netns;
 pub mod nft;
+mod onpath;
 mod runtime;
 mod tc;
 
@@ -29,6 +30,7 @@ use crate::LabError;
 use censor::Censor;
 use inject::Injector;
 use netns::{Topology, SERVICE_BLOCK};
+use onpath::OnPath;
 use runtime::NsRuntime;
 use std::collections::BTreeSet;
 use std::net::Ipv4Addr;
@@ -83,8 +85,9 @@ pub fn check() -> Result<(), LabError> {
 /// The namespaces, runtimes and kernel censor of one kernel world. The `World` it starts runs
 /// inside; drop the `World` first, then this (or call `shutdown`).
 pub struct KernelNet {
-    // Fields drop in order: injector, runtimes, censor, then the namespaces themselves.
+    // Fields drop in order: injectors, runtimes, censor, then the namespaces themselves.
     injector: Option<Injector>,
+    on_path: Option<OnPath>,
     client: NsRuntime,
     servers: NsRuntime,
     censor: Arc<Censor>,
@@ -156,12 +159,34 @@ impl KernelNet {
                 .any(|r| r.action == Action::Throttle && WorldKind::Kernel.kernel_enforces(r)),
             scenario: scenario.clone(),
             resets: Arc::new(RwLock::new(BTreeSet::new())),
+            on_path: Arc::default(),
+            forged: as_v4(world.blockpage_addr()),
             lock: Mutex::new(()),
         });
+        // Routers answer every expired packet: a lab router that rate-limits its ICMP would
+        // make a trace's hops depend on what ran before it.
+        for r in &topo.routers {
+            runtime::in_netns(r, || {
+                std::fs::write("/proc/sys/net/ipv4/icmp_ratelimit", "0")
+            })?
+            .map_err(|e| LabError::Command {
+                cmd: format!("icmp_ratelimit in {r}"),
+                detail: e.to_string(),
+            })?;
+        }
         censor.apply(world.now())?;
         let needs_injector = scenario.rules.iter().any(|r| r.action == Action::TcpReset);
         let injector = if needs_injector {
             Some(Injector::start(&router, censor.resets.clone())?)
+        } else {
+            None
+        };
+        let injects = scenario
+            .rules
+            .iter()
+            .any(|r| r.at_hop && matches!(r.action, Action::DnsInjection | Action::TlsReset));
+        let on_path = if injects {
+            Some(OnPath::start(&router, censor.on_path.clone())?)
         } else {
             None
         };
@@ -174,6 +199,7 @@ impl KernelNet {
         Ok((
             KernelNet {
                 injector,
+                on_path,
                 client,
                 servers,
                 censor,
@@ -219,6 +245,7 @@ impl KernelNet {
     pub async fn shutdown(self) {
         let KernelNet {
             injector,
+            on_path,
             client,
             servers,
             censor,
@@ -226,6 +253,7 @@ impl KernelNet {
             ..
         } = self;
         drop(injector);
+        drop(on_path);
         client.stop().await;
         servers.stop().await;
         let _ = tokio::task::spawn_blocking(move || {

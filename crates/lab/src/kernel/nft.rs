@@ -6,6 +6,7 @@ use super::netns::CLIENT_IP;
 use crate::clock::ScenarioTime;
 use crate::kind::WorldKind;
 use crate::scenario::{rule_in_force, Action, Rule, Scenario};
+use crate::world::HTTPS_PORT;
 use std::collections::BTreeSet;
 use std::fmt::Write as _;
 use std::net::Ipv4Addr;
@@ -33,6 +34,8 @@ pub(crate) struct KernelRule {
     pub(crate) dest: Dest,
     /// For throttles.
     pub(crate) rate_kbps: Option<u32>,
+    /// Acts at the router's hop (see `Rule::at_hop`).
+    pub(crate) at_hop: bool,
 }
 
 /// The kernel-enforced rules in force at `t`. `addrs_of` gives the addresses of the sites a
@@ -54,6 +57,7 @@ pub(crate) fn in_force(
                 Dest::Addrs(addrs_of(r))
             },
             rate_kbps: r.rate_kbps,
+            at_hop: r.at_hop,
         })
         .collect()
 }
@@ -86,7 +90,22 @@ fn daddr(dest: &Dest) -> Option<String> {
 /// matched in the forward hook, from the client only: the control never crosses the router.
 pub(crate) fn render(rules: &[KernelRule]) -> String {
     let mut body = String::new();
-    for r in rules {
+    let mut pre = String::new();
+    for r in rules
+        .iter()
+        .filter(|r| r.at_hop && r.action == Action::TlsStall)
+    {
+        let Some(to) = daddr(&r.dest) else { continue };
+        // A TLS record (content type 0x16, the ClientHello's) to the address is dropped as it
+        // arrives, before the router checks its TTL: at the censor's own hop the trigger meets
+        // silence, not a time exceeded. The handshake itself passes.
+        let _ = writeln!(
+            pre,
+            "\t\tip saddr {CLIENT_IP}{to} tcp dport {HTTPS_PORT} @ih,0,8 0x16 drop comment \"{} tls.stall at hop\"",
+            safe(&r.id)
+        );
+    }
+    for r in rules.iter().filter(|r| !r.at_hop) {
         let Some(to) = daddr(&r.dest) else { continue };
         let verdict = match r.action {
             Action::TcpDrop => "ip protocol tcp drop",
@@ -105,7 +124,8 @@ pub(crate) fn render(rules: &[KernelRule]) -> String {
         );
     }
     format!(
-        "table {TABLE}\ndelete table {TABLE}\ntable {TABLE} {{\n\tchain forward {{\n\t\t\
+        "table {TABLE}\ndelete table {TABLE}\ntable {TABLE} {{\n\tchain prerouting {{\n\t\t\
+         type filter hook prerouting priority raw; policy accept;\n{pre}\t}}\n\tchain forward {{\n\t\t\
          type filter hook forward priority filter; policy accept;\n{body}\t}}\n}}\n"
     )
 }
@@ -126,7 +146,7 @@ fn action_name(a: Action) -> &'static str {
 pub(crate) fn reset_addrs(rules: &[KernelRule]) -> BTreeSet<Ipv4Addr> {
     let mut taken = BTreeSet::new();
     let mut out = BTreeSet::new();
-    for r in rules {
+    for r in rules.iter().filter(|r| !r.at_hop) {
         let Dest::Addrs(a) = &r.dest else {
             if r.action != Action::Throttle {
                 break; // everything is taken by this rule
@@ -155,6 +175,7 @@ mod tests {
             action,
             dest,
             rate_kbps: None,
+            at_hop: false,
         }
     }
 
@@ -175,7 +196,7 @@ mod tests {
         assert_eq!(lines[1], "delete table inet interfero");
         let i = lines
             .iter()
-            .position(|l| l.starts_with("type filter"))
+            .position(|l| l.starts_with("type filter hook forward"))
             .unwrap();
         assert_eq!(
             lines[i + 1],
@@ -187,6 +208,18 @@ mod tests {
             lines[i + 4],
             "ip saddr 198.18.0.1 drop comment \"s shutdown\""
         );
+    }
+
+    #[test]
+    fn a_stall_at_the_hop_drops_tls_records_before_the_ttl_check() {
+        let mut r = rule("s", Action::TlsStall, one([198, 19, 0, 12]));
+        r.at_hop = true;
+        let text = render(&[r]);
+        let pre = text.find("hook prerouting").unwrap();
+        let fwd = text.find("hook forward").unwrap();
+        let line = text.find("@ih,0,8 0x16 drop").unwrap();
+        assert!(pre < line && line < fwd, "{text}");
+        assert!(text.contains("ip daddr { 198.19.0.12 } tcp dport 8443"));
     }
 
     #[test]

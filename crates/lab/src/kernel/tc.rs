@@ -44,6 +44,7 @@ mod tests {
             action: Action::Throttle,
             dest: Dest::Addrs([Ipv4Addr::new(198, 19, 0, 20)].into_iter().collect()),
             rate_kbps: Some(128),
+            at_hop: false,
         };
         let text = render(&[rule]).unwrap();
         assert!(text.contains("classid 1:10 htb rate 128kbit ceil 128kbit"));
