@@ -330,16 +330,8 @@ impl Scenario {
     }
 
     /// The names of the built-in scenarios.
-    pub fn builtin_names() -> &'static [&'static str] {
-        &[
-            "suite",
-            "kz-demo",
-            "kz-shutdown",
-            "kz-watch",
-            "throttle-sweep",
-            "services",
-            "failed-control",
-        ]
+    pub fn builtin_names() -> Vec<&'static str> {
+        BUILTIN.iter().map(|(name, _)| *name).collect()
     }
 
     /// Loads a scenario from a TOML file.
