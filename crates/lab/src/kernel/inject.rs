@@ -11,32 +11,25 @@
 //! client can do anything else.
 
 use super::netns::CLIENT_IP;
-use super::runtime::in_netns;
+use super::tap::Tap;
 use crate::LabError;
-use socket2::{Domain, Protocol, Socket, Type};
+use socket2::Socket;
 use std::collections::BTreeSet;
 use std::io::Read;
 use std::net::{Ipv4Addr, SocketAddrV4};
 use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 use std::sync::{Arc, RwLock};
-use std::thread::JoinHandle;
-use std::time::Duration;
 
-pub(crate) const ETH_P_IP: u16 = 0x0800;
 const IPPROTO_TCP: u8 = 6;
 const SYN: u8 = 0x02;
 pub(crate) const RST: u8 = 0x04;
 pub(crate) const ACK: u8 = 0x10;
-/// How often the thread looks at its stop flag.
-const POLL: Duration = Duration::from_millis(100);
-
 /// The addresses whose SYNs are answered with a reset; follows the scenario clock.
 pub(crate) type ResetSet = Arc<RwLock<BTreeSet<Ipv4Addr>>>;
 
 /// A running injector; stops (and joins its thread) on drop.
 pub(crate) struct Injector {
-    stop: Arc<AtomicBool>,
-    thread: Option<JoinHandle<()>>,
+    _tap: Tap,
 }
 
 /// A client SYN, as far as the injector cares.
@@ -134,30 +127,10 @@ impl Injector {
     /// Starts the injector in namespace `router` (the censor's), answering SYNs from the
     /// client to any address in `resets`.
     pub(crate) fn start(router: &str, resets: ResetSet) -> Result<Injector, LabError> {
-        let io = |e: std::io::Error| LabError::Command {
-            cmd: format!("packet sockets in {router}"),
-            detail: e.to_string(),
-        };
-        // Sockets belong to the namespace of the thread that makes them.
-        let (tap, raw) = in_netns(router, || -> std::io::Result<(Socket, Socket)> {
-            let proto = Protocol::from(i32::from(ETH_P_IP.to_be()));
-            let tap = Socket::new(Domain::PACKET, Type::DGRAM, Some(proto))?;
-            tap.set_read_timeout(Some(POLL))?;
-            // IPPROTO_RAW: we write the IP header ourselves (the source is the server's).
-            let raw = Socket::new(Domain::IPV4, Type::RAW, Some(Protocol::from(255)))?;
-            Ok((tap, raw))
-        })?
-        .map_err(io)?;
-        let stop = Arc::new(AtomicBool::new(false));
-        let flag = stop.clone();
-        let thread = std::thread::Builder::new()
-            .name("lab-tcp-reset".into())
-            .spawn(move || serve(tap, raw, resets, flag))
-            .map_err(io)?;
-        Ok(Injector {
-            stop,
-            thread: Some(thread),
-        })
+        let tap = Tap::start(router, "lab-tcp-reset", move |tap, raw, stop| {
+            serve(tap, raw, resets, stop)
+        })?;
+        Ok(Injector { _tap: tap })
     }
 }
 
@@ -181,15 +154,6 @@ fn serve(tap: Socket, raw: Socket, resets: ResetSet, stop: Arc<AtomicBool>) {
         let to = socket2::SockAddr::from(syn.src);
         let _ = raw.send_to(&packet(syn.dst, syn.src, seq, SYN), &to);
         let _ = raw.send_to(&packet(syn.dst, syn.src, seq.wrapping_add(1), RST), &to);
-    }
-}
-
-impl Drop for Injector {
-    fn drop(&mut self) {
-        self.stop.store(true, Ordering::Relaxed);
-        if let Some(t) = self.thread.take() {
-            let _ = t.join();
-        }
     }
 }
 

@@ -21,6 +21,7 @@ pub mod netns;
 pub mod nft;
 mod onpath;
 mod runtime;
+mod tap;
 mod tc;
 
 use crate::kind::WorldKind;

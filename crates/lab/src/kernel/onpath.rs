@@ -8,26 +8,23 @@
 //!
 //! Every parse of a packet is length-checked; nothing here trusts the client's bytes.
 
-use super::inject::{checksum, tcp_packet, ACK, ETH_P_IP, RST};
+use super::inject::{checksum, tcp_packet, ACK, RST};
 use super::netns::CLIENT_IP;
-use super::runtime::in_netns;
+use super::tap::Tap;
 use crate::scenario::name_matches;
 use crate::LabError;
 use hickory_proto::op::{Message, MessageType, OpCode};
 use hickory_proto::rr::{rdata::A, RData, Record, RecordType};
-use socket2::{Domain, Protocol, Socket, Type};
+use socket2::Socket;
 use std::mem::MaybeUninit;
 use std::net::{Ipv4Addr, SocketAddrV4};
 use std::sync::atomic::{AtomicBool, AtomicU16, Ordering};
 use std::sync::{Arc, RwLock};
-use std::thread::JoinHandle;
-use std::time::Duration;
 
 const IPPROTO_TCP: u8 = 6;
 const IPPROTO_UDP: u8 = 17;
 /// `sll_pkttype` of a packet this host sends (the forwarded copy, our own injections).
 const PACKET_OUTGOING: u8 = 4;
-const POLL: Duration = Duration::from_millis(100);
 
 /// What the on-path censor reacts to; follows the scenario clock.
 #[derive(Debug, Clone, Default)]
@@ -45,8 +42,7 @@ pub(crate) type OnPathSet = Arc<RwLock<OnPathRules>>;
 
 /// A running on-path injector; stops (and joins its thread) on drop.
 pub(crate) struct OnPath {
-    stop: Arc<AtomicBool>,
-    thread: Option<JoinHandle<()>>,
+    _tap: Tap,
 }
 
 /// An IPv4 packet's addresses, protocol, TTL and payload (after the IP header).
@@ -211,28 +207,10 @@ pub(crate) fn react(p: &[u8], rules: &OnPathRules, id: u16) -> Option<(Vec<u8>, 
 impl OnPath {
     /// Starts the on-path censor in namespace `router`.
     pub(crate) fn start(router: &str, rules: OnPathSet) -> Result<OnPath, LabError> {
-        let io = |e: std::io::Error| LabError::Command {
-            cmd: format!("packet sockets in {router}"),
-            detail: e.to_string(),
-        };
-        let (tap, raw) = in_netns(router, || -> std::io::Result<(Socket, Socket)> {
-            let proto = Protocol::from(i32::from(ETH_P_IP.to_be()));
-            let tap = Socket::new(Domain::PACKET, Type::DGRAM, Some(proto))?;
-            tap.set_read_timeout(Some(POLL))?;
-            let raw = Socket::new(Domain::IPV4, Type::RAW, Some(Protocol::from(255)))?;
-            Ok((tap, raw))
-        })?
-        .map_err(io)?;
-        let stop = Arc::new(AtomicBool::new(false));
-        let flag = stop.clone();
-        let thread = std::thread::Builder::new()
-            .name("lab-on-path".into())
-            .spawn(move || serve(tap, raw, rules, flag))
-            .map_err(io)?;
-        Ok(OnPath {
-            stop,
-            thread: Some(thread),
-        })
+        let tap = Tap::start(router, "lab-on-path", move |tap, raw, stop| {
+            serve(tap, raw, rules, stop)
+        })?;
+        Ok(OnPath { _tap: tap })
     }
 }
 
@@ -256,15 +234,6 @@ fn serve(tap: Socket, raw: Socket, rules: OnPathSet, stop: Arc<AtomicBool>) {
         let id = ids.fetch_add(1, Ordering::Relaxed);
         if let Some((packet, to)) = react(bytes, &r, id) {
             let _ = raw.send_to(&packet, &socket2::SockAddr::from(to));
-        }
-    }
-}
-
-impl Drop for OnPath {
-    fn drop(&mut self) {
-        self.stop.store(true, Ordering::Relaxed);
-        if let Some(t) = self.thread.take() {
-            let _ = t.join();
         }
     }
 }
