@@ -41,6 +41,13 @@ struct Collector {
 }
 
 impl Collector {
+    fn new() -> Collector {
+        Collector {
+            start: Instant::now(),
+            events: Vec::new(),
+        }
+    }
+
     fn push(&mut self, kind: &str, from: Option<String>, detail: Option<String>) -> &mut HopEvent {
         let ms = u32::try_from(self.start.elapsed().as_millis()).unwrap_or(u32::MAX);
         if self.events.len() >= MAX_EVENTS {
@@ -127,6 +134,55 @@ pub(crate) fn probe(
     hop
 }
 
+/// Asks for ICMP errors on the socket's error queue and lowers its TTL; its descriptor.
+fn limit_ttl(s: &Socket, ttl: u8) -> Result<std::os::fd::RawFd, String> {
+    let fd = s.as_raw_fd();
+    sock::enable_recverr(fd).map_err(|e| format!("IP_RECVERR unavailable: {e}"))?;
+    s.set_ttl_v4(u32::from(ttl))
+        .map_err(|e| format!("IP_TTL: {e}"))?;
+    Ok(fd)
+}
+
+/// Whether a readable socket has said all it will.
+enum Heard {
+    More,
+    Done,
+}
+
+/// Waits on `fd` until `t.wait` has passed (or `t.settle` after the last event): queued ICMP
+/// errors are collected, and `readable` reads what came back.
+fn listen(
+    fd: std::os::fd::RawFd,
+    c: &mut Collector,
+    t: HopTiming,
+    mut readable: impl FnMut(&mut Collector, i16) -> Heard,
+) -> Result<(), String> {
+    let mut deadline = c.start + t.wait;
+    loop {
+        let now = Instant::now();
+        if now >= deadline {
+            return Ok(());
+        }
+        let rev = sock::poll(fd, libc::POLLIN | libc::POLLERR, deadline - now)
+            .map_err(|e| e.to_string())?;
+        if rev == 0 {
+            return Ok(());
+        }
+        let before = c.events.len();
+        if rev & libc::POLLERR != 0 {
+            c.icmp(sock::drain_errors(fd));
+        }
+        if let Heard::Done = readable(c, rev) {
+            return Ok(());
+        }
+        // Something came back: listen a little longer only (a reset may follow an ICMP, a
+        // real answer an injected one).
+        if c.events.len() > before {
+            deadline = deadline.min(Instant::now() + t.settle);
+        }
+    }
+}
+
 fn tcp_payload(
     addr: SocketAddr,
     bind: Option<IpAddr>,
@@ -138,73 +194,48 @@ fn tcp_payload(
         socket_for(addr, Type::STREAM, Protocol::TCP, bind).map_err(|e| format!("socket: {e}"))?;
     s.connect_timeout(&SockAddr::from(addr), t.connect)
         .map_err(|e| format!("handshake at full TTL failed: {e}"))?;
-    let fd = s.as_raw_fd();
-    sock::enable_recverr(fd).map_err(|e| format!("IP_RECVERR unavailable: {e}"))?;
-    s.set_ttl_v4(u32::from(ttl))
-        .map_err(|e| format!("IP_TTL: {e}"))?;
+    let fd = limit_ttl(&s, ttl)?;
     s.set_nonblocking(true).map_err(|e| e.to_string())?;
-    let mut c = Collector {
-        start: Instant::now(),
-        events: Vec::new(),
-    };
+    let mut c = Collector::new();
     (&s).write_all(bytes).map_err(|e| format!("send: {e}"))?;
-    let mut deadline = c.start + t.wait;
     let mut buf = [0u8; READ_CAP];
-    loop {
-        let now = Instant::now();
-        if now >= deadline {
-            break;
+    listen(fd, &mut c, t, |c, rev| {
+        if rev & (libc::POLLIN | libc::POLLHUP | libc::POLLERR) == 0 {
+            return Heard::More;
         }
-        let rev = sock::poll(fd, libc::POLLIN | libc::POLLERR, deadline - now)
-            .map_err(|e| e.to_string())?;
-        if rev == 0 {
-            break;
-        }
-        let before = c.events.len();
-        let mut done = false;
-        if rev & libc::POLLERR != 0 {
-            c.icmp(sock::drain_errors(fd));
-        }
-        if rev & (libc::POLLIN | libc::POLLHUP | libc::POLLERR) != 0 {
-            match sock::recv_with_ttl(fd, &mut buf) {
-                Ok((0, _)) => {
-                    c.push("eof", Some(addr.to_string()), None);
-                    done = true;
-                }
-                Ok((n, _)) => {
-                    let line = buf.get(..n).map(first_line);
-                    c.push("data", Some(addr.to_string()), line).bytes = Some(n as u64);
-                    done = true;
-                }
-                Err(e) => match e.raw_os_error() {
-                    Some(libc::ECONNRESET) | Some(libc::EPIPE) => {
-                        c.push("reset", Some(addr.to_string()), None);
-                        done = true;
-                    }
-                    // The ICMP's errno. On a connected TCP socket the kernel queues no detail
-                    // (no router address): record that an ICMP error stopped the packet.
-                    Some(libc::EHOSTUNREACH) | Some(libc::ENETUNREACH) => {
-                        let queued = sock::drain_errors(fd);
-                        if queued.is_empty() {
-                            c.push("icmp_error", None, Some(e.to_string()));
-                        }
-                        c.icmp(queued);
-                    }
-                    Some(libc::EAGAIN) => {}
-                    _ => {
-                        c.push("error", None, Some(e.to_string()));
-                        done = true;
-                    }
-                },
+        match sock::recv_with_ttl(fd, &mut buf) {
+            Ok((0, _)) => {
+                c.push("eof", Some(addr.to_string()), None);
+                Heard::Done
             }
+            Ok((n, _)) => {
+                let line = buf.get(..n).map(first_line);
+                c.push("data", Some(addr.to_string()), line).bytes = Some(n as u64);
+                Heard::Done
+            }
+            Err(e) => match e.raw_os_error() {
+                Some(libc::ECONNRESET) | Some(libc::EPIPE) => {
+                    c.push("reset", Some(addr.to_string()), None);
+                    Heard::Done
+                }
+                // The ICMP's errno. On a connected TCP socket the kernel queues no detail
+                // (no router address): record that an ICMP error stopped the packet.
+                Some(libc::EHOSTUNREACH) | Some(libc::ENETUNREACH) => {
+                    let queued = sock::drain_errors(fd);
+                    if queued.is_empty() {
+                        c.push("icmp_error", None, Some(e.to_string()));
+                    }
+                    c.icmp(queued);
+                    Heard::More
+                }
+                Some(libc::EAGAIN) => Heard::More,
+                _ => {
+                    c.push("error", None, Some(e.to_string()));
+                    Heard::Done
+                }
+            },
         }
-        if done {
-            break;
-        }
-        if c.events.len() > before {
-            deadline = deadline.min(Instant::now() + t.settle);
-        }
-    }
+    })?;
     // Let the close reach the server instead of expiring on the way.
     let _ = s.set_ttl_v4(FULL_TTL);
     Ok(c.events)
@@ -218,15 +249,9 @@ fn syn(
 ) -> Result<Vec<HopEvent>, String> {
     let s =
         socket_for(addr, Type::STREAM, Protocol::TCP, bind).map_err(|e| format!("socket: {e}"))?;
-    let fd = s.as_raw_fd();
-    sock::enable_recverr(fd).map_err(|e| format!("IP_RECVERR unavailable: {e}"))?;
-    s.set_ttl_v4(u32::from(ttl))
-        .map_err(|e| format!("IP_TTL: {e}"))?;
+    let fd = limit_ttl(&s, ttl)?;
     s.set_nonblocking(true).map_err(|e| e.to_string())?;
-    let mut c = Collector {
-        start: Instant::now(),
-        events: Vec::new(),
-    };
+    let mut c = Collector::new();
     match s.connect(&SockAddr::from(addr)) {
         Ok(()) => {}
         Err(e) if e.raw_os_error() == Some(libc::EINPROGRESS) => {}
@@ -269,59 +294,37 @@ fn udp(
         socket_for(addr, Type::DGRAM, Protocol::UDP, bind).map_err(|e| format!("socket: {e}"))?;
     s.connect(&SockAddr::from(addr))
         .map_err(|e| format!("connect: {e}"))?;
-    let fd = s.as_raw_fd();
-    sock::enable_recverr(fd).map_err(|e| format!("IP_RECVERR unavailable: {e}"))?;
+    let fd = limit_ttl(&s, ttl)?;
     // Optional evidence: a kernel without it still traces.
     let _ = sock::enable_recvttl(fd);
-    s.set_ttl_v4(u32::from(ttl))
-        .map_err(|e| format!("IP_TTL: {e}"))?;
-    let mut c = Collector {
-        start: Instant::now(),
-        events: Vec::new(),
-    };
+    let mut c = Collector::new();
     s.send(bytes).map_err(|e| format!("send: {e}"))?;
-    let mut deadline = c.start + t.wait;
     let mut buf = [0u8; 4096];
-    loop {
-        let now = Instant::now();
-        if now >= deadline {
-            break;
+    // Every answer is kept until the wait ends: an injected one may be followed by the real one.
+    listen(fd, &mut c, t, |c, rev| {
+        if rev & libc::POLLIN == 0 {
+            return Heard::More;
         }
-        let rev = sock::poll(fd, libc::POLLIN | libc::POLLERR, deadline - now)
-            .map_err(|e| e.to_string())?;
-        if rev == 0 {
-            break;
-        }
-        let before = c.events.len();
-        if rev & libc::POLLERR != 0 {
-            c.icmp(sock::drain_errors(fd));
-        }
-        if rev & libc::POLLIN != 0 {
-            match sock::recv_with_ttl(fd, &mut buf) {
-                Ok((n, ip_ttl)) => {
-                    if let Some(detail) = buf.get(..n).and_then(answer) {
-                        let e = c.push("dns_answer", Some(addr.to_string()), Some(detail));
-                        e.ip_ttl = ip_ttl;
-                        e.bytes = Some(n as u64);
-                    }
+        match sock::recv_with_ttl(fd, &mut buf) {
+            Ok((n, ip_ttl)) => {
+                if let Some(detail) = buf.get(..n).and_then(answer) {
+                    let e = c.push("dns_answer", Some(addr.to_string()), Some(detail));
+                    e.ip_ttl = ip_ttl;
+                    e.bytes = Some(n as u64);
                 }
-                Err(e)
-                    if matches!(
-                        e.raw_os_error(),
-                        Some(libc::EHOSTUNREACH)
-                            | Some(libc::ENETUNREACH)
-                            | Some(libc::ECONNREFUSED)
-                    ) =>
-                {
-                    c.icmp(sock::drain_errors(fd));
-                }
-                Err(_) => {}
             }
+            Err(e)
+                if matches!(
+                    e.raw_os_error(),
+                    Some(libc::EHOSTUNREACH) | Some(libc::ENETUNREACH) | Some(libc::ECONNREFUSED)
+                ) =>
+            {
+                c.icmp(sock::drain_errors(fd));
+            }
+            Err(_) => {}
         }
-        if c.events.len() > before {
-            deadline = deadline.min(Instant::now() + t.settle);
-        }
-    }
+        Heard::More
+    })?;
     Ok(c.events)
 }
 
