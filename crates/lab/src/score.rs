@@ -48,6 +48,21 @@ pub struct Miss {
     pub rules: Vec<String>,
 }
 
+impl std::fmt::Display for Miss {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "{}: expected {} [{}], got {} [{}] by {}",
+            self.name,
+            self.expected_status,
+            techs(&self.expected_techniques),
+            self.got_status,
+            techs(&self.got_techniques),
+            self.rules.join(", ")
+        )
+    }
+}
+
 /// A target left out because the world cannot emulate it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Unsupported {
@@ -212,17 +227,6 @@ impl Report {
             .collect()
     }
 
-    fn miss_line(m: &Miss) -> String {
-        format!(
-            "{}: expected {} [{}], got {} [{}]",
-            m.name,
-            m.expected_status,
-            techs(&m.expected_techniques),
-            m.got_status,
-            techs(&m.got_techniques)
-        )
-    }
-
     /// A plain-text rendering for terminals.
     pub fn to_text(&self) -> String {
         let mut out = String::new();
@@ -259,7 +263,7 @@ impl Report {
         }
         out.push('\n');
         for m in &self.misses {
-            let _ = writeln!(out, "MISS {}", Self::miss_line(m));
+            let _ = writeln!(out, "MISS {}", m);
         }
         for u in &self.unsupported {
             let _ = writeln!(out, "UNSUPPORTED {}: {}", u.name, u.reason);
@@ -301,7 +305,7 @@ impl Report {
         if !self.misses.is_empty() {
             out.push_str("\n**Misses**\n\n");
             for m in &self.misses {
-                let _ = writeln!(out, "- {}", Self::miss_line(m));
+                let _ = writeln!(out, "- {}", m);
             }
         }
         if !self.unsupported.is_empty() {

@@ -404,13 +404,18 @@ impl World {
 
     /// The probe-side address of a site (what the censored resolver would answer, if honest).
     pub fn site_addr(&self, name: &str) -> Option<IpAddr> {
+        self.site_addrs(name).map(|(a, _)| IpAddr::V4(a))
+    }
+
+    /// A site's (probe-side, control-side) addresses.
+    fn site_addrs(&self, name: &str) -> Option<(Ipv4Addr, Ipv4Addr)> {
         let idx = self
             .shared
             .scenario
             .sites
             .iter()
             .position(|s| s.name.eq_ignore_ascii_case(name))?;
-        self.shared.site_addrs.get(idx).map(|(a, _)| IpAddr::V4(*a))
+        self.shared.site_addrs.get(idx).copied()
     }
 
     /// Endpoints that answer unless everything is cut off: the world's canary site over TLS,
@@ -439,13 +444,7 @@ impl World {
 
     /// The control-side address of a site (differs from `site_addr` for CDN sites).
     pub fn site_control_addr(&self, name: &str) -> Option<IpAddr> {
-        let idx = self
-            .shared
-            .scenario
-            .sites
-            .iter()
-            .position(|s| s.name.eq_ignore_ascii_case(name))?;
-        self.shared.site_addrs.get(idx).map(|(_, b)| IpAddr::V4(*b))
+        self.site_addrs(name).map(|(_, b)| IpAddr::V4(b))
     }
 
     /// The lab blockpage server's address (answered by dns.hijack and dns.injection).

@@ -50,17 +50,7 @@ async fn eval_at(name: &str, at: Option<&str>) -> Vec<String> {
     report
         .misses
         .iter()
-        .map(|m| {
-            format!(
-                "{name}/{}: expected {} {:?}, got {} {:?} by {:?}",
-                m.name,
-                m.expected_status,
-                m.expected_techniques,
-                m.got_status,
-                m.got_techniques,
-                m.rules
-            )
-        })
+        .map(|m| format!("{name}/{m}"))
         .collect()
 }
 
