@@ -199,3 +199,23 @@ pub fn correlate(ms: &[Measurement], window_secs: i64) -> Vec<Finding> {
     }
     out
 }
+
+/// Adds to `m`'s verdict the evidence of every finding it is part of (same signature, same
+/// network); how many were added.
+pub fn annotate(m: &mut Measurement, findings: &[Finding]) -> usize {
+    let (Some(sig), Some(net)) = (signature(m), network(m)) else {
+        return 0;
+    };
+    let Some(v) = m.verdict.as_mut() else {
+        return 0;
+    };
+    let mut added = 0;
+    for f in findings
+        .iter()
+        .filter(|f| f.signature == sig && f.networks.iter().any(|(n, _)| *n == net))
+    {
+        v.evidence.push(f.evidence.clone());
+        added += 1;
+    }
+    added
+}

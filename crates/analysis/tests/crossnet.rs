@@ -1,7 +1,7 @@
 //! Cross-network evidence: one artefact on several networks at about the same time is said to
 //! be so; different artefacts, far-apart times or unnamed networks are not linked.
 
-use interfero_analysis::crossnet::correlate;
+use interfero_analysis::crossnet::{annotate, correlate};
 use interfero_model::measurement::{CertInfo, TlsHandshake};
 use interfero_model::{Failure, Measurement, Status, Technique, Verdict};
 
@@ -65,6 +65,22 @@ fn one_root_on_two_networks_within_the_hour_is_linked() {
         .evidence
         .contains("the same tls.mitm (certificate SPKI sha256 aaaa)"));
     assert!(f[0].evidence.contains("within 40 min"));
+    // The finding joins the evidence of each linked verdict, and of no other.
+    let mut linked = ms[2].clone();
+    assert_eq!(annotate(&mut linked, &f), 1);
+    assert!(linked
+        .verdict
+        .unwrap()
+        .evidence
+        .iter()
+        .any(|e| e == &f[0].evidence));
+    let mut other = mitm(
+        "AS1",
+        "2019-07-18 10:00:00",
+        "cccc",
+        "https://news.example/",
+    );
+    assert_eq!(annotate(&mut other, &f), 0);
 }
 
 #[test]

@@ -73,15 +73,7 @@ pub fn correlate(args: CorrelateArgs) -> anyhow::Result<ExitCode> {
     if let Some(p) = &args.out {
         let mut text = String::new();
         for mut m in ms {
-            let sig = interfero_analysis::crossnet::signature(&m);
-            let net = format!("{} ({})", m.probe_asn, m.probe_cc);
-            for f in findings.iter().filter(|f| {
-                Some(&f.signature) == sig.as_ref() && f.networks.iter().any(|(n, _)| *n == net)
-            }) {
-                if let Some(v) = m.verdict.as_mut() {
-                    v.evidence.push(f.evidence.clone());
-                }
-            }
+            interfero_analysis::crossnet::annotate(&mut m, &findings);
             text.push_str(&serde_json::to_string(&m)?);
             text.push('\n');
         }

@@ -3,7 +3,6 @@
 use anyhow::bail;
 use interfero_model::{Measurement, Target};
 use serde::Deserialize;
-use std::collections::BTreeMap;
 
 const BUILTIN: &str = include_str!("../../../data/services.toml");
 
@@ -60,51 +59,19 @@ pub fn targets(services: &[Service]) -> anyhow::Result<Vec<Target>> {
     Ok(out)
 }
 
-/// One judged record per service, built from its endpoints' measurements (kept in the
-/// record's annotations), for the store, `--out` and the table.
+/// One judged record per service, built from its endpoints' measurements, for the store,
+/// `--out` and the table.
 pub fn judge(services: &[Service], kept: &[Measurement]) -> Vec<Measurement> {
-    let by_url: BTreeMap<&str, &Measurement> = kept.iter().map(|m| (m.input.as_str(), m)).collect();
     services
         .iter()
         .map(|s| {
-            let parts: Vec<(String, interfero_model::Verdict)> = s
+            // Endpoints as the run measured them (a bare domain becomes https://.../).
+            let urls: Vec<String> = s
                 .endpoints
                 .iter()
-                .filter_map(|e| {
-                    let url = Target::parse(e).ok()?.url;
-                    let v = by_url.get(url.as_str())?.verdict.clone()?;
-                    Some((url, v))
-                })
+                .filter_map(|e| Target::parse(e).ok().map(|t| t.url))
                 .collect();
-            let verdict = interfero_analysis::service::judge_service(&parts);
-            let first = kept.first();
-            let mut annotations = serde_json::Map::new();
-            annotations.insert(
-                "endpoints".into(),
-                parts
-                    .iter()
-                    .map(|(u, _)| u.clone())
-                    .collect::<Vec<_>>()
-                    .into(),
-            );
-            Measurement {
-                data_format_version: "0.2.0".into(),
-                input: format!("service:{}", s.name),
-                test_name: "x_service".into(),
-                test_version: "0.1.0".into(),
-                measurement_start_time: first
-                    .map(|m| m.measurement_start_time.clone())
-                    .unwrap_or_default(),
-                test_start_time: first.map(|m| m.test_start_time.clone()).unwrap_or_default(),
-                probe_asn: first.map(|m| m.probe_asn.clone()).unwrap_or_default(),
-                probe_cc: first.map(|m| m.probe_cc.clone()).unwrap_or_default(),
-                probe_ip: "127.0.0.1".into(),
-                software_name: interfero_model::measurement::SOFTWARE_NAME.into(),
-                software_version: env!("CARGO_PKG_VERSION").into(),
-                annotations,
-                verdict: Some(verdict),
-                ..Measurement::default()
-            }
+            interfero_runner::service::record(&s.name, &urls, kept)
         })
         .collect()
 }

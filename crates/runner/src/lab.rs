@@ -264,11 +264,7 @@ impl Lab {
             if svc.truth.supported.is_err() {
                 continue;
             }
-            let parts: Vec<(String, interfero_model::Verdict)> = results
-                .iter()
-                .filter(|(t, _)| svc.endpoints.contains(&t.url))
-                .filter_map(|(t, m)| m.verdict.clone().map(|v| (t.url.clone(), v)))
-                .collect();
+            let parts = crate::service::parts(&svc.endpoints, results.iter().map(|(_, m)| m));
             judged.push((
                 svc.truth,
                 interfero_analysis::service::judge_service(&parts),

@@ -10,6 +10,7 @@ pub mod lab;
 pub mod labwatch;
 pub mod locate;
 pub mod reach;
+pub mod service;
 pub mod throughput;
 pub mod usage;
 pub mod watcher;
