@@ -126,9 +126,17 @@ impl Keeper<'_> {
 }
 
 /// Episodes still open in the store (a watch that was stopped), to resume from.
-fn resume(store: &dyn MeasurementStore) -> (Timeline, HashMap<String, EventId>) {
-    let Ok(open) = store.open_events() else {
-        return (Timeline::default(), HashMap::new());
+fn resume(
+    store: &dyn MeasurementStore,
+    errors: &mut Vec<String>,
+) -> (Timeline, HashMap<String, EventId>) {
+    let open = match store.open_events() {
+        Ok(open) => open,
+        Err(e) => {
+            // Watching goes on; episodes left open by an earlier watch start afresh.
+            errors.push(format!("reading the open episodes: {e}"));
+            return (Timeline::default(), HashMap::new());
+        }
     };
     let mut ids = HashMap::new();
     let mut episodes = Vec::new();
@@ -166,12 +174,13 @@ pub async fn watch(
     stop: watch::Receiver<bool>,
     mut on_round: impl FnMut(&Round),
 ) -> Vec<String> {
-    let (mut timeline, open) = resume(store);
+    let mut errors = Vec::new();
+    let (mut timeline, open) = resume(store, &mut errors);
     let mut keeper = Keeper {
         store,
         pending: Vec::new(),
         open,
-        errors: Vec::new(),
+        errors,
     };
     let began = Instant::now();
     let mut stop_wait = stop.clone();

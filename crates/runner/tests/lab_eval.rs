@@ -28,13 +28,13 @@ async fn eval_at(name: &str, at: Option<&str>) -> Vec<String> {
         .control
         .as_ref()
         .is_none_or(|c| c.x_client_address.is_none())));
-    if let Some(m) = results.first() {
-        let status = m.1.verdict.as_ref().map(|v| v.status);
-        // A shutdown's verdicts must rest on a reachability check kept in the measurement.
-        if status == Some(Status::Offline) {
+    // A shutdown's verdicts must rest on a reachability check kept in the measurement.
+    for (t, m) in &results {
+        if m.verdict.as_ref().map(|v| v.status) == Some(Status::Offline) {
             assert!(
-                m.1.test_keys.x_reachability.is_some(),
-                "{name}: no check kept"
+                m.test_keys.x_reachability.is_some(),
+                "{name}/{}: offline without a check kept",
+                t.name
             );
         }
     }
