@@ -1,5 +1,6 @@
 //! Address classes that matter to DNS consistency.
 
+pub use interfero_model::addr::is_bogon;
 use std::net::IpAddr;
 
 /// The reserved class an address belongs to (`loopback`, `private`, `benchmark` ...), or `None`
@@ -34,43 +35,6 @@ pub fn is_bogon_for(ip: IpAddr, control_addrs: &[IpAddr]) -> bool {
         Some(class) => !control_addrs
             .iter()
             .any(|c| reserved_class(*c) == Some(class)),
-    }
-}
-
-/// True for addresses no public site lives at: private, loopback, link-local, CGNAT, reserved,
-/// documentation, multicast, unspecified (IPv4 and IPv6).
-///
-/// Loopback and 198.18.0.0/15 are bogons like the rest; a lab that lives there is recognised by
-/// the control resolving the same addresses (see the DNS rules), not by exempting ranges here.
-pub fn is_bogon(ip: IpAddr) -> bool {
-    match ip {
-        IpAddr::V4(v4) => {
-            let [a, b, c, _] = v4.octets();
-            v4.is_private()
-                || v4.is_loopback()
-                || v4.is_link_local()
-                || v4.is_unspecified()
-                || v4.is_broadcast()
-                || v4.is_multicast()
-                || v4.is_documentation()
-                || a == 0
-                || (a == 100 && (64..128).contains(&b))
-                || (a == 192 && b == 0 && c == 0)
-                || (a == 198 && (b == 18 || b == 19))
-                || a >= 240
-        }
-        IpAddr::V6(v6) => {
-            let seg = v6.segments();
-            v6.is_loopback()
-                || v6.is_unspecified()
-                || v6.is_multicast()
-                || (seg[0] & 0xfe00) == 0xfc00
-                || (seg[0] & 0xffc0) == 0xfe80
-                || (seg[0] == 0x2001 && seg[1] == 0x0db8)
-                || v6
-                    .to_ipv4_mapped()
-                    .is_some_and(|v4| is_bogon(IpAddr::V4(v4)))
-        }
     }
 }
 

@@ -1,6 +1,7 @@
 //! Interfero's data model: targets, observations (OONI Web Connectivity compatible), the control
 //! protocol (OONI's test-helper JSON), and verdicts. No I/O lives here.
 
+pub mod addr;
 pub mod base64;
 pub mod control;
 pub mod failure;
