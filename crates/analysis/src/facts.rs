@@ -187,9 +187,12 @@ impl<'a> Facts<'a> {
             .into_iter()
             .map(|ip| {
                 let ep = endpoint(ip, port);
+                // A destination the measurer refused to dial is no observation of the network:
+                // as if it had not been tried, on either side.
                 let probe_tcp = tk
                     .tcp_connect
                     .iter()
+                    .filter(|c| c.status.failure != Some(Failure::DestinationRefused))
                     .find(|c| c.port == port && c.ip.parse::<IpAddr>().ok() == Some(ip))
                     .map(|c| {
                         if c.status.success {
@@ -211,7 +214,9 @@ impl<'a> Facts<'a> {
                     bogon: is_bogon_for(ip, &control_addrs),
                     probe_tcp,
                     probe_tls,
-                    control_tcp: control.and_then(|c| c.tcp_connect.get(&ep)),
+                    control_tcp: control
+                        .and_then(|c| c.tcp_connect.get(&ep))
+                        .filter(|c| c.failure != Some(Failure::DestinationRefused)),
                     control_tls: control.and_then(|c| c.tls_handshake.get(&ep)),
                     endpoint: ep,
                 }

@@ -162,11 +162,20 @@ fn summary(f: &Facts) -> String {
 }
 
 fn judge_with_control(f: &Facts, ctx: &Context) -> Verdict {
-    let Some(control) = f.control else {
-        let why =
+    // A control that refused to measure (its scope forbids the site's addresses) saw nothing:
+    // the same as no control, never "the control fails too".
+    let refused = f
+        .control
+        .is_some_and(|c| c.http_request.failure == Some(Failure::DestinationRefused));
+    let control = f.control.filter(|_| !refused);
+    let Some(control) = control else {
+        let why = if refused {
+            "the control refused to reach the site's addresses (private or reserved space)".into()
+        } else {
             f.tk.control_failure
                 .clone()
-                .unwrap_or_else(|| "no control".into());
+                .unwrap_or_else(|| "no control".into())
+        };
         let mut v = Verdict::new(Status::Inconclusive, 0.5, "control.missing")
             .because(format!("control unavailable: {why}"))
             .because(summary(f));

@@ -324,6 +324,44 @@ fn site_down_refused_for_control_too() {
 }
 
 #[test]
+fn a_control_that_refused_to_measure_is_no_control() {
+    // The control's scope forbids the site's addresses: it saw nothing, so the probe's failure
+    // is neither "down" (the control fails too) nor a block.
+    let mut o = Obs::site("https://intranet.example/").tcp_fail(Failure::ConnectionRefused);
+    let ep = format!("{IP}:443");
+    o.ctl().tcp_connect.insert(
+        ep,
+        ControlTcp {
+            status: false,
+            failure: Some(Failure::DestinationRefused),
+        },
+    );
+    o.ctl().http_request = ControlHttp {
+        failure: Some(Failure::DestinationRefused),
+        ..Default::default()
+    };
+    let v = o.verdict();
+    assert_eq!(v.status, Status::Inconclusive, "{v:#?}");
+    assert!(v.evidence.iter().any(|e| e.contains("refused")), "{v:#?}");
+}
+
+#[test]
+fn a_refused_entry_of_the_control_is_not_evidence() {
+    // The control reached the site but refused one of the probe's endpoints: that entry says
+    // nothing about the address, so a reset there is still judged against the site.
+    let mut o = Obs::site("https://news.example/").tcp_fail(Failure::ConnectionReset);
+    o.ctl().tcp_connect.insert(
+        format!("{IP}:443"),
+        ControlTcp {
+            status: false,
+            failure: Some(Failure::DestinationRefused),
+        },
+    );
+    let v = o.verdict();
+    assert_ne!(v.status, Status::Down, "{v:#?}");
+}
+
+#[test]
 fn tls_failures_after_client_hello() {
     for (f, t) in [
         (Failure::Timeout, Technique::TlsTimeout),

@@ -38,6 +38,10 @@ pub enum Failure {
     SslInvalidCertificate,
     /// `ssl_failed_handshake`: the TLS protocol failed (garbage, alert).
     SslFailedHandshake,
+    /// `x_destination_refused`: the measurer itself refused to send anything to the address
+    /// (a control asked to reach private space, a lab probe asked to leave the lab). Not an
+    /// observation of the network: nothing may be judged from it.
+    DestinationRefused,
     /// Any other failure string, kept verbatim.
     Other(String),
 }
@@ -62,6 +66,7 @@ impl Failure {
             Failure::SslInvalidHostname => "ssl_invalid_hostname",
             Failure::SslInvalidCertificate => "ssl_invalid_certificate",
             Failure::SslFailedHandshake => "ssl_failed_handshake",
+            Failure::DestinationRefused => "x_destination_refused",
             Failure::Other(s) => s,
         }
     }
@@ -85,6 +90,7 @@ impl Failure {
             "ssl_invalid_hostname" => Failure::SslInvalidHostname,
             "ssl_invalid_certificate" => Failure::SslInvalidCertificate,
             "ssl_failed_handshake" => Failure::SslFailedHandshake,
+            "x_destination_refused" => Failure::DestinationRefused,
             other => Failure::Other(other.to_string()),
         }
     }

@@ -139,6 +139,10 @@ pub struct ProbeConfig {
     pub run: Option<std::sync::Arc<crate::schedule::RunShared>>,
     /// Bounds of the TTL-limited trace made after traceable interference.
     pub trace: TraceSettings,
+    /// Where packets may go: every connect (targets, redirect hops, the probe's `tcp_connect`
+    /// entries at a control, timed transfers, traces) is checked on the address actually
+    /// dialled, so that a name resolving into private space (DNS rebinding) is refused too.
+    pub scope: interfero_model::addr::Scope,
 }
 
 /// Bounds of a TTL-limited trace (`trace::run`).
@@ -197,6 +201,7 @@ impl Default for ProbeConfig {
             max_per_address: 8,
             run: None,
             trace: TraceSettings::default(),
+            scope: interfero_model::addr::Scope::Any,
         }
     }
 }

@@ -59,10 +59,16 @@ pub async fn answer(cfg: &ProbeConfig, req: &ControlRequest) -> ControlResponse 
     eps.truncate(MAX_ENDPOINTS);
 
     let mut steps = Steps::new(Linger::Skip, Cut::never());
-    // A timed transfer, when asked, runs beside the measurement so that it adds no time.
+    // A timed transfer, when asked, runs beside the measurement so that it adds no time. Only
+    // to an address the control itself resolved for the URL (and may reach): a caller must not
+    // make the control download from an address of its choosing.
+    let own_ep = own
+        .iter()
+        .find(|ip| cfg.scope.permits(**ip))
+        .map(|ip| SocketAddr::new(*ip, port));
     let rate = async {
-        match eps.first() {
-            Some(ep) if req.x_throughput => Some(own_transfer(cfg, &url, *ep, &clock).await),
+        match own_ep {
+            Some(ep) if req.x_throughput => Some(own_transfer(cfg, &url, ep, &clock).await),
             _ => None,
         }
     };

@@ -15,7 +15,12 @@ pub async fn connect(
     clock: &Clock,
 ) -> (TcpConnect, Option<TcpStream>) {
     let t0 = clock.now();
-    let result = dial(cfg.bind_ip, addr, cfg.timeouts.connect).await;
+    // Checked on the address itself, not on a name: no packet leaves for a refused one.
+    let result = if cfg.scope.permits(addr.ip()) {
+        dial(cfg.bind_ip, addr, cfg.timeouts.connect).await
+    } else {
+        Err(Failure::DestinationRefused)
+    };
     let mut obs = TcpConnect {
         ip: addr.ip().to_string(),
         port: addr.port(),

@@ -208,6 +208,11 @@ async fn udp(
         None if resolver.is_ipv4() => SocketAddr::new(Ipv4Addr::UNSPECIFIED.into(), 0),
         None => SocketAddr::new(Ipv6Addr::UNSPECIFIED.into(), 0),
     };
+    if !cfg.scope.permits_infrastructure(resolver.ip()) {
+        obs.failure = Some(Failure::DestinationRefused);
+        obs.t = clock.now();
+        return (false, None);
+    }
     let setup = async {
         let sock = UdpSocket::bind(local).await?;
         // Connected, so that the kernel drops datagrams from other sources and reports ICMP
@@ -336,6 +341,9 @@ async fn tcp_query(
 ) {
     let deadline = Instant::now() + cfg.timeouts.dns;
     let exchange = async {
+        if !cfg.scope.permits_infrastructure(resolver.ip()) {
+            return Err(Failure::DestinationRefused);
+        }
         let mut stream = tcp::dial(cfg.bind_ip, resolver, cfg.timeouts.dns).await?;
         let len = u16::try_from(q.bytes.len()).map_err(|_| Failure::DnsMisbehaving)?;
         let mut msg = len.to_be_bytes().to_vec();

@@ -50,6 +50,13 @@ pub async fn run(cfg: &ProbeConfig, req: &TraceRequest) -> Trace {
             return trace;
         }
     };
+    if !cfg.scope.permits(addr.ip()) {
+        trace.failure = Some(format!(
+            "{addr} is outside the addresses this probe may reach ({:?})",
+            cfg.scope
+        ));
+        return trace;
+    }
     let payload = match payload(cfg, req) {
         Ok(p) => p,
         Err(e) => {
