@@ -107,7 +107,8 @@ impl WorldServer {
                     async move { interfero_probe::helper::answer(&cfg, &req).await }
                 });
                 let limits = Limits {
-                    max_concurrent: 512,
+                    // One trusted client (the lab's probe): no per-client share or rate.
+                    admission: interfero_server::Admission::unlimited(512),
                     ..Limits::default()
                 };
                 tokio::spawn(serve_control(

@@ -151,7 +151,8 @@ impl Lab {
         });
         let (stop_tx, stop_rx) = oneshot::channel::<()>();
         let limits = Limits {
-            max_concurrent: 256,
+            // One trusted client (the lab's probe): no per-client share or rate.
+            admission: interfero_server::Admission::unlimited(256),
             ..Limits::default()
         };
         // The control serves (and so measures) from `control_rt`'s namespace, whatever

@@ -1,7 +1,10 @@
 //! The control (test helper) endpoint and its limits.
 
+use crate::auth::Tokens;
+use crate::limits::{Admission, ClientKey, FairGate, RateLimiter, Refusal};
+pub(crate) use crate::serving::error;
+use crate::serving::{read_body, ClientAddr};
 use crate::ServerError;
-use axum::body::to_bytes;
 use axum::extract::{DefaultBodyLimit, Request, State};
 use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
@@ -9,10 +12,10 @@ use axum::routing::get;
 use axum::{Json, Router};
 use interfero_model::{ControlRequest, ControlResponse};
 use std::future::Future;
+use std::net::IpAddr;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::time::Duration;
-use tokio::sync::Semaphore;
 
 /// Whatever measures a control request from this vantage point.
 pub trait ControlMeasurer: Send + Sync + 'static {
@@ -43,22 +46,33 @@ where
 }
 
 /// What one control server accepts.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Limits {
     /// The largest request body accepted, in bytes (larger ones get 413).
     pub max_body_bytes: usize,
-    /// How many measurements run at once; further requests wait their turn (at least 1).
-    pub max_concurrent: usize,
+    /// How long a client may take to send its body (408 beyond).
+    pub body_timeout: Duration,
+    /// Measurements at once, per client and in total, and each client's request rate.
+    pub admission: Admission,
     /// How long a request may take, waiting included, before it gets 504.
     pub deadline: Duration,
 }
 
 impl Default for Limits {
-    /// 64 KiB bodies, 16 measurements at once, 30 s per request.
+    /// 64 KiB bodies sent within 10 s; 32 measurements at once, 8 of them for one client
+    /// with 32 more waiting; 20 requests a second per client after a burst of 100; 30 s per
+    /// request.
     fn default() -> Self {
         Limits {
             max_body_bytes: 64 * 1024,
-            max_concurrent: 16,
+            body_timeout: Duration::from_secs(10),
+            admission: Admission {
+                max_concurrent: 32,
+                per_client_concurrent: 8,
+                per_client_queue: 32,
+                rate_per_sec: 20.0,
+                burst: 100.0,
+            },
             deadline: Duration::from_secs(30),
         }
     }
@@ -67,7 +81,9 @@ impl Default for Limits {
 #[derive(Clone)]
 struct AppState {
     measurer: Arc<dyn ControlMeasurer>,
-    permits: Arc<Semaphore>,
+    gate: Arc<FairGate>,
+    rate: Arc<RateLimiter>,
+    tokens: Tokens,
     limits: Limits,
 }
 
@@ -75,12 +91,25 @@ const ABOUT: &str = "Interfero control: an OONI Web Connectivity test helper.\n\
 POST / with a JSON control request (http_request, http_request_headers, tcp_connect);\n\
 the answer is what this vantage point sees. GET /health for liveness.\n";
 
-/// The control's routes: `POST /` (measure), `GET /` (what this is), `GET /health`.
-pub fn control_router(m: Arc<dyn ControlMeasurer>, limits: Limits) -> Router {
+/// Most `tcp_connect` entries one request may carry (the control measures at most 16).
+pub const MAX_TCP_CONNECT: usize = 64;
+
+/// Longest `http_request` URL accepted.
+pub const MAX_URL_BYTES: usize = 8 * 1024;
+
+/// The control's routes: `POST /` (measure), `GET /` (what this is), `GET /health`. With
+/// `tokens`, `POST /` needs one of them as a bearer token.
+pub fn control_router(m: Arc<dyn ControlMeasurer>, limits: Limits, tokens: Tokens) -> Router {
+    let a = limits.admission;
     let state = AppState {
         measurer: m,
-        // A zero limit would make every request wait forever.
-        permits: Arc::new(Semaphore::new(limits.max_concurrent.max(1))),
+        gate: FairGate::new(
+            a.max_concurrent,
+            a.per_client_concurrent,
+            a.per_client_queue,
+        ),
+        rate: Arc::new(RateLimiter::new(a.rate_per_sec, a.burst)),
+        tokens,
         limits,
     };
     Router::new()
@@ -100,7 +129,8 @@ pub async fn serve_control(
     limits: Limits,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(), ServerError> {
-    crate::serve(listener, control_router(m, limits), shutdown).await
+    let router = control_router(m, limits, Tokens::default());
+    crate::serve(listener, router, shutdown).await
 }
 
 async fn about() -> impl IntoResponse {
@@ -118,25 +148,58 @@ async fn not_found() -> Response {
     )
 }
 
-pub(crate) fn error(status: StatusCode, message: String) -> Response {
-    (status, Json(serde_json::json!({ "error": message }))).into_response()
+/// 429 with `Retry-After`.
+pub(crate) fn too_many(r: Refusal) -> Response {
+    let secs = r.retry_after_secs();
+    let msg = match r {
+        Refusal::Rate(_) => format!("too many requests from your address; retry in {secs} s"),
+        Refusal::Queue => "too many of your requests are waiting; retry later".to_string(),
+    };
+    let mut resp = error(StatusCode::TOO_MANY_REQUESTS, msg);
+    resp.headers_mut()
+        .insert(header::RETRY_AFTER, header::HeaderValue::from(secs));
+    resp
+}
+
+/// 401 asking for a bearer token.
+pub(crate) fn unauthorized() -> Response {
+    let mut resp = error(
+        StatusCode::UNAUTHORIZED,
+        "this server needs a bearer token (Authorization: Bearer ...)".into(),
+    );
+    resp.headers_mut().insert(
+        header::WWW_AUTHENTICATE,
+        header::HeaderValue::from_static("Bearer"),
+    );
+    resp
 }
 
 async fn control(State(state): State<AppState>, req: Request) -> Response {
-    let peer = req
+    let client = req
         .extensions()
-        .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
-        .map(|c| c.0.ip().to_string());
+        .get::<ClientAddr>()
+        .map(|c| c.0)
+        .or_else(|| {
+            req.extensions()
+                .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
+                .map(|c| c.0.ip())
+        });
+    let key = ClientKey::of(client.unwrap_or(IpAddr::from([0, 0, 0, 0])));
+    let auth = req
+        .headers()
+        .get(header::AUTHORIZATION)
+        .map(|v| v.as_bytes());
+    if !state.tokens.admits(auth) {
+        return unauthorized();
+    }
+    if let Err(wait) = state.rate.check(key, tokio::time::Instant::now()) {
+        return too_many(Refusal::Rate(wait));
+    }
     // Like OONI's helper, any content type is accepted: only the body's JSON matters.
-    let body = match to_bytes(req.into_body(), state.limits.max_body_bytes).await {
+    let limits = state.limits;
+    let body = match read_body(req.into_body(), limits.max_body_bytes, limits.body_timeout).await {
         Ok(b) => b,
-        Err(_) => {
-            let msg = format!(
-                "request body larger than {} bytes, or not fully received",
-                state.limits.max_body_bytes
-            );
-            return error(StatusCode::PAYLOAD_TOO_LARGE, msg);
-        }
+        Err(resp) => return resp,
     };
     let creq: ControlRequest = match serde_json::from_slice(&body) {
         Ok(r) => r,
@@ -147,23 +210,28 @@ async fn control(State(state): State<AppState>, req: Request) -> Response {
             )
         }
     };
+    if creq.http_request.len() > MAX_URL_BYTES || creq.tcp_connect.len() > MAX_TCP_CONNECT {
+        let msg = format!(
+            "http_request longer than {MAX_URL_BYTES} bytes or more than {MAX_TCP_CONNECT} tcp_connect entries"
+        );
+        return error(StatusCode::BAD_REQUEST, msg);
+    }
     let measure = async {
-        // The semaphore is never closed, so acquiring fails only in theory.
-        let _permit = state.permits.acquire().await.ok()?;
-        Some(state.measurer.answer(creq).await)
+        let _slot = match state.gate.acquire(key).await {
+            Ok(s) => s,
+            Err(r) => return Err(too_many(r)),
+        };
+        Ok(state.measurer.answer(creq).await)
     };
-    match tokio::time::timeout(state.limits.deadline, measure).await {
-        Ok(Some(mut resp)) => {
-            resp.x_client_address = peer;
+    match tokio::time::timeout(limits.deadline, measure).await {
+        Ok(Ok(mut resp)) => {
+            resp.x_client_address = client.map(|ip| ip.to_string());
             Json(resp).into_response()
         }
-        Ok(None) => error(
-            StatusCode::SERVICE_UNAVAILABLE,
-            "the control is shutting down".into(),
-        ),
+        Ok(Err(refused)) => refused,
         Err(_) => error(
             StatusCode::GATEWAY_TIMEOUT,
-            format!("measurement took longer than {:?}", state.limits.deadline),
+            format!("measurement took longer than {:?}", limits.deadline),
         ),
     }
 }

@@ -5,36 +5,22 @@
 //! canned answer in tests). Also a minimal collector (`POST /api/v1/measurement`) that keeps
 //! submitted measurements in a [`interfero_store::MeasurementStore`].
 
+pub mod auth;
 mod collector;
 mod control;
+pub mod limits;
+mod serving;
 
 pub use collector::collector_router;
 
+pub use auth::Tokens;
 pub use control::{
     control_router, measurer_fn, serve_control, ControlMeasurer, FnMeasurer, Limits,
+    MAX_TCP_CONNECT, MAX_URL_BYTES,
 };
+pub use limits::Admission;
 
-/// Why a server stopped with an error.
-#[derive(Debug, thiserror::Error)]
-pub enum ServerError {
-    /// Accepting or serving connections failed.
-    #[error("the server failed: {0}")]
-    Serve(#[source] std::io::Error),
-}
-
-/// Serves any of this crate's routers (e.g. `control_router(..).merge(collector_router(..))`)
-/// on `listener` until `shutdown` completes, then lets requests in flight finish.
-pub async fn serve(
-    listener: tokio::net::TcpListener,
-    router: axum::Router,
-    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
-) -> Result<(), ServerError> {
-    // The peer's address reaches handlers (the control hands it back for scrubbing).
-    axum::serve(
-        listener,
-        router.into_make_service_with_connect_info::<std::net::SocketAddr>(),
-    )
-    .with_graceful_shutdown(shutdown)
-    .await
-    .map_err(ServerError::Serve)
-}
+pub use serving::{
+    client_addr, default_max_connections, error, read_body, serve, serve_with, tls_config,
+    ClientAddr, ServeOptions, ServeStats, ServerError,
+};

@@ -45,11 +45,15 @@ async fn submitted_measurements_are_stored_without_the_submitter_address() {
 #[tokio::test]
 async fn control_and_collector_share_one_server() {
     use interfero_model::ControlResponse;
-    use interfero_server::{control_router, measurer_fn, Limits};
+    use interfero_server::{control_router, measurer_fn, Limits, Tokens};
     let store = Arc::new(SqliteStore::open_in_memory().unwrap());
     let run = store.begin_run(&RunInfo::default()).unwrap();
     let m = Arc::new(measurer_fn(|_req| async { ControlResponse::default() }));
-    let router = control_router(m, Limits::default()).merge(collector_router(store, run, 1 << 20));
+    let router = control_router(m, Limits::default(), Tokens::default()).merge(collector_router(
+        store,
+        run,
+        1 << 20,
+    ));
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     tokio::spawn(serve(listener, router, std::future::pending()));

@@ -105,7 +105,10 @@ async fn concurrency_is_capped() {
     let (now, peak) = (Arc::new(AtomicUsize::new(0)), Arc::new(AtomicUsize::new(0)));
     let m = fake(Duration::from_millis(150), now, Arc::clone(&peak));
     let limits = Limits {
-        max_concurrent: 2,
+        admission: interfero_server::Admission {
+            max_concurrent: 2,
+            ..Limits::default().admission
+        },
         ..Limits::default()
     };
     let (addr, _stop, _task) = start(m, limits).await;
