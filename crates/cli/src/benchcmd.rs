@@ -93,8 +93,11 @@ pub async fn bench(args: BenchArgs) -> anyhow::Result<ExitCode> {
         "world up: {} targets behind {} ms; measuring {} at once",
         args.targets, args.rtt, args.parallel
     );
-    let dir = std::env::temp_dir().join(format!("interfero-bench-{}", std::process::id()));
-    std::fs::create_dir_all(&dir)?;
+    // A private directory (mkdtemp: fresh, 0700, never a symlink someone planted).
+    let tmp = tempfile::Builder::new()
+        .prefix("interfero-bench-")
+        .tempdir()?;
+    let dir = tmp.path().to_path_buf();
     let jsonl = dir.join("measurements.jsonl");
     let mut out = std::io::BufWriter::new(std::fs::File::create(&jsonl)?);
     let probe = measure(&world, &info, args.parallel, &mut out).await;
@@ -125,7 +128,7 @@ pub async fn bench(args: BenchArgs) -> anyhow::Result<ExitCode> {
     offline.sqlite_single_per_s = single;
     offline.sqlite_batch_per_s = batch;
     offline.sqlite_rows = args.writes;
-    let _ = std::fs::remove_dir_all(&dir);
+    drop(tmp);
     let report = BenchReport {
         command: command_line(&args),
         machine: usage::machine(),
@@ -153,7 +156,10 @@ async fn hostile(args: &BenchArgs, n: usize) -> anyhow::Result<ExitCode> {
     eprintln!("hostile world up: {n} endless-body and slow-drip sites");
     let rss_before = usage::peak_rss().unwrap_or(0);
     // Measurements go to a file as they complete (as `run --out` does), not to memory.
-    let path = std::env::temp_dir().join(format!("interfero-hostile-{}.jsonl", std::process::id()));
+    let tmp = tempfile::Builder::new()
+        .prefix("interfero-hostile-")
+        .tempdir()?;
+    let path = tmp.path().join("measurements.jsonl");
     let mut out = std::io::BufWriter::new(std::fs::File::create(&path)?);
     let probe = measure(&world, &info, args.parallel, &mut out).await;
     out.flush()?;

@@ -226,8 +226,11 @@ async fn up(name: &str, world: WorldKind) -> anyhow::Result<ExitCode> {
         lab = Lab::start_in(&s, world) => lab?,
         _ = tokio::signal::ctrl_c() => anyhow::bail!("interrupted while starting the world"),
     };
-    let dir = std::env::temp_dir().join(format!("interfero-lab-{}", std::process::id()));
-    std::fs::create_dir_all(&dir)?;
+    // A private directory (mkdtemp: fresh, 0700, never a symlink someone planted).
+    let tmp = tempfile::Builder::new()
+        .prefix("interfero-lab-")
+        .tempdir()?;
+    let dir = tmp.path();
     let ca = dir.join("lab-ca.pem");
     std::fs::write(&ca, lab.world.ca_pem())
         .with_context(|| format!("cannot write {}", ca.display()))?;
@@ -264,7 +267,7 @@ async fn up(name: &str, world: WorldKind) -> anyhow::Result<ExitCode> {
         .map(|t| t.url)
         .collect();
     println!(
-        "  {prefix}interfero run --resolver {} --control http://{}/ --ca-file {} --canaries {} {}\n",
+        "  {prefix}interfero run --lab-only --resolver {} --control http://{}/ --ca-file {} --canaries {} {}\n",
         lab.world.probe_resolver(),
         lab.control_addr,
         ca.display(),
@@ -278,6 +281,6 @@ async fn up(name: &str, world: WorldKind) -> anyhow::Result<ExitCode> {
     println!("\nCtrl-C stops the world.");
     let _ = tokio::signal::ctrl_c().await;
     lab.shutdown().await;
-    let _ = std::fs::remove_dir_all(&dir);
+    drop(tmp);
     Ok(ExitCode::SUCCESS)
 }

@@ -5,6 +5,7 @@ mod analyze;
 mod benchcmd;
 mod canaries;
 mod compare;
+mod control;
 mod correlate;
 mod labcmd;
 mod labeval;
@@ -35,7 +36,7 @@ enum Cmd {
     /// Measure targets from here, compare with a control, print and store verdicts.
     Run(run::RunArgs),
     /// Serve a control (OONI Web Connectivity test helper) from an unfiltered vantage point.
-    Control(run::ControlArgs),
+    Control(control::ControlArgs),
     /// Measure targets again and again; store every round and each change (a block begins or
     /// ends, a shutdown starts, access returns) as an event.
     Watch(watch::WatchArgs),
@@ -73,7 +74,7 @@ fn main() -> ExitCode {
     let result = rt.block_on(async {
         match cli.cmd {
             Cmd::Run(a) => run::run(a).await,
-            Cmd::Control(a) => run::control(a).await,
+            Cmd::Control(a) => control::control(a).await,
             Cmd::Analyze(a) => analyze::analyze(a),
             Cmd::Watch(a) => watch::watch(a).await,
             Cmd::Correlate(a) => correlate::correlate(a),

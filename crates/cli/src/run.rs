@@ -1,4 +1,4 @@
-//! `interfero run` and `interfero control`.
+//! `interfero run`.
 
 use crate::print;
 use anyhow::{bail, Context as _};
@@ -66,6 +66,16 @@ pub struct RunArgs {
     /// triggering packet with TTL 1, 2, 3 ... (up to 10 s more per blocked target).
     #[arg(long)]
     pub trace: bool,
+    /// Bearer token for a control that requires one (a file holding the token).
+    #[arg(long)]
+    pub control_token_file: Option<PathBuf>,
+    /// Refuse a plain http:// control away from this machine (a censor can forge its answers).
+    #[arg(long)]
+    pub require_https: bool,
+    /// Refuse every destination outside loopback and 198.18.0.0/15, resolver included: for
+    /// measuring a lab (`interfero lab up` prints it), so that nothing leaves the machine.
+    #[arg(long)]
+    pub lab_only: bool,
 }
 
 /// The database used when `--db` is not given.
@@ -274,18 +284,40 @@ pub fn session(args: &RunArgs) -> anyhow::Result<Session> {
         Some(r) => Resolver::Addr(parse_resolver(r)?),
         None => Resolver::System,
     };
-    resolver
+    let resolver_addr = resolver
         .addr()
         .context("cannot find a resolver (give --resolver IP[:PORT])")?;
+    if args.lab_only {
+        lab_only_check(resolver_addr.ip(), args.control.as_deref())?;
+    }
     let extra_roots = match &args.ca_file {
         Some(p) => load_ca_file(p)?,
         None => Vec::new(),
     };
-    let control = args.control.as_ref().map(|u| {
-        let mut c = ControlClient::new(u.clone());
-        c.extra_roots = extra_roots.clone();
-        Arc::new(c)
-    });
+    let token = match &args.control_token_file {
+        Some(p) => Some(
+            std::fs::read_to_string(p)
+                .with_context(|| format!("cannot read --control-token-file {}", p.display()))?
+                .trim()
+                .to_string(),
+        ),
+        None => None,
+    };
+    let control = match &args.control {
+        Some(u) => {
+            let mut c = ControlClient::new(u.clone());
+            c.extra_roots = extra_roots.clone();
+            c.token = token;
+            if c.is_plaintext_remote() {
+                if args.require_https {
+                    bail!("--control {u} is plain http:// over the network and --require-https is set: use an https:// control");
+                }
+                eprintln!("interfero: warning: --control {u} is plain http:// over the network: a censor on the path can forge its answers (use https://, or --require-https to refuse)");
+            }
+            Some(Arc::new(c))
+        }
+        None => None,
+    };
     if control.is_none() && !args.quiet {
         eprintln!(
             "interfero: no --control given: verdicts that need a control will be inconclusive"
@@ -303,6 +335,11 @@ pub fn session(args: &RunArgs) -> anyhow::Result<Session> {
             enabled: args.trace,
             ..Default::default()
         },
+        scope: if args.lab_only {
+            interfero_model::addr::Scope::Lab
+        } else {
+            interfero_model::addr::Scope::Any
+        },
         ..ProbeConfig::default()
     });
     let session = Session {
@@ -314,6 +351,20 @@ pub fn session(args: &RunArgs) -> anyhow::Result<Session> {
         annotations: Default::default(),
     };
     Ok(session)
+}
+
+/// With `--lab-only`, the resolver and the control must be in the lab too.
+fn lab_only_check(resolver: IpAddr, control: Option<&str>) -> anyhow::Result<()> {
+    use interfero_model::addr::is_lab;
+    if !is_lab(resolver) {
+        bail!("--lab-only: the resolver {resolver} is outside loopback and 198.18.0.0/15");
+    }
+    if let Some(c) = control {
+        if !ControlClient::new(c).host_ip().is_some_and(is_lab) {
+            bail!("--lab-only: the control {c} is not an address in loopback or 198.18.0.0/15");
+        }
+    }
+    Ok(())
 }
 
 /// Prints the table, the summary and where things were kept.
@@ -344,54 +395,4 @@ pub fn finish(sink: &Sink, quiet: bool, out: Option<&Path>, db: Option<&Path>) {
             p.display()
         );
     }
-}
-
-/// Arguments of `interfero control`.
-#[derive(Args)]
-pub struct ControlArgs {
-    /// Address to listen on, e.g. 0.0.0.0:8080.
-    #[arg(long)]
-    pub listen: String,
-    /// Resolver to use (IP or IP:PORT); default: the system's.
-    #[arg(long)]
-    pub resolver: Option<String>,
-    /// Extra trust anchors (PEM).
-    #[arg(long)]
-    pub ca_file: Option<PathBuf>,
-}
-
-/// `interfero control`.
-pub async fn control(args: ControlArgs) -> anyhow::Result<ExitCode> {
-    let listen: SocketAddr = args.listen.parse().with_context(|| {
-        format!(
-            "--listen {:?} is not ADDR:PORT (e.g. 127.0.0.1:8080)",
-            args.listen
-        )
-    })?;
-    let resolver = match &args.resolver {
-        Some(r) => Resolver::Addr(parse_resolver(r)?),
-        None => Resolver::System,
-    };
-    let extra_roots = match &args.ca_file {
-        Some(p) => load_ca_file(p)?,
-        None => Vec::new(),
-    };
-    let cfg = Arc::new(ProbeConfig {
-        resolver,
-        extra_roots,
-        ..ProbeConfig::default()
-    });
-    let listener = tokio::net::TcpListener::bind(listen)
-        .await
-        .with_context(|| format!("cannot listen on {listen}"))?;
-    eprintln!("interfero control listening on http://{listen}/ (Ctrl-C stops)");
-    let measurer = interfero_server::measurer_fn(move |req| {
-        let cfg = cfg.clone();
-        async move { interfero_probe::helper::answer(&cfg, &req).await }
-    });
-    interfero_server::serve_control(listener, Arc::new(measurer), Default::default(), async {
-        let _ = tokio::signal::ctrl_c().await;
-    })
-    .await?;
-    Ok(ExitCode::SUCCESS)
 }

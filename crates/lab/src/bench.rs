@@ -242,7 +242,7 @@ fn build(name: &str, list: Vec<Kind>, rtt_ms: u32) -> BenchWorld {
     let mut s = Scenario {
         name: name.into(),
         description: format!("{n} targets, {rtt_ms} ms round trip, the benchmark mix"),
-        bogon_address: std::net::Ipv4Addr::new(10, 10, 34, 35),
+        bogon_address: crate::scenario::DEFAULT_BOGON,
         sites: Vec::new(),
         rules: Vec::new(),
         targets: Vec::new(),

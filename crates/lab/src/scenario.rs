@@ -38,7 +38,8 @@ pub struct Scenario {
     /// What the scenario shows.
     #[serde(default)]
     pub description: String,
-    /// The private address that `dns.bogon` answers (never inside the lab's loopback block).
+    /// The reserved address that `dns.bogon` answers: multicast or broadcast, so that no
+    /// connection to it can leave the machine even without the lab probe's guard.
     #[serde(default = "default_bogon")]
     pub bogon_address: Ipv4Addr,
     /// The sites of the world.
@@ -95,9 +96,15 @@ fn is_zero(n: &u32) -> bool {
     *n == 0
 }
 
+/// The default `dns.bogon` answer: a documentation multicast address (MCAST-TEST-NET, RFC
+/// 6676). Censors answer private addresses (Iran's 10.10.34.35), but a lab must not hand its
+/// probe anything a packet could follow off the machine; a TCP connection to a multicast
+/// address is refused by the kernel itself, and the address is a bogon of another class than
+/// the lab's loopback and 198.18.0.0/15, which is all the verdict looks at.
+pub const DEFAULT_BOGON: Ipv4Addr = Ipv4Addr::new(233, 252, 0, 35);
+
 fn default_bogon() -> Ipv4Addr {
-    // The address Iran's resolvers answer for blocked names: private, and outside 127.0.0.0/8.
-    Ipv4Addr::new(10, 10, 34, 35)
+    DEFAULT_BOGON
 }
 
 fn yes() -> bool {

@@ -26,8 +26,15 @@ pub fn check(s: &Scenario) -> Result<(), String> {
             return Err(format!("service {:?} lists no endpoints", svc.name));
         }
     }
-    if s.bogon_address.is_loopback() {
-        return Err("bogon_address must not be a loopback address (the lab lives there)".into());
+    // Every other answer of the lab is an address of its own; this one is the only address
+    // from outside, so it must be one that no connection can follow off the machine.
+    if !(s.bogon_address.is_multicast() || s.bogon_address.is_broadcast()) {
+        return Err(format!(
+            "bogon_address {} could route off this machine: use a multicast address such as {} \
+             (or 255.255.255.255); a TCP connection to those cannot leave it",
+            s.bogon_address,
+            crate::scenario::DEFAULT_BOGON
+        ));
     }
     let mut addresses = 0usize;
     for site in &s.sites {

@@ -80,6 +80,26 @@ fn rejects_bad_scenarios() {
     assert!(Scenario::parse(bad_match).is_err());
 }
 
+#[test]
+fn a_bogon_answer_that_could_route_off_the_machine_is_refused() {
+    // Link-local cloud metadata, a private range, a public address, loopback: each could carry
+    // a probe's connection somewhere the lab does not own (or into the lab's own block).
+    for addr in [
+        "169.254.169.254",
+        "10.10.34.35",
+        "93.184.216.34",
+        "127.0.0.9",
+    ] {
+        let text = format!("name = \"x\"\nbogon_address = \"{addr}\"\n");
+        let err = Scenario::parse(&text).unwrap_err().to_string();
+        assert!(err.contains("could route off"), "{addr}: {err}");
+    }
+    for addr in ["233.252.0.35", "224.0.0.1", "255.255.255.255"] {
+        let text = format!("name = \"x\"\nbogon_address = \"{addr}\"\n");
+        assert!(Scenario::parse(&text).is_ok(), "{addr}");
+    }
+}
+
 fn target(name: &str, status: Status, techniques: &[Technique], accept: &[Status]) -> LabTarget {
     LabTarget {
         name: name.into(),

@@ -55,6 +55,20 @@ pub enum ControlError {
         /// The status.
         status: u16,
     },
+    /// The control is busy or limits this probe's requests (HTTP 429).
+    #[error("control {url} is busy (HTTP 429); it asks to retry in {retry_after_secs} s")]
+    Busy {
+        /// The control.
+        url: String,
+        /// Its `Retry-After`, in seconds.
+        retry_after_secs: u64,
+    },
+    /// The control needs a token this probe does not have or that it refused (HTTP 401).
+    #[error("control {url} refused the request (HTTP 401): give it a valid --control-token-file")]
+    Unauthorized {
+        /// The control.
+        url: String,
+    },
     /// The answer is not a control response.
     #[error("control {url} answered invalid JSON: {reason}")]
     BadJson {
@@ -69,7 +83,9 @@ impl ControlError {
     /// Whether trying again may help (network trouble or a server error, not a bad answer).
     pub fn is_transient(&self) -> bool {
         match self {
-            ControlError::Unreachable { .. } | ControlError::Timeout { .. } => true,
+            ControlError::Unreachable { .. }
+            | ControlError::Timeout { .. }
+            | ControlError::Busy { .. } => true,
             ControlError::BadStatus { status, .. } => *status >= 500,
             _ => false,
         }
@@ -87,7 +103,12 @@ pub struct ControlClient {
     pub retries: usize,
     /// Trust anchors added to the public roots for an `https://` control (`--ca-file`).
     pub extra_roots: Vec<rustls_pki_types::CertificateDer<'static>>,
+    /// Bearer token for a control that requires one.
+    pub token: Option<String>,
 }
+
+/// The longest wait a control's `Retry-After` may impose between two tries.
+const MAX_RETRY_AFTER: Duration = Duration::from_secs(5);
 
 impl ControlClient {
     /// A client with a 30 s timeout per try and 2 retries.
@@ -97,6 +118,33 @@ impl ControlClient {
             timeout: Duration::from_secs(30),
             retries: 2,
             extra_roots: Vec::new(),
+            token: None,
+        }
+    }
+
+    /// The control's address when its URL names one (not a host name).
+    pub fn host_ip(&self) -> Option<std::net::IpAddr> {
+        match Url::parse(&self.base_url).ok()?.host()? {
+            url::Host::Ipv4(ip) => Some(ip.into()),
+            url::Host::Ipv6(ip) => Some(ip.into()),
+            url::Host::Domain(_) => None,
+        }
+    }
+
+    /// True when answers travel in the clear over a network: an `http://` control that is not
+    /// on this machine, whose answers (which decide verdicts) a censor on the path can forge.
+    pub fn is_plaintext_remote(&self) -> bool {
+        let Ok(url) = Url::parse(&self.base_url) else {
+            return false;
+        };
+        if url.scheme() != "http" {
+            return false;
+        }
+        match url.host() {
+            Some(url::Host::Ipv4(ip)) => !ip.is_loopback(),
+            Some(url::Host::Ipv6(ip)) => !ip.is_loopback(),
+            Some(url::Host::Domain(d)) => !d.eq_ignore_ascii_case("localhost"),
+            None => false,
         }
     }
 
@@ -107,8 +155,13 @@ impl ControlClient {
             match self.try_once(req).await {
                 Err(e) if e.is_transient() && attempt < self.retries => {
                     attempt += 1;
-                    let backoff = 200 * u64::try_from(attempt).unwrap_or(1);
-                    tokio::time::sleep(Duration::from_millis(backoff)).await;
+                    let backoff = match e {
+                        ControlError::Busy {
+                            retry_after_secs, ..
+                        } => Duration::from_secs(retry_after_secs).min(MAX_RETRY_AFTER),
+                        _ => Duration::from_millis(200 * u64::try_from(attempt).unwrap_or(1)),
+                    };
+                    tokio::time::sleep(backoff).await;
                 }
                 other => return other,
             }
@@ -202,10 +255,14 @@ impl ControlClient {
             Some(p) => format!("{}:{p}", url.host_str().unwrap_or_default()),
             None => url.host_str().unwrap_or_default().to_string(),
         };
-        let request = hyper::Request::post(url.path())
+        let mut request = hyper::Request::post(url.path())
             .header("Host", authority)
             .header("Content-Type", "application/json")
-            .header("Accept", "application/json")
+            .header("Accept", "application/json");
+        if let Some(t) = &self.token {
+            request = request.header("Authorization", format!("Bearer {t}"));
+        }
+        let request = request
             .body(Full::new(Bytes::from(body)))
             .map_err(|e| unreachable(e.to_string()))?;
         let result = async {
@@ -214,11 +271,28 @@ impl ControlClient {
                 .await
                 .map_err(|e| unreachable(e.to_string()))?;
             let status = resp.status().as_u16();
+            let retry_after_secs = resp
+                .headers()
+                .get("retry-after")
+                .and_then(|v| v.to_str().ok())
+                .and_then(|v| v.trim().parse::<u64>().ok())
+                .unwrap_or(1);
             let bytes = Limited::new(resp.into_body(), MAX_ANSWER)
                 .collect()
                 .await
                 .map_err(|e| unreachable(format!("reading the answer: {e}")))?
                 .to_bytes();
+            if status == 429 {
+                return Err(ControlError::Busy {
+                    url: self.base_url.clone(),
+                    retry_after_secs,
+                });
+            }
+            if status == 401 {
+                return Err(ControlError::Unauthorized {
+                    url: self.base_url.clone(),
+                });
+            }
             if status != 200 {
                 return Err(ControlError::BadStatus {
                     url: self.base_url.clone(),

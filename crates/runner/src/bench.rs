@@ -93,6 +93,7 @@ impl WorldServer {
             resolver: Resolver::Addr(world.control_resolver()),
             extra_roots: roots,
             bind_ip: Some(world.control_bind_ip()),
+            scope: interfero_model::addr::Scope::Lab,
             ..ProbeConfig::default()
         });
         let (stop_tx, stop_rx) = oneshot::channel::<()>();
@@ -184,6 +185,7 @@ pub fn probe_config(info: &WorldInfo) -> ProbeConfig {
     ProbeConfig {
         resolver: Resolver::Addr(info.resolver),
         extra_roots: roots,
+        scope: interfero_model::addr::Scope::Lab,
         ..ProbeConfig::default()
     }
 }

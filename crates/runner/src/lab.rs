@@ -9,6 +9,7 @@
 use crate::{run, Session, Vantage};
 use interfero_lab::score::{score, Report};
 use interfero_lab::{KernelNet, KernelOptions, LabError, LabTarget, Scenario, World, WorldKind};
+use interfero_model::addr::Scope;
 use interfero_model::{Measurement, Target};
 use interfero_probe::{ControlClient, ProbeConfig, Resolver, Timeouts};
 use interfero_server::{measurer_fn, serve_control, Limits};
@@ -128,6 +129,9 @@ impl Lab {
             extra_roots: roots.clone(),
             timeouts: lab_timeouts(),
             bind_ip: Some(world.control_bind_ip()),
+            // The lab's sites live in private space: the control's `--allow-private`, confined
+            // to the lab like the probe.
+            scope: Scope::Lab,
             ..ProbeConfig::default()
         });
         // The control's API: where the probe can reach it without crossing the censor.
@@ -183,6 +187,8 @@ impl Lab {
                 enabled: kernel.is_some(),
                 ..lab_trace()
             },
+            // Nothing the censor answers can send the lab's probe off the machine.
+            scope: Scope::Lab,
             ..ProbeConfig::default()
         };
         let probe = Arc::new(probe);

@@ -21,6 +21,6 @@ pub use control::{
 pub use limits::Admission;
 
 pub use serving::{
-    client_addr, default_max_connections, error, read_body, serve, serve_with, tls_config,
-    ClientAddr, ServeOptions, ServeStats, ServerError,
+    client_addr, default_max_connections, error, raise_descriptor_limit, read_body, serve,
+    serve_with, tls_config, ClientAddr, ServeOptions, ServeStats, ServerError,
 };
