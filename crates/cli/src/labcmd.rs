@@ -20,6 +20,25 @@ pub enum LabCmd {
         #[arg(long)]
         out: Option<PathBuf>,
     },
+    /// The control as shipped under hostile load on loopback: idle and slow connections, a
+    /// flood of bad requests from many addresses, an honest client beside them.
+    Siege {
+        /// Connections opened and left idle.
+        #[arg(long, default_value_t = 2000)]
+        idle: usize,
+        /// Connections that send half a request head and stop.
+        #[arg(long, default_value_t = 200)]
+        slow: usize,
+        /// Hostile requests in all.
+        #[arg(long, default_value_t = 10_000)]
+        requests: usize,
+        /// Addresses the hostile requests come from.
+        #[arg(long, default_value_t = 50)]
+        clients: usize,
+        /// Write the figures as Markdown to this file (e.g. docs/siege.md).
+        #[arg(long)]
+        markdown: Option<PathBuf>,
+    },
     /// Score the verdicts against the lab's ground truth.
     Eval {
         /// userspace (loopback, no privileges) or kernel (namespaces, nftables, tc; root).
@@ -113,6 +132,22 @@ pub fn scenario(name: &str) -> anyhow::Result<Scenario> {
 pub async fn lab(cmd: LabCmd) -> anyhow::Result<ExitCode> {
     match cmd {
         LabCmd::Demo { db, out } => demo(db, out).await,
+        LabCmd::Siege {
+            idle,
+            slow,
+            requests,
+            clients,
+            markdown,
+        } => {
+            let plan = interfero_runner::siege::Plan {
+                idle,
+                slow,
+                requests,
+                clients,
+                ..Default::default()
+            };
+            siege(plan, markdown).await
+        }
         LabCmd::Eval {
             world,
             scenario: only,
@@ -282,5 +317,36 @@ async fn up(name: &str, world: WorldKind) -> anyhow::Result<ExitCode> {
     let _ = tokio::signal::ctrl_c().await;
     lab.shutdown().await;
     drop(tmp);
+    Ok(ExitCode::SUCCESS)
+}
+
+async fn siege(
+    plan: interfero_runner::siege::Plan,
+    markdown: Option<PathBuf>,
+) -> anyhow::Result<ExitCode> {
+    // Bounded, as every load loop here must be.
+    if plan.idle + plan.slow > 10_000 || plan.requests > 100_000 || plan.clients == 0 {
+        anyhow::bail!("lab siege: at most 10,000 idle+slow connections and 100,000 requests, from at least one client");
+    }
+    let bin = std::env::current_exe().context("cannot find the interfero binary")?;
+    eprintln!(
+        "siege: {} idle, {} slow connections, {} requests from {} addresses against {}",
+        plan.idle,
+        plan.slow,
+        plan.requests,
+        plan.clients,
+        bin.display()
+    );
+    let report = interfero_runner::siege::run(&bin, plan).await?;
+    let command = format!(
+        "interfero lab siege --idle {} --slow {} --requests {} --clients {}",
+        plan.idle, plan.slow, plan.requests, plan.clients
+    );
+    let text = report.markdown(&command, &interfero_runner::usage::machine());
+    println!("{text}");
+    if let Some(p) = markdown {
+        std::fs::write(&p, &text).with_context(|| format!("cannot write {}", p.display()))?;
+        eprintln!("written to {}", p.display());
+    }
     Ok(ExitCode::SUCCESS)
 }

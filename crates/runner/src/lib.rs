@@ -11,6 +11,7 @@ pub mod labwatch;
 pub mod locate;
 pub mod reach;
 pub mod service;
+pub mod siege;
 pub mod throughput;
 pub mod usage;
 pub mod watcher;

@@ -7,6 +7,7 @@
 //! The accept loop is written here on hyper's connection API instead of `axum::serve`, which
 //! offers none of these bounds.
 
+use crate::limits::ClientKey;
 use axum::body::{Body, Bytes};
 use axum::extract::ConnectInfo;
 use axum::http::{HeaderMap, Request, StatusCode};
@@ -14,11 +15,12 @@ use axum::response::{IntoResponse, Response};
 use axum::{Json, Router};
 use hyper::body::Incoming;
 use hyper_util::rt::{TokioIo, TokioTimer};
+use std::collections::HashMap;
 use std::convert::Infallible;
 use std::net::{IpAddr, SocketAddr};
 use std::path::Path;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 use tokio::sync::{watch, Semaphore};
 use tower::ServiceExt;
@@ -34,6 +36,9 @@ pub struct ClientAddr(pub IpAddr);
 pub struct ServeOptions {
     /// Connections open at once; further ones are closed as soon as accepted.
     pub max_connections: usize,
+    /// Connections open at once from one client address (an IPv6 /64 counts as one; trusted
+    /// proxies are exempt), so that one address cannot hold every slot.
+    pub max_connections_per_client: usize,
     /// The whole request head (and, on an idle keep-alive connection, the next one's) must
     /// arrive within this; so must a TLS handshake.
     pub header_timeout: Duration,
@@ -50,11 +55,13 @@ pub struct ServeOptions {
 }
 
 impl Default for ServeOptions {
-    /// 1,024 connections (fewer when the process may open fewer files), 10 s for a request
+    /// 1,024 connections (fewer when the process may open fewer files), 128 of them from one
+    /// address, 10 s for a request
     /// head, 16 KiB heads of at most 64 fields, plain HTTP, no proxy, no addresses in logs.
     fn default() -> Self {
         ServeOptions {
             max_connections: default_max_connections(),
+            max_connections_per_client: 128,
             header_timeout: Duration::from_secs(10),
             max_header_bytes: 16 * 1024,
             max_headers: 64,
@@ -147,6 +154,8 @@ pub struct ServeStats {
     pub accepted: AtomicU64,
     /// Connections closed at once because `max_connections` were open.
     pub over_limit: AtomicU64,
+    /// Connections closed at once because their address had its share open.
+    pub over_client_limit: AtomicU64,
     /// TLS handshakes that failed or took longer than the head deadline.
     pub tls_failed: AtomicU64,
 }
@@ -164,6 +173,15 @@ pub async fn serve_with(
     let open = Arc::new(Semaphore::new(max));
     let opts = Arc::new(opts);
     let acceptor = opts.tls.clone().map(tokio_rustls::TlsAcceptor::from);
+    let per_client = Arc::new(PerClient {
+        max: opts.max_connections_per_client.max(1),
+        exempt: opts
+            .trusted_proxies
+            .iter()
+            .map(|ip| ClientKey::of(*ip))
+            .collect(),
+        open: Mutex::new(HashMap::new()),
+    });
     let (stop_tx, stop_rx) = watch::channel(false);
     tokio::pin!(shutdown);
     loop {
@@ -180,6 +198,11 @@ pub async fn serve_with(
             },
             () = &mut shutdown => break,
         };
+        let Some(share) = per_client.admit(peer.ip()) else {
+            stats.over_client_limit.fetch_add(1, Ordering::Relaxed);
+            drop(stream);
+            continue;
+        };
         let Ok(permit) = open.clone().try_acquire_owned() else {
             stats.over_limit.fetch_add(1, Ordering::Relaxed);
             drop(stream);
@@ -189,7 +212,7 @@ pub async fn serve_with(
         let (router, opts, stats) = (router.clone(), opts.clone(), stats.clone());
         let (acceptor, mut stop) = (acceptor.clone(), stop_rx.clone());
         tokio::spawn(async move {
-            let _permit = permit;
+            let (_permit, _share) = (permit, share);
             let _ = stream.set_nodelay(true);
             match acceptor {
                 None => connection(stream, peer, router, &opts, &mut stop).await,
@@ -218,6 +241,46 @@ pub async fn serve(
 ) -> Result<(), ServerError> {
     let stats = Arc::new(ServeStats::default());
     serve_with(listener, router, ServeOptions::default(), stats, shutdown).await
+}
+
+/// Connections open per client address.
+struct PerClient {
+    max: usize,
+    exempt: Vec<ClientKey>,
+    open: Mutex<HashMap<ClientKey, usize>>,
+}
+
+/// One connection counted against its address; uncounted when dropped.
+struct Share(Option<(Arc<PerClient>, ClientKey)>);
+
+impl PerClient {
+    fn admit(self: &Arc<Self>, ip: IpAddr) -> Option<Share> {
+        let key = ClientKey::of(ip);
+        if self.exempt.contains(&key) {
+            return Some(Share(None));
+        }
+        let mut open = self.open.lock().unwrap_or_else(|e| e.into_inner());
+        let n = open.entry(key).or_default();
+        if *n >= self.max {
+            return None;
+        }
+        *n += 1;
+        Some(Share(Some((self.clone(), key))))
+    }
+}
+
+impl Drop for Share {
+    fn drop(&mut self) {
+        if let Some((pc, key)) = self.0.take() {
+            let mut open = pc.open.lock().unwrap_or_else(|e| e.into_inner());
+            if let Some(n) = open.get_mut(&key) {
+                *n = n.saturating_sub(1);
+                if *n == 0 {
+                    open.remove(&key);
+                }
+            }
+        }
+    }
 }
 
 fn is_transient(e: &std::io::Error) -> bool {

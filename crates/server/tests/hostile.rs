@@ -202,6 +202,31 @@ async fn idle_connections_beyond_the_limit_are_closed_and_idle_ones_expire() {
 }
 
 #[tokio::test]
+async fn one_address_cannot_hold_every_connection() {
+    let opts = ServeOptions {
+        max_connections: 64,
+        max_connections_per_client: 4,
+        ..quick_opts()
+    };
+    let srv = start(quick_limits(), opts, Tokens::default()).await;
+    let mut held = Vec::new();
+    for _ in 0..4 {
+        held.push(connect_from("127.0.0.1", srv.addr).await);
+    }
+    bounded(async {
+        while srv.stats.accepted.load(Ordering::SeqCst) < 4 {
+            tokio::task::yield_now().await;
+        }
+    })
+    .await;
+    let mut fifth = connect_from("127.0.0.1", srv.addr).await;
+    assert_eq!(until_closed(&mut fifth).await, "", "closed unanswered");
+    assert_eq!(srv.stats.over_client_limit.load(Ordering::SeqCst), 1);
+    let (status, _) = bounded(post_from("127.0.0.2", srv.addr, &req("https://a.kz/"), "")).await;
+    assert_eq!(status, 200, "another address still gets in");
+}
+
+#[tokio::test]
 async fn a_greedy_client_does_not_make_an_honest_one_wait() {
     let limits = Limits {
         admission: Admission {
