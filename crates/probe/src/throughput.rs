@@ -88,7 +88,11 @@ pub async fn transfer(
     let mut last_byte = start;
     loop {
         let until = next_sample.min(deadline);
-        match tokio::time::timeout_at(until, io.read(&mut buf)).await {
+        // Never past the cap, not even by the tail of one read.
+        let room = usize::try_from(BYTE_CAP.saturating_sub(out.bytes))
+            .unwrap_or(usize::MAX)
+            .min(buf.len());
+        match tokio::time::timeout_at(until, io.read(&mut buf[..room])).await {
             Ok(Ok(0)) => break,
             Ok(Ok(n)) => {
                 out.bytes += n as u64;
