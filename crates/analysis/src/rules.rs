@@ -5,7 +5,7 @@ use crate::facts::{AddrFacts, Facts};
 use crate::fingerprint::Fingerprints;
 use crate::throttle;
 use crate::trust::StateRoots;
-use interfero_model::measurement::HttpRoundTrip;
+use interfero_model::measurement::{HttpRoundTrip, TlsHandshake};
 use interfero_model::{Failure, Status, Technique, Verdict};
 
 /// What the rules need besides the measurement.
@@ -31,7 +31,9 @@ pub fn judge(input: &str, tk: &interfero_model::TestKeys, ctx: &Context) -> Verd
     let f = Facts::new(input, tk);
     let certain = certain_signals(&f, ctx);
     let judged = judge_with_control(&f, ctx);
-    let mut v = crate::reach::apply(merge(certain, judged), tk.x_reachability.as_ref());
+    let mut v = merge(certain, judged);
+    name_state_roots(&mut v, &f, ctx);
+    let mut v = crate::reach::apply(v, tk.x_reachability.as_ref());
     crate::locate::annotate(&mut v, tk.x_trace.as_ref());
     v
 }
@@ -120,20 +122,59 @@ fn certain_signals(f: &Facts, ctx: &Context) -> Option<Verdict> {
             ));
         }
     }
-    for t in &f.tk.tls_handshakes {
-        if let Some((root, why)) = ctx.state_roots.match_chain(&t.x_chain) {
-            let d = v.get_or_insert_with(|| {
-                Verdict::new(Status::Intercepted, 0.99, "tls.chain.known_state_root")
-            });
-            d.status = Status::Intercepted;
-            d.add(Technique::TlsMitm);
-            d.evidence.push(format!(
-                "TLS to {} for {}: {why} (state interception root, {} {}, list {})",
-                t.address, t.server_name, root.country, root.period, ctx.state_roots.version
-            ));
-        }
+    for (t, m) in state_roots(f, ctx).into_iter().filter(|(_, m)| m.by_key) {
+        let d = v.get_or_insert_with(|| {
+            Verdict::new(Status::Intercepted, 0.99, "tls.chain.known_state_root")
+        });
+        d.status = Status::Intercepted;
+        d.add(Technique::TlsMitm);
+        d.evidence.push(root_evidence(t, &m, ctx));
     }
     v
+}
+
+/// Handshakes whose chain leads to a known state root, except where the control was handed
+/// the very same leaf: then the site itself chains to that root (some states also issue
+/// certificates to their own sites), and nothing was intercepted.
+fn state_roots<'a>(
+    f: &Facts<'a>,
+    ctx: &Context<'a>,
+) -> Vec<(&'a TlsHandshake, crate::trust::RootMatch<'a>)> {
+    f.tk.tls_handshakes
+        .iter()
+        .filter_map(|t| Some((t, ctx.state_roots.match_chain(&t.x_chain)?)))
+        .filter(|(t, _)| {
+            let control_leaf = f
+                .control
+                .and_then(|c| c.tls_handshake.get(&t.address))
+                .and_then(|c| c.x_leaf_sha256.as_deref());
+            let leaf = t.x_chain.first().map(|c| c.sha256.as_str());
+            !(leaf.is_some() && leaf == control_leaf)
+        })
+        .collect()
+}
+
+fn root_evidence(t: &TlsHandshake, m: &crate::trust::RootMatch, ctx: &Context) -> String {
+    let how = if m.by_key { "by key" } else { "by name only" };
+    format!(
+        "TLS to {} for {}: {} (state interception root {how}, {} {}, list {})",
+        t.address, t.server_name, m.why, m.root.country, m.root.period, ctx.state_roots.version
+    )
+}
+
+/// A state root matched by name only proves nothing by itself (anyone can write a name into
+/// a certificate): it names the root of an interception the rules found, never makes one.
+fn name_state_roots(v: &mut Verdict, f: &Facts, ctx: &Context) {
+    if v.status != Status::Intercepted || v.rules.iter().any(|r| r == "tls.chain.known_state_root")
+    {
+        return;
+    }
+    for (t, m) in state_roots(f, ctx).into_iter().filter(|(_, m)| !m.by_key) {
+        if !v.rules.iter().any(|r| r == "tls.chain.state_root_name") {
+            v.rules.push("tls.chain.state_root_name".into());
+        }
+        v.evidence.push(root_evidence(t, &m, ctx));
+    }
 }
 
 fn control_reached_site(f: &Facts) -> bool {

@@ -43,31 +43,72 @@ impl StateRoots {
         })
     }
 
-    /// The known root a chain leads to, matched by subject or issuer name or by fingerprint.
-    pub fn match_chain(&self, chain: &[CertInfo]) -> Option<(&StateRoot, String)> {
+    /// This list and `extra` roots (a lab's fictional state root, an operator's own list).
+    pub fn with_extra(&self, extra: Vec<StateRoot>) -> StateRoots {
+        let mut roots = self.roots.clone();
+        roots.extend(extra);
+        StateRoots {
+            version: self.version.clone(),
+            roots,
+        }
+    }
+
+    /// The known root a chain leads to: by key (a listed SPKI or certificate fingerprint)
+    /// before by name (a listed substring of a subject or issuer). A name is anyone's to
+    /// write into a certificate, so only a key match is proof.
+    pub fn match_chain(&self, chain: &[CertInfo]) -> Option<RootMatch<'_>> {
+        let listed = |list: &[String], fp: &str| {
+            !fp.is_empty() && list.iter().any(|f| f.eq_ignore_ascii_case(fp))
+        };
+        for root in &self.roots {
+            for cert in chain {
+                if listed(&root.cert_sha1, &cert.sha1) {
+                    let why = format!("certificate SHA-1 {} is listed", cert.sha1);
+                    return Some(RootMatch {
+                        root,
+                        why,
+                        by_key: true,
+                    });
+                }
+                if listed(&root.spki_sha256, &cert.spki_sha256) {
+                    let why = format!("public key SHA-256 {} is listed", cert.spki_sha256);
+                    return Some(RootMatch {
+                        root,
+                        why,
+                        by_key: true,
+                    });
+                }
+            }
+        }
         for root in &self.roots {
             for cert in chain {
                 for needle in &root.subject_contains {
                     for (what, dn) in [("issuer", &cert.issuer), ("subject", &cert.subject)] {
                         if dn.contains(needle.as_str()) {
-                            return Some((root, format!("{what} \"{dn}\" names {}", root.name)));
+                            let why = format!("{what} \"{dn}\" names {}", root.name);
+                            return Some(RootMatch {
+                                root,
+                                why,
+                                by_key: false,
+                            });
                         }
                     }
-                }
-                let listed = |list: &[String], fp: &str| {
-                    !fp.is_empty() && list.iter().any(|f| f.eq_ignore_ascii_case(fp))
-                };
-                if listed(&root.cert_sha1, &cert.sha1) {
-                    return Some((root, format!("certificate SHA-1 {} is listed", cert.sha1)));
-                }
-                if listed(&root.spki_sha256, &cert.spki_sha256) {
-                    let fp = &cert.spki_sha256;
-                    return Some((root, format!("public key SHA-256 {fp} is listed")));
                 }
             }
         }
         None
     }
+}
+
+/// A chain matched to a known state root.
+#[derive(Debug, Clone)]
+pub struct RootMatch<'a> {
+    /// The root.
+    pub root: &'a StateRoot,
+    /// What matched, for the evidence.
+    pub why: String,
+    /// True when a listed key or certificate matched, false when only a name did.
+    pub by_key: bool,
 }
 
 #[cfg(test)]
@@ -83,9 +124,15 @@ mod tests {
             issuer: "C=KZ, O=ISCA, CN=Information Security Certification Authority".into(),
             ..Default::default()
         }];
-        let (root, why) = l.match_chain(&chain).unwrap();
-        assert_eq!(root.country, "KZ");
-        assert!(why.contains("issuer"));
+        let m = l.match_chain(&chain).unwrap();
+        assert_eq!(m.root.country, "KZ");
+        assert!(m.why.contains("issuer") && !m.by_key);
+        let keyed = vec![CertInfo {
+            subject: "CN=Anything".into(),
+            sha1: "FABDA72FA1F620C160420A496194B61F82A01B4A".into(),
+            ..Default::default()
+        }];
+        assert!(l.match_chain(&keyed).unwrap().by_key);
         let honest = vec![CertInfo {
             subject: "CN=news.example".into(),
             issuer: "CN=R11, O=Let's Encrypt".into(),

@@ -391,11 +391,47 @@ fn interception_by_known_state_root_is_named() {
         .chain("C=KZ, O=ISCA, CN=Information Security Certification Authority");
     let v = o.verdict();
     assert_eq!(v.status, Status::Intercepted);
+    // Intercepted because the certificate is untrusted where the control's is valid; the
+    // name only says which root it claims to be.
     assert!(
-        v.rules.iter().any(|r| r == "tls.chain.known_state_root"),
+        v.rules.iter().any(|r| r == "tls.chain.state_root_name"),
         "{v:#?}"
     );
-    assert!(v.evidence.iter().any(|e| e.contains("KZ")), "{v:#?}");
+    assert!(
+        v.evidence
+            .iter()
+            .any(|e| e.contains("KZ") && e.contains("by name only")),
+        "{v:#?}"
+    );
+}
+
+/// The listed SHA-1 of one ISCA certificate (OONI's 2024 Kazakhstan report).
+const ISCA_SHA1: &str = "fabda72fa1f620c160420a496194b61f82a01b4a";
+
+#[test]
+fn a_state_root_name_alone_never_makes_an_interception() {
+    // A site whose own, valid chain names a listed root (states issue certificates to their
+    // own sites too): reached as the control reached it.
+    let o = Obs::site("https://egov.example/")
+        .chain("C=KZ, O=ISCA, CN=Information Security Certification Authority");
+    assert_verdict(&o, Status::Accessible, &[]);
+}
+
+#[test]
+fn a_listed_key_is_interception_unless_the_control_got_the_same_leaf() {
+    let mut o = Obs::site("https://news.example/").chain("CN=Whatever Issuer");
+    o.tk.tls_handshakes[0].x_chain[0].sha1 = ISCA_SHA1.into();
+    // The device trusts the state root (installed), so the handshake validated: only the key
+    // tells, and the control was handed another certificate.
+    let v = o.verdict();
+    assert_eq!(v.status, Status::Intercepted, "{v:#?}");
+    assert!(v.rules.iter().any(|r| r == "tls.chain.known_state_root"));
+    assert!(v.evidence.iter().any(|e| e.contains("by key")), "{v:#?}");
+
+    // The same leaf at the control: the site's own certificate chains there.
+    let ep = format!("{IP}:443");
+    o.ctl().tls_handshake.get_mut(&ep).unwrap().x_leaf_sha256 = Some("ab".repeat(32));
+    assert_verdict(&o, Status::Accessible, &[]);
 }
 
 #[test]

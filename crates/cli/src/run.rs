@@ -349,6 +349,7 @@ pub fn session(args: &RunArgs) -> anyhow::Result<Session> {
         parallel: args.parallel.max(1),
         vantage,
         annotations: Default::default(),
+        state_roots: interfero_runner::shipped_state_roots(),
     };
     Ok(session)
 }

@@ -165,8 +165,9 @@ pub(crate) fn dns_name_matches(pattern: &str, host: &str) -> bool {
     }
 }
 
-/// A readable summary of one certificate (fields empty when it does not parse).
-pub(crate) fn cert_info(der: &CertificateDer<'_>) -> CertInfo {
+/// A readable summary of one certificate (fields empty when it does not parse): names,
+/// validity, and the fingerprints that lists of interception roots use.
+pub fn cert_info(der: &CertificateDer<'_>) -> CertInfo {
     let mut info = CertInfo {
         sha256: sha256_hex(der),
         // SHA-1 only because published lists of interception roots name them by it.

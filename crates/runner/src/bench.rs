@@ -227,6 +227,7 @@ pub async fn measure(
         parallel,
         vantage: Vantage::default(),
         annotations: Default::default(),
+        state_roots: crate::shipped_state_roots(),
     };
     let truth: std::collections::HashMap<&str, (Kind, LabTarget)> = bench
         .scenario

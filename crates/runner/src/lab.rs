@@ -210,6 +210,7 @@ impl Lab {
             parallel: 64,
             vantage: Vantage::default(),
             annotations,
+            state_roots: Arc::new(lab_state_roots(&world)),
         };
         Ok(Lab {
             world,
@@ -310,4 +311,24 @@ impl Lab {
             k.shutdown().await;
         }
     }
+}
+
+/// The shipped state roots plus the world's fictional one, known by its key as the real ones
+/// are: the lab's interception is then judged exactly as a listed root would be.
+fn lab_state_roots(world: &World) -> interfero_analysis::trust::StateRoots {
+    use rustls_pki_types::pem::PemObject;
+    let spki = rustls_pki_types::CertificateDer::pem_slice_iter(world.mitm_ca_pem().as_bytes())
+        .filter_map(Result::ok)
+        .map(|der| interfero_probe::cert_info(&der).spki_sha256)
+        .collect();
+    interfero_analysis::trust::StateRoots::builtin().with_extra(vec![
+        interfero_analysis::trust::StateRoot {
+            name: "Qaznet Trust Network (Interfero lab copy)".into(),
+            country: "KZ".into(),
+            period: "lab".into(),
+            subject_contains: Vec::new(),
+            spki_sha256: spki,
+            cert_sha1: Vec::new(),
+        },
+    ])
 }

@@ -16,6 +16,7 @@ pub mod throughput;
 pub mod usage;
 pub mod watcher;
 
+use interfero_analysis::trust::StateRoots;
 use interfero_analysis::{judge, ooni, Context};
 use interfero_model::measurement::SOFTWARE_NAME;
 use interfero_model::{Measurement, Target};
@@ -59,6 +60,24 @@ pub struct Session {
     pub annotations: serde_json::Map<String, serde_json::Value>,
     /// Reachability checks, shared by every target of the session.
     pub reach: Arc<reach::Monitor>,
+    /// Known state interception roots the verdicts name (the shipped list, plus any the
+    /// caller knows by key, such as a lab's fictional root).
+    pub state_roots: Arc<StateRoots>,
+}
+
+impl Session {
+    /// The judging context of this session.
+    pub fn context(&self) -> Context<'_> {
+        Context {
+            state_roots: &self.state_roots,
+            ..Context::default()
+        }
+    }
+}
+
+/// The shipped list of state roots, for a session that knows no others.
+pub fn shipped_state_roots() -> Arc<StateRoots> {
+    Arc::new(StateRoots::builtin().clone())
 }
 
 /// How a run ended.
@@ -86,13 +105,13 @@ pub async fn measure_one(session: &Session, target: &Target, test_start: &str) -
     if let Some(addr) = tk.control.as_mut().and_then(|c| c.x_client_address.take()) {
         tk.scrub_address(&addr);
     }
-    let mut verdict = judge(&target.url, &tk, &Context::default());
+    let mut verdict = judge(&target.url, &tk, &session.context());
     // A failure may be the connection's rather than the site's: ask whether anything at all
     // was reachable, and judge again with the answer (kept in the measurement as evidence).
     if interfero_analysis::reach::explained_by_outage(&verdict) {
         if let Some(r) = session.reach.check_since(started).await {
             tk.x_reachability = Some((*r).clone());
-            verdict = judge(&target.url, &tk, &Context::default());
+            verdict = judge(&target.url, &tk, &session.context());
         }
     }
     // Interference a device on the path causes after a trigger: find where it sits (bounded
@@ -100,7 +119,7 @@ pub async fn measure_one(session: &Session, target: &Target, test_start: &str) -
     if session.probe.trace.enabled {
         if let Some(req) = interfero_analysis::locate::plan(&tk, &verdict) {
             tk.x_trace = Some(interfero_probe::trace::run(&session.probe, &req).await);
-            verdict = judge(&target.url, &tk, &Context::default());
+            verdict = judge(&target.url, &tk, &session.context());
         }
     }
     let (blocking, accessible) = ooni::summary_keys(&verdict);
