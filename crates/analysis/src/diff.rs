@@ -11,7 +11,7 @@ pub struct Comparison {
     pub status_match: bool,
     /// Smaller body length over larger (1.0 when either is unknown).
     pub body_proportion: f64,
-    /// The titles share their long words (or both are empty).
+    /// The titles share their long words (both present).
     pub title_match: bool,
     /// The uncommon headers the two share, lowercased.
     pub common_uncommon_headers: usize,
@@ -76,7 +76,12 @@ pub fn compare(probe: &HttpResponse, control: &ControlHttp) -> Comparison {
     } else {
         probe_len.min(control_len) / probe_len.max(control_len).max(1.0)
     };
-    let probe_title = probe.x_title.clone().unwrap_or_default();
+    // Imported measurements often carry the body but no extracted title.
+    let probe_title = probe
+        .x_title
+        .clone()
+        .or_else(|| interfero_model::html::title(&probe.body_text()))
+        .unwrap_or_default();
     let common = probe
         .headers_list
         .iter()
@@ -93,8 +98,12 @@ pub fn compare(probe: &HttpResponse, control: &ControlHttp) -> Comparison {
 }
 
 /// Titles match when every word of five or more letters in the shorter set appears in the other
-/// (OONI's idea, made symmetric), or both are empty.
+/// (OONI's idea, made symmetric). A missing or empty title is no evidence: two pages without
+/// titles are not thereby the same page.
 pub fn titles_match(a: &str, b: &str) -> bool {
+    if a.trim().is_empty() || b.trim().is_empty() {
+        return false;
+    }
     let words = |s: &str| -> Vec<String> {
         s.split(|c: char| !c.is_alphanumeric())
             .filter(|w| w.chars().count() >= 5)
@@ -166,6 +175,33 @@ mod tests {
             "hello world today - extra words"
         ));
         assert!(!titles_match("Blocked resource", "Independent journalism"));
-        assert!(titles_match("", ""));
+        assert!(!titles_match("", ""), "no titles are no evidence");
+        assert!(!titles_match("News", ""));
+    }
+
+    #[test]
+    fn a_small_untitled_page_is_not_the_same_page_as_the_sites() {
+        // An imported body of 3% of the control's size, no title recorded on either side.
+        let probe = HttpResponse {
+            code: 200,
+            x_body_length: Some(300),
+            ..Default::default()
+        };
+        let c = compare(&probe, &ctl(200, 10_000, ""));
+        assert!(!c.title_match && !c.same_page(), "{c:?}");
+    }
+
+    #[test]
+    fn a_title_is_read_from_a_stored_body_when_none_was_recorded() {
+        let probe = HttpResponse {
+            code: 200,
+            x_body_length: Some(3000),
+            body: Some(interfero_model::measurement::BinaryData::Text(
+                "<html><title>Daily News Portal</title>...".into(),
+            )),
+            ..Default::default()
+        };
+        let c = compare(&probe, &ctl(200, 9000, "Daily News Portal"));
+        assert!(c.title_match && c.same_page(), "{c:?}");
     }
 }

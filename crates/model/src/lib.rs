@@ -5,6 +5,7 @@ pub mod addr;
 pub mod base64;
 pub mod control;
 pub mod failure;
+pub mod html;
 pub mod measurement;
 pub mod ooni;
 pub mod reachability;
