@@ -13,7 +13,6 @@ use tokio::task::JoinHandle;
 use tokio::time::{timeout_at, Instant};
 use url::Url;
 
-
 /// Aborts the connection task when the round trip is over, whatever way it ends.
 struct AbortOnDrop(JoinHandle<()>);
 
