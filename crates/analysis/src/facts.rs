@@ -187,12 +187,17 @@ impl<'a> Facts<'a> {
             .into_iter()
             .map(|ip| {
                 let ep = endpoint(ip, port);
-                // A destination the measurer refused to dial is no observation of the network:
-                // as if it had not been tried, on either side.
+                // A connect that failed on the probe's own account (a destination it refused
+                // to dial, a local error) is no observation of the network: as if not tried.
                 let probe_tcp = tk
                     .tcp_connect
                     .iter()
-                    .filter(|c| c.status.failure != Some(Failure::DestinationRefused))
+                    .filter(|c| {
+                        !c.status
+                            .failure
+                            .as_ref()
+                            .is_some_and(Failure::is_probe_local)
+                    })
                     .find(|c| c.port == port && c.ip.parse::<IpAddr>().ok() == Some(ip))
                     .map(|c| {
                         if c.status.success {

@@ -7,6 +7,13 @@ use crate::rules::{consistent, Context};
 use interfero_model::measurement::HttpRoundTrip;
 use interfero_model::{Failure, Status, Technique, Verdict};
 
+/// The probe failed on its own at `step`: nothing is said about the network.
+fn probe_error(step: &str, fl: &Failure) -> Verdict {
+    Verdict::new(Status::Inconclusive, 0.5, &format!("{step}.probe_error")).because(format!(
+        "the probe's {step} step failed on its own account: {fl}"
+    ))
+}
+
 fn dns_technique(f: &Failure) -> Technique {
     match f {
         Failure::DnsNxdomain => Technique::DnsNxdomain,
@@ -33,6 +40,9 @@ fn plaintext_same_page(f: &Facts) -> bool {
 
 /// DNS: a failure, a lie (bogon, hijack) or an injected answer where the control resolves.
 pub fn dns(f: &Facts) -> Option<Verdict> {
+    if let Some(fl) = f.dns.failure.as_ref().filter(|fl| fl.is_probe_local()) {
+        return Some(probe_error("dns", fl));
+    }
     if let Some(fl) = &f.dns.failure {
         let ctl = f.control_addrs();
         return Some(
@@ -153,9 +163,14 @@ pub fn tls(f: &Facts) -> Option<Verdict> {
     if !f.https {
         return None;
     }
+    let local = |a: &&AddrFacts| {
+        a.probe_tls
+            .is_some_and(|t| t.failure.as_ref().is_some_and(Failure::is_probe_local))
+    };
     let done: Vec<&AddrFacts> = considered(f)
         .into_iter()
         .filter(|a| matches!(a.probe_tcp, Some(None)) && a.probe_tls.is_some())
+        .filter(|a| !local(a))
         .collect();
     if done.is_empty() || done.iter().any(|a| a.probe_tls_valid()) {
         return None;
@@ -340,10 +355,7 @@ pub fn http(f: &Facts, ctx: &Context) -> Option<Verdict> {
     let control = f.control?;
     let Some(last) = f.last() else {
         return Some(match &f.tk.http_experiment_failure {
-            Some(Failure::Other(s)) if s.starts_with("unknown_failure") => {
-                Verdict::new(Status::Inconclusive, 0.5, "http.probe_error")
-                    .because(format!("the probe's HTTP step failed on its own: {s}"))
-            }
+            Some(fl) if fl.is_probe_local() => probe_error("http", fl),
             Some(fl) => Verdict::new(Status::Blocked, 0.7, "http.failure.control_fetches")
                 .with(http_technique(fl))
                 .because(format!(
@@ -369,6 +381,9 @@ pub fn http(f: &Facts, ctx: &Context) -> Option<Verdict> {
                 )),
             );
         }
+    }
+    if let Some(fl) = last.failure.as_ref().filter(|fl| fl.is_probe_local()) {
+        return Some(probe_error("http", fl));
     }
     if let Some(fl) = &last.failure {
         let t = hop_technique(f, last, fl);

@@ -362,6 +362,22 @@ fn a_refused_entry_of_the_control_is_not_evidence() {
 }
 
 #[test]
+fn the_probes_own_failures_are_never_interference() {
+    let local = || Failure::Other("unknown_failure: Too many open files (os error 24)".into());
+    for o in [
+        Obs::site("https://news.example/").tcp_fail(local()),
+        Obs::site("https://news.example/").tls_fail(local()),
+        Obs::site("http://news.example/").http_fail(local()),
+        Obs::site("https://news.example/").dns_fail(local()),
+        Obs::site("https://news.example/").tcp_fail(Failure::DestinationRefused),
+    ] {
+        let v = o.verdict();
+        assert_ne!(v.status, Status::Blocked, "{v:#?}");
+        assert!(v.techniques.is_empty(), "{v:#?}");
+    }
+}
+
+#[test]
 fn tls_failures_after_client_hello() {
     for (f, t) in [
         (Failure::Timeout, Technique::TlsTimeout),

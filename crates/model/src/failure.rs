@@ -106,6 +106,18 @@ impl Failure {
         )
     }
 
+    /// True for failures of the measurer itself, not of the network: a destination it refused
+    /// to dial, or an error it could not map to anything the network did (`unknown_failure:
+    /// ...`, e.g. out of file descriptors, a bad name, a decoding bug). Nothing about
+    /// interference may be concluded from them.
+    pub fn is_probe_local(&self) -> bool {
+        match self {
+            Failure::DestinationRefused => true,
+            Failure::Other(s) => s.starts_with("unknown_failure"),
+            _ => false,
+        }
+    }
+
     /// True for the DNS failures reported by a resolver (not timeouts).
     pub fn is_dns(&self) -> bool {
         matches!(
