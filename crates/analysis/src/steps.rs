@@ -9,7 +9,7 @@ use interfero_model::{Failure, Status, Technique, Verdict};
 
 /// The probe failed on its own at `step`: nothing is said about the network.
 fn probe_error(step: &str, fl: &Failure) -> Verdict {
-    Verdict::new(Status::Inconclusive, 0.5, &format!("{step}.probe_error")).because(format!(
+    Verdict::new(Status::Inconclusive, 0.5, format!("{step}.probe_error")).because(format!(
         "the probe's {step} step failed on its own account: {fl}"
     ))
 }
