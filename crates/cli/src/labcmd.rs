@@ -38,6 +38,10 @@ pub enum LabCmd {
         /// Write the figures as Markdown to this file (e.g. docs/siege.md).
         #[arg(long)]
         markdown: Option<PathBuf>,
+        /// Besiege this `interfero` binary instead of this one (e.g. an earlier build, to
+        /// compare).
+        #[arg(long)]
+        binary: Option<PathBuf>,
     },
     /// Score the verdicts against the lab's ground truth.
     Eval {
@@ -138,6 +142,7 @@ pub async fn lab(cmd: LabCmd) -> anyhow::Result<ExitCode> {
             requests,
             clients,
             markdown,
+            binary,
         } => {
             let plan = interfero_runner::siege::Plan {
                 idle,
@@ -146,7 +151,7 @@ pub async fn lab(cmd: LabCmd) -> anyhow::Result<ExitCode> {
                 clients,
                 ..Default::default()
             };
-            siege(plan, markdown).await
+            siege(plan, markdown, binary).await
         }
         LabCmd::Eval {
             world,
@@ -323,12 +328,16 @@ async fn up(name: &str, world: WorldKind) -> anyhow::Result<ExitCode> {
 async fn siege(
     plan: interfero_runner::siege::Plan,
     markdown: Option<PathBuf>,
+    binary: Option<PathBuf>,
 ) -> anyhow::Result<ExitCode> {
     // Bounded, as every load loop here must be.
     if plan.idle + plan.slow > 10_000 || plan.requests > 100_000 || plan.clients == 0 {
         anyhow::bail!("lab siege: at most 10,000 idle+slow connections and 100,000 requests, from at least one client");
     }
-    let bin = std::env::current_exe().context("cannot find the interfero binary")?;
+    let bin = match binary {
+        Some(b) => b,
+        None => std::env::current_exe().context("cannot find the interfero binary")?,
+    };
     eprintln!(
         "siege: {} idle, {} slow connections, {} requests from {} addresses against {}",
         plan.idle,

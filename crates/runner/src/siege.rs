@@ -103,14 +103,15 @@ fn kib(pid: u32, field: &str) -> u64 {
 
 async fn start(bin: &Path) -> Result<(Child, SocketAddr, Vec<String>), SiegeError> {
     let fail = |e: String| SiegeError::Start(bin.display().to_string(), e);
+    // A free port named on the command line (earlier builds print the address they were
+    // given, not the one bound).
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map_err(|e| fail(e.to_string()))?
+        .port();
+    let listen = format!("127.0.0.1:{port}");
     let mut child = Command::new(bin)
-        .args([
-            "control",
-            "--listen",
-            "127.0.0.1:0",
-            "--resolver",
-            "127.0.0.1:9",
-        ])
+        .args(["control", "--listen", &listen, "--resolver", "127.0.0.1:9"])
         .stdin(Stdio::null())
         .stdout(Stdio::null())
         .stderr(Stdio::piped())
