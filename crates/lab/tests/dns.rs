@@ -49,7 +49,7 @@ async fn dns_actions() {
 
     assert_eq!(
         addrs(&dns(p, "dns-bogon.test").await),
-        vec![Ipv4Addr::new(10, 10, 34, 35)]
+        vec![interfero_lab::scenario::DEFAULT_BOGON]
     );
     let bp = match w.blockpage_addr() {
         std::net::IpAddr::V4(a) => a,

@@ -97,22 +97,12 @@ async fn connect_from(source: &str, to: SocketAddr) -> TcpStream {
 }
 
 async fn post_from(source: &str, to: SocketAddr, body: &[u8], extra: &str) -> (u16, String) {
-    let mut s = connect_from(source, to).await;
+    let s = connect_from(source, to).await;
     let head = format!(
         "POST / HTTP/1.1\r\nHost: c\r\n{extra}Content-Length: {}\r\nConnection: close\r\n\r\n",
         body.len()
     );
-    s.write_all(head.as_bytes()).await.unwrap();
-    let _ = s.write_all(body).await;
-    let mut raw = Vec::new();
-    let _ = s.read_to_end(&mut raw).await;
-    let text = String::from_utf8_lossy(&raw).into_owned();
-    let status = text
-        .split(' ')
-        .nth(1)
-        .and_then(|c| c.parse().ok())
-        .unwrap_or(0);
-    (status, text)
+    common::send(s, &head, body).await
 }
 
 /// Reads until the server closes; what it sent.
