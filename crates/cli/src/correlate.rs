@@ -55,9 +55,10 @@ pub fn correlate(args: CorrelateArgs) -> anyhow::Result<ExitCode> {
         findings.len()
     );
     for f in &findings {
-        println!("\n- {}", f.evidence);
+        // Evidence and inputs come from other probes' files: no control sequences.
+        println!("\n- {}", crate::escape::terminal(&f.evidence));
         for i in f.inputs.iter().take(10) {
-            println!("    {i}");
+            println!("    {}", crate::escape::terminal(i));
         }
         if let (true, Some(s)) = (args.record, &store) {
             s.record_event(&Event {
