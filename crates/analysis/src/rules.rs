@@ -32,6 +32,7 @@ pub fn judge(input: &str, tk: &interfero_model::TestKeys, ctx: &Context) -> Verd
     let certain = certain_signals(&f, ctx);
     let judged = judge_with_control(&f, ctx);
     let mut v = crate::reach::apply(merge(certain, judged), tk.x_reachability.as_ref());
+    v = crate::reach::apply_resolver(v, tk.x_resolver_check.as_ref());
     crate::locate::annotate(&mut v, tk.x_trace.as_ref());
     v
 }

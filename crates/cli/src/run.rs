@@ -356,10 +356,22 @@ pub async fn measure_into(
     let pb = progress(targets.len(), quiet);
     let stop_rx = stop_on_interrupt();
     let mut warned_control = false;
+    let mut warned_resolver = false;
     let summary = interfero_runner::run(session, targets, stop_rx, |m| {
         if let (false, Some(f)) = (warned_control, &m.test_keys.control_failure) {
             warned_control = true;
+            let f = crate::escape::terminal(f);
             pb.suspend(|| eprintln!("interfero: the control could not be used ({f}); verdicts that need it will be inconclusive"));
+        }
+        let dead = m.test_keys.x_resolver_check.as_ref().filter(|c| !c.answered);
+        if let (false, Some(c)) = (warned_resolver, dead) {
+            warned_resolver = true;
+            let how = c.rcode.clone().or(c.failure.as_ref().map(|f| f.as_str().to_string()));
+            pb.suspend(|| eprintln!(
+                "interfero: the resolver does not answer at all ({}): a local fault, not \
+                 censorship; names that fail to resolve are judged inconclusive (check --resolver)",
+                how.unwrap_or_else(|| "no answer".into())
+            ));
         }
         pb.inc(1);
         pb.set_message(m.input.clone());

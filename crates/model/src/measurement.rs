@@ -85,6 +85,9 @@ pub struct TestKeys {
     /// vantage point reached anything at all at that time.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub x_reachability: Option<crate::reachability::Reachability>,
+    /// The check of the configured resolver made when this target's DNS step failed.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub x_resolver_check: Option<crate::reachability::ResolverCheck>,
     /// The TTL-limited trace made when a traceable kind of interference was seen.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub x_trace: Option<crate::trace::Trace>,

@@ -86,6 +86,15 @@ pub async fn measure_one(session: &Session, target: &Target, test_start: &str) -
         tk.scrub_address(&addr);
     }
     let mut verdict = judge(&target.url, &tk, &Context::default());
+    // A DNS failure may be the configured resolver's own (dead, mistyped, stopped): ask it a
+    // question every resolver answers, and judge again with the answer.
+    if tk.dns_experiment_failure.is_some()
+        && interfero_analysis::reach::explained_by_outage(&verdict)
+    {
+        let r = session.reach.resolver_since(started).await;
+        tk.x_resolver_check = Some((*r).clone());
+        verdict = judge(&target.url, &tk, &Context::default());
+    }
     // A failure may be the connection's rather than the site's: ask whether anything at all
     // was reachable, and judge again with the answer (kept in the measurement as evidence).
     if interfero_analysis::reach::explained_by_outage(&verdict) {
