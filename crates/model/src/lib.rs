@@ -7,6 +7,7 @@ pub mod control;
 pub mod failure;
 pub mod measurement;
 pub mod ooni;
+pub mod privacy;
 pub mod reachability;
 pub mod scrub;
 pub mod target;

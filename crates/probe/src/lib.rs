@@ -14,6 +14,7 @@ mod fetch;
 pub mod helper;
 pub mod http;
 mod join;
+pub mod local;
 pub mod reach;
 pub mod schedule;
 pub mod tcp;
