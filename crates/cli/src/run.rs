@@ -113,6 +113,33 @@ fn vendored_list(name: &str) -> Option<&'static str> {
     }
 }
 
+/// The largest list file read (the global list is 150 KB; 64 MiB is some 500,000 URLs).
+pub const MAX_LIST_BYTES: u64 = 64 << 20;
+
+/// Reads a list file, bounded in size; a list that is not UTF-8 text is refused in one line.
+fn read_list(list: &str) -> anyhow::Result<String> {
+    use std::io::Read as _;
+    let f = std::fs::File::open(list).with_context(|| {
+        format!("cannot read the list {list:?} (give a file, or `kz` / `global`)")
+    })?;
+    let mut bytes = Vec::new();
+    f.take(MAX_LIST_BYTES + 1)
+        .read_to_end(&mut bytes)
+        .with_context(|| format!("cannot read the list {list:?}"))?;
+    if bytes.len() as u64 > MAX_LIST_BYTES {
+        bail!(
+            "the list {list:?} is larger than {} MiB: split it",
+            MAX_LIST_BYTES >> 20
+        );
+    }
+    String::from_utf8(bytes).map_err(|e| {
+        anyhow::anyhow!(
+            "the list {list:?} is not UTF-8 text (byte {}): save it as UTF-8",
+            e.utf8_error().valid_up_to()
+        )
+    })
+}
+
 /// The targets of the command line, the list's bad lines reported (with numbers) and skipped.
 pub fn collect_targets(args: &RunArgs) -> anyhow::Result<Vec<Target>> {
     let mut targets = Vec::new();
@@ -127,18 +154,22 @@ pub fn collect_targets(args: &RunArgs) -> anyhow::Result<Vec<Target>> {
             Some(t) if !Path::new(list).exists() => {
                 (t.to_string(), format!("vendored list {list}"))
             }
-            _ => (
-                std::fs::read_to_string(list).with_context(|| {
-                    format!("cannot read the list {list:?} (give a file, or `kz` / `global`)")
-                })?,
-                list.clone(),
-            ),
+            _ => (read_list(list)?, list.clone()),
         };
         let (parsed, problems) = parse_list(&text);
-        for p in &problems {
+        for p in problems.iter().take(50) {
             eprintln!(
-                "interfero: {name}, line {}: {} (skipped)",
-                p.line, p.message
+                "interfero: {}, line {}: {} (skipped)",
+                crate::escape::terminal(&name),
+                p.line,
+                crate::escape::terminal(&p.message)
+            );
+        }
+        if problems.len() > 50 {
+            eprintln!(
+                "interfero: {}: {} more bad lines (skipped)",
+                crate::escape::terminal(&name),
+                problems.len() - 50
             );
         }
         targets.extend(parsed);

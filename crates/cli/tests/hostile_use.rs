@@ -129,6 +129,18 @@ fn bad_numbers_and_urls_are_usage_errors_before_measuring() {
         "watch --interval 0: {}",
         stderr(&o)
     );
+    for n in ["100000000", "0"] {
+        let o = interfero()
+            .args(["lab", "bench", "--targets", n])
+            .output()
+            .unwrap();
+        assert_eq!(
+            o.status.code(),
+            Some(2),
+            "lab bench --targets {n}: {}",
+            stderr(&o)
+        );
+    }
 }
 
 #[test]
@@ -159,6 +171,28 @@ fn watch_honours_no_db_out_and_quiet() {
         "--quiet printed {:?}",
         String::from_utf8_lossy(&o.stdout)
     );
+}
+
+#[test]
+fn a_hostile_list_is_reported_in_bounded_escaped_lines() {
+    let dir = tempfile::tempdir().unwrap();
+    let list = dir.path().join("list.txt");
+    let mut text = format!("https://a.kz/{}\n", "x".repeat(50 << 20));
+    for i in 0..200 {
+        text.push_str(&format!("bad\u{1b}]0;owned\u{7} line {i}\n"));
+    }
+    text.push_str("http://127.0.0.1:1/\n");
+    std::fs::write(&list, text).unwrap();
+    let o = run(&[&["--list", list.to_str().unwrap(), "--no-db"][..], &OFFLINE].concat());
+    let err = stderr(&o);
+    assert_eq!(
+        o.status.code(),
+        Some(0),
+        "{}",
+        err.chars().take(2000).collect::<String>()
+    );
+    assert!(err.len() < 20_000, "{} bytes of errors", err.len());
+    assert!(!err.contains('\u{1b}') && !err.contains('\u{7}'));
 }
 
 #[test]

@@ -27,3 +27,4 @@ pub mod web;
 pub use clock::Clock;
 pub use config::{load_ca_file, ProbeConfig, ProbeError, Resolver, Timeouts, TraceSettings};
 pub use control_client::{ControlClient, ControlError};
+pub use fetch::chain_budget;
