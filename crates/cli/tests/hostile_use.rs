@@ -348,3 +348,25 @@ fn a_schema_conflict_is_one_line() {
     assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
     assert_eq!(stderr(&o).lines().count(), 1, "{}", stderr(&o));
 }
+
+#[test]
+fn correlate_does_not_invent_a_database_nor_overwrite_an_input() {
+    let dir = tempfile::tempdir().unwrap();
+    let typo = dir.path().join("colector.db");
+    let o = interfero()
+        .args(["correlate", "--db", typo.to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    assert!(!typo.exists(), "an empty database was created");
+    let f = dir.path().join("m.jsonl");
+    let line = format!("{}\n", hostile_line("https://a.kz/", "false"));
+    std::fs::write(&f, &line).unwrap();
+    let p = f.to_str().unwrap();
+    let o = interfero()
+        .args(["correlate", p, "--out", p])
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    assert_eq!(std::fs::read_to_string(&f).unwrap(), line);
+}
