@@ -28,17 +28,18 @@ fn unsafe_on_terminal(c: char) -> bool {
 
 /// Safe inside a Markdown table cell or list item (GitHub's renderer, which passes some HTML
 /// through): HTML's specials become entities, Markdown's specials are backslash-escaped, line
-/// breaks become spaces (a line break would end the cell and start a heading), control
-/// characters are made visible.
+/// breaks and tabs become spaces (a line break would end the cell and start a heading), other
+/// control characters are named (`U+001B`).
 pub fn markdown(s: &str) -> String {
     let mut out = String::with_capacity(s.len() + 8);
-    for c in terminal(s).chars() {
+    for c in s.chars() {
         match c {
+            '\n' | '\r' | '\t' => out.push(' '),
+            c if unsafe_on_terminal(c) => out.push_str(&format!("U+{:04X}", c as u32)),
             '<' => out.push_str("&lt;"),
             '>' => out.push_str("&gt;"),
             '&' => out.push_str("&amp;"),
             '"' => out.push_str("&quot;"),
-            '\n' | '\r' => out.push(' '),
             '\\' | '`' | '*' | '_' | '[' | ']' | '(' | ')' | '#' | '|' | '!' | '~' | '{' | '}' => {
                 out.push('\\');
                 out.push(c);
@@ -67,8 +68,15 @@ mod tests {
     fn markdown_cannot_open_html_headings_or_cells() {
         let hostile = "x\n# Injected <script>alert(1)</script> | cell ![i](http://e/) <img src=x onerror=alert(1)>";
         let safe = markdown(hostile);
-        for bad in ["<script", "<img", "\n", "](", "| cell"] {
+        for bad in ["<script", "<img", "\n", "](", "\u{1b}"] {
             assert!(!safe.contains(bad), "{bad:?} in {safe}");
         }
+        // Every cell separator is escaped.
+        assert!(
+            safe.match_indices('|')
+                .all(|(i, _)| &safe[i - 1..i] == "\\"),
+            "{safe}"
+        );
+        assert_eq!(markdown("a\u{1b}[2J"), "a U+001B\\[2J".replace(' ', ""));
     }
 }
