@@ -1,7 +1,7 @@
 //! Reachability: whether the vantage point reached anything when a target failed. A failed site
 //! on a connection that reaches nothing is the connection's story (`offline`), not the site's.
 
-use interfero_model::{Failure, Reachability, Status, Technique, Verdict};
+use interfero_model::{Failure, Reachability, ResolverCheck, Status, Technique, Verdict};
 
 /// What a reachability check says about the vantage point.
 #[derive(Debug, Clone, PartialEq)]
@@ -117,4 +117,48 @@ pub fn apply(v: Verdict, r: Option<&Reachability>) -> Verdict {
         }
         Connectivity::Offline(_) => v,
     }
+}
+
+/// Whether a verdict rests on the target's DNS step failing (the name did not resolve).
+fn rests_on_dns_failure(v: &Verdict) -> bool {
+    v.techniques.iter().any(|t| {
+        matches!(
+            t,
+            Technique::DnsTimeout
+                | Technique::DnsRefused
+                | Technique::DnsServfail
+                | Technique::DnsNoAnswer
+                | Technique::DnsNxdomain
+        )
+    })
+}
+
+/// Applies the check of the configured resolver (if one was made): when the resolver answered
+/// no question at all, the target's DNS failure is the resolver's, a local fault (a dead,
+/// mistyped or stopped resolver), and nothing is judged blocked on DNS. An `offline` verdict
+/// (nothing reachable at all) stands: it already says the fault is not the site's.
+pub fn apply_resolver(v: Verdict, check: Option<&ResolverCheck>) -> Verdict {
+    let Some(c) = check.filter(|c| !c.answered) else {
+        return v;
+    };
+    if v.status == Status::Offline || !rests_on_dns_failure(&v) {
+        return v;
+    }
+    let how = match (&c.rcode, &c.failure) {
+        (Some(rcode), _) => format!("answered {rcode}"),
+        (None, Some(f)) => format!("no answer: {}", f.as_str()),
+        (None, None) => "no answer".into(),
+    };
+    let mut out =
+        Verdict::new(Status::Inconclusive, 0.9, "dns.resolver_unresponsive").because(format!(
+            "the configured resolver does not work: asked `{}` (which every resolver answers) at \
+             {}, {how}; a local fault (a dead, mistyped or stopped resolver), not DNS blocking: \
+             check --resolver",
+            c.question, c.measured_at
+        ));
+    out.evidence.push(format!(
+        "what the target itself saw: {}",
+        v.evidence.first().map(String::as_str).unwrap_or("-")
+    ));
+    out
 }

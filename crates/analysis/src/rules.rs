@@ -34,6 +34,7 @@ pub fn judge(input: &str, tk: &interfero_model::TestKeys, ctx: &Context) -> Verd
     let mut v = merge(certain, judged);
     name_state_roots(&mut v, &f, ctx);
     let mut v = crate::reach::apply(v, tk.x_reachability.as_ref());
+    v = crate::reach::apply_resolver(v, tk.x_resolver_check.as_ref());
     crate::locate::annotate(&mut v, tk.x_trace.as_ref());
     v
 }

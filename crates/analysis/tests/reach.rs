@@ -130,3 +130,48 @@ fn a_failed_control_with_no_canary_answering_is_offline() {
     let v = Verdict::new(Status::Inconclusive, 0.5, "control.missing");
     assert_eq!(apply(v, Some(&r)).status, Status::Offline);
 }
+
+#[test]
+fn a_dead_resolver_turns_dns_blocking_into_a_local_fault() {
+    use interfero_analysis::reach::apply_resolver;
+    use interfero_model::ResolverCheck;
+    let blocked = Verdict::new(Status::Blocked, 0.9, "dns.failure.control_resolves")
+        .with(Technique::DnsTimeout)
+        .because("the resolver did not answer; the control resolved");
+    let dead = ResolverCheck {
+        measured_at: "2026-12-02 10:00:00".into(),
+        question: ". NS".into(),
+        answered: false,
+        rcode: None,
+        failure: Some(Failure::Timeout),
+    };
+    let v = apply_resolver(blocked.clone(), Some(&dead));
+    assert_eq!(v.status, Status::Inconclusive);
+    assert_eq!(v.rules, ["dns.resolver_unresponsive"]);
+    assert!(v.techniques.is_empty());
+    assert!(v.evidence[0].contains("local fault"), "{:?}", v.evidence);
+    // A resolver that refuses everything is as dead.
+    let refusing = ResolverCheck {
+        rcode: Some("REFUSED".into()),
+        failure: None,
+        ..dead.clone()
+    };
+    assert_eq!(
+        apply_resolver(blocked.clone(), Some(&refusing)).status,
+        Status::Inconclusive
+    );
+    // A resolver that answers the check: the block stands; so does an offline verdict.
+    let alive = ResolverCheck {
+        answered: true,
+        rcode: Some("NOERROR".into()),
+        failure: None,
+        ..dead.clone()
+    };
+    assert_eq!(apply_resolver(blocked.clone(), Some(&alive)), blocked);
+    let offline = Verdict::new(Status::Offline, 0.9, "reachability.nothing_answers");
+    assert_eq!(apply_resolver(offline.clone(), Some(&dead)), offline);
+    // A block that is not DNS's is not the resolver's fault.
+    let tls = Verdict::new(Status::Blocked, 0.9, "tls.failure.control_handshakes")
+        .with(Technique::TlsTimeout);
+    assert_eq!(apply_resolver(tls.clone(), Some(&dead)), tls);
+}

@@ -24,14 +24,14 @@ const HOSTILE_END: &str = "<!-- lab bench --hostile: end -->";
 /// Arguments of `lab bench`.
 #[derive(Args)]
 pub struct BenchArgs {
-    /// Targets of the benchmark world.
-    #[arg(long, default_value_t = bench::DEFAULT_TARGETS)]
+    /// Targets of the benchmark world (1 to 100,000).
+    #[arg(long, default_value_t = bench::DEFAULT_TARGETS, value_parser = parse_targets)]
     pub targets: usize,
     /// Round-trip time the lab adds, in milliseconds.
     #[arg(long, default_value_t = bench::DEFAULT_RTT_MS)]
     pub rtt: u32,
     /// Targets in flight.
-    #[arg(long, default_value_t = 64)]
+    #[arg(long, default_value_t = 64, value_parser = crate::run::parse_parallel)]
     pub parallel: usize,
     /// Measurements judged for the analyze throughput (cycling through the run's own).
     #[arg(long, default_value_t = 1_000_000)]
@@ -45,8 +45,20 @@ pub struct BenchArgs {
     pub markdown: Option<PathBuf>,
     /// Instead of the mix: this many hostile sites (half endless body, half slow drip), to
     /// check that memory and time stay within per-target bounds.
-    #[arg(long)]
+    #[arg(long, value_parser = parse_targets)]
     pub hostile: Option<usize>,
+}
+
+/// The largest benchmark world: 44 times the Kazakh + global lists; a larger one only
+/// exhausts memory building names and answers (100,000,000 aborted in the allocator).
+pub const MAX_TARGETS: usize = 100_000;
+
+/// `--targets` / `--hostile`: 1 to [`MAX_TARGETS`].
+fn parse_targets(s: &str) -> Result<usize, String> {
+    match s.parse::<usize>() {
+        Ok(n) if (1..=MAX_TARGETS).contains(&n) => Ok(n),
+        _ => Err(format!("expected a number from 1 to {MAX_TARGETS}")),
+    }
 }
 
 type WorldLines = tokio::io::Lines<BufReader<tokio::process::ChildStdout>>;

@@ -1,6 +1,7 @@
 //! The Markdown comparison of our verdicts with OONI's own, for `analyze --compare-ooni`.
 
 use crate::analyze::Loaded;
+use crate::escape::markdown as md;
 use interfero_analysis::ooni::ooni_status;
 use interfero_model::{Measurement, Status, Verdict};
 use std::fmt::Write as _;
@@ -17,7 +18,8 @@ fn ooni_label(m: &Measurement) -> String {
         .accessible
         .map(|a| a.to_string())
         .unwrap_or_else(|| "null".into());
-    format!("blocking={b}, accessible={a}")
+    // `blocking` is whatever the file said: escaped, it cannot open HTML or a heading.
+    format!("blocking={}, accessible={a}", md(&b))
 }
 
 /// Why our verdict differs from OONI's, from the rule that decided ours.
@@ -44,8 +46,9 @@ fn why(ooni: Status, v: &Verdict) -> String {
     };
     if s.is_empty() {
         format!(
-            "rule `{rule}`: {}",
-            v.evidence.first().cloned().unwrap_or_default()
+            "rule `{}`: {}",
+            rule.replace('`', "'"),
+            md(v.evidence.first().map(String::as_str).unwrap_or_default())
         )
     } else {
         s.to_string()
@@ -73,8 +76,8 @@ pub fn markdown(loaded: &[Loaded], judged: &[Measurement], paths: &[PathBuf]) ->
             } else {
                 0
             })
-            .unwrap_or(&l.source)
-            .to_string();
+            .unwrap_or(&l.source);
+        let name = md(name);
         let techniques = v
             .techniques
             .iter()
@@ -86,7 +89,10 @@ pub fn markdown(loaded: &[Loaded], judged: &[Measurement], paths: &[PathBuf]) ->
             "| {name} | {} | {os} | **{}** {techniques} | `{}` | {} |",
             ooni_label(o),
             v.status,
-            v.rules.first().map(String::as_str).unwrap_or(""),
+            v.rules
+                .first()
+                .map(|r| md(r).replace('`', "'"))
+                .unwrap_or_default(),
             if same { "yes" } else { "no" }
         );
         if !same {
@@ -104,7 +110,10 @@ pub fn markdown(loaded: &[Loaded], judged: &[Measurement], paths: &[PathBuf]) ->
         "cargo run --release -- analyze {} --compare-ooni docs/ooni-comparison.md --quiet",
         paths
             .iter()
-            .map(|p| p.display().to_string())
+            // Inside a code fence only a fence ends the block: no backticks, no line breaks.
+            .map(|p| {
+                crate::escape::terminal(&p.display().to_string()).replace(['`', '\n', '\r'], "'")
+            })
             .collect::<Vec<_>>()
             .join(" ")
     );

@@ -30,11 +30,20 @@ pub struct CorrelateArgs {
 
 /// Runs `interfero correlate`.
 pub fn correlate(args: CorrelateArgs) -> anyhow::Result<ExitCode> {
+    let files = crate::analyze::files(&args.paths)?;
+    let mut inputs: Vec<&std::path::Path> = files.iter().map(PathBuf::as_path).collect();
+    inputs.extend(args.db.as_deref());
+    crate::run::check_outputs(args.out.as_deref(), None, false, &inputs)?;
     let mut ms: Vec<_> = load(&args.paths)?
         .iter()
         .map(|l| rejudge(&l.measurement))
         .collect();
     let store = match &args.db {
+        // Read from, so it must exist: opening a mistyped path would make an empty database.
+        Some(p) if !p.is_file() => anyhow::bail!(
+            "--db {}: no such database (give the path of an existing one)",
+            p.display()
+        ),
         Some(p) => Some(SqliteStore::open(p)?),
         None => None,
     };
@@ -55,9 +64,10 @@ pub fn correlate(args: CorrelateArgs) -> anyhow::Result<ExitCode> {
         findings.len()
     );
     for f in &findings {
-        println!("\n- {}", f.evidence);
+        // Evidence and inputs come from other probes' files: no control sequences.
+        println!("\n- {}", crate::escape::terminal(&f.evidence));
         for i in f.inputs.iter().take(10) {
-            println!("    {i}");
+            println!("    {}", crate::escape::terminal(i));
         }
         if let (true, Some(s)) = (args.record, &store) {
             s.record_event(&Event {

@@ -7,6 +7,8 @@ mod canaries;
 mod compare;
 mod control;
 mod correlate;
+mod escape;
+mod exit;
 mod labcmd;
 mod labeval;
 mod print;
@@ -21,7 +23,8 @@ use std::process::ExitCode;
 #[command(
     name = "interfero",
     version,
-    about = "Measure whether a network blocks, slows, intercepts or cuts off what people try to reach"
+    about = "Measure whether a network blocks, slows, intercepts or cuts off what people try to reach",
+    after_help = exit::HELP
 )]
 struct Cli {
     #[command(subcommand)]
@@ -34,15 +37,18 @@ struct Cli {
 #[derive(Subcommand)]
 enum Cmd {
     /// Measure targets from here, compare with a control, print and store verdicts.
+    #[command(after_help = exit::HELP)]
     Run(run::RunArgs),
     /// Serve a control (OONI Web Connectivity test helper) from an unfiltered vantage point.
     Control(control::ControlArgs),
     /// Measure targets again and again; store every round and each change (a block begins or
     /// ends, a shutdown starts, access returns) as an event.
+    #[command(after_help = exit::HELP)]
     Watch(watch::WatchArgs),
     /// Find the same interference on different networks at about the same time.
     Correlate(correlate::CorrelateArgs),
     /// Re-judge stored measurements (ours, or OONI's own JSON).
+    #[command(after_help = exit::HELP)]
     Analyze(analyze::AnalyzeArgs),
     /// The censor lab: a censor with known rules, to see and prove the verdicts.
     Lab {
@@ -68,7 +74,7 @@ fn main() -> ExitCode {
         Ok(rt) => rt,
         Err(e) => {
             eprintln!("interfero: cannot start the async runtime: {e}");
-            return ExitCode::from(2);
+            return ExitCode::from(exit::USAGE);
         }
     };
     let result = rt.block_on(async {
@@ -84,8 +90,11 @@ fn main() -> ExitCode {
     match result {
         Ok(code) => code,
         Err(e) => {
-            eprintln!("interfero: {e:#}");
-            ExitCode::from(2)
+            eprintln!("interfero: {}", exit::one_line(&e));
+            match e.downcast_ref::<exit::Coded>() {
+                Some(c) => ExitCode::from(c.code),
+                None => ExitCode::from(exit::USAGE),
+            }
         }
     }
 }

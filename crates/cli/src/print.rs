@@ -22,7 +22,12 @@ pub fn verdict_line(m: &Measurement) -> String {
     } else {
         techniques
     };
-    format!("{status:<13} {techniques:<24} {conf:>5}  {}", m.input)
+    // The input came from a list or another probe's file: no control sequences reach the
+    // terminal.
+    format!(
+        "{status:<13} {techniques:<24} {conf:>5}  {}",
+        crate::escape::terminal(&m.input)
+    )
 }
 
 /// The header of [`verdict_line`]'s table.
@@ -33,36 +38,60 @@ pub fn verdict_header() -> String {
     )
 }
 
-/// Counts by status, then by technique.
-pub fn summary(ms: &[Measurement]) -> String {
-    let mut by_status: BTreeMap<Status, usize> = BTreeMap::new();
-    let mut by_technique: BTreeMap<String, usize> = BTreeMap::new();
-    for m in ms {
+/// Counts by status, then by technique, added one measurement at a time (a stream of
+/// measurements is summed without being kept).
+#[derive(Debug, Default)]
+pub struct Tally {
+    /// Measurements added.
+    pub measured: usize,
+    by_status: BTreeMap<Status, usize>,
+    by_technique: BTreeMap<String, usize>,
+}
+
+impl Tally {
+    /// Counts one measurement.
+    pub fn add(&mut self, m: &Measurement) {
+        self.measured += 1;
         if let Some(v) = &m.verdict {
-            *by_status.entry(v.status).or_default() += 1;
+            *self.by_status.entry(v.status).or_default() += 1;
             for t in &v.techniques {
-                *by_technique.entry(t.as_str().to_string()).or_default() += 1;
+                *self.by_technique.entry(t.as_str().to_string()).or_default() += 1;
             }
         }
     }
-    let mut out = format!("{} measured\n", ms.len());
-    out.push_str("  by status:    ");
-    out.push_str(
-        &by_status
-            .iter()
-            .map(|(s, n)| format!("{s} {n}"))
-            .collect::<Vec<_>>()
-            .join(", "),
-    );
-    if !by_technique.is_empty() {
-        out.push_str("\n  by technique: ");
+
+    /// The summary's text.
+    pub fn text(&self) -> String {
+        let mut out = format!("{} measured\n", self.measured);
+        out.push_str("  by status:    ");
         out.push_str(
-            &by_technique
+            &self
+                .by_status
                 .iter()
-                .map(|(t, n)| format!("{t} {n}"))
+                .map(|(s, n)| format!("{s} {n}"))
                 .collect::<Vec<_>>()
                 .join(", "),
         );
+        if !self.by_technique.is_empty() {
+            out.push_str("\n  by technique: ");
+            out.push_str(
+                &self
+                    .by_technique
+                    .iter()
+                    .map(|(t, n)| format!("{t} {n}"))
+                    .collect::<Vec<_>>()
+                    .join(", "),
+            );
+        }
+        out
     }
-    out
+}
+
+/// Counts by status, then by technique.
+pub fn summary(ms: &[Measurement]) -> String {
+    let mut t = Tally::default();
+    for m in ms {
+        t.add(m);
+    }
+    t.text()
 }

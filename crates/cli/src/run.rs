@@ -33,8 +33,8 @@ pub struct RunArgs {
     /// Extra trust anchors (PEM), added to the public roots.
     #[arg(long)]
     pub ca_file: Option<PathBuf>,
-    /// Targets measured at once.
-    #[arg(long, default_value_t = 32)]
+    /// Targets measured at once (1 to 4096).
+    #[arg(long, default_value_t = 32, value_parser = parse_parallel)]
     pub parallel: usize,
     /// Write every measurement as one JSON line to this file.
     #[arg(long)]
@@ -90,9 +90,23 @@ pub fn default_db() -> PathBuf {
     base.join("interfero").join("interfero.db")
 }
 
+/// The most targets in flight `--parallel` accepts: beyond it a run only exhausts sockets.
+pub const MAX_PARALLEL: usize = 4096;
+
+/// `--parallel`: 1 to [`MAX_PARALLEL`] (0 would measure nothing and wait forever).
+pub fn parse_parallel(s: &str) -> Result<usize, String> {
+    match s.parse::<usize>() {
+        Ok(n) if (1..=MAX_PARALLEL).contains(&n) => Ok(n),
+        _ => Err(format!("expected a number from 1 to {MAX_PARALLEL}")),
+    }
+}
+
 /// Parses `IP` or `IP:PORT` (port 53 by default).
 pub fn parse_resolver(s: &str) -> anyhow::Result<SocketAddr> {
     if let Ok(sa) = s.parse::<SocketAddr>() {
+        if sa.port() == 0 {
+            bail!("--resolver {s:?}: port 0 cannot be queried (give IP or IP:PORT, e.g. 192.0.2.53:53)");
+        }
         return Ok(sa);
     }
     if let Ok(ip) = s.trim_matches(|c| c == '[' || c == ']').parse::<IpAddr>() {
@@ -109,6 +123,33 @@ fn vendored_list(name: &str) -> Option<&'static str> {
     }
 }
 
+/// The largest list file read (the global list is 150 KB; 64 MiB is some 500,000 URLs).
+pub const MAX_LIST_BYTES: u64 = 64 << 20;
+
+/// Reads a list file, bounded in size; a list that is not UTF-8 text is refused in one line.
+fn read_list(list: &str) -> anyhow::Result<String> {
+    use std::io::Read as _;
+    let f = std::fs::File::open(list).with_context(|| {
+        format!("cannot read the list {list:?} (give a file, or `kz` / `global`)")
+    })?;
+    let mut bytes = Vec::new();
+    f.take(MAX_LIST_BYTES + 1)
+        .read_to_end(&mut bytes)
+        .with_context(|| format!("cannot read the list {list:?}"))?;
+    if bytes.len() as u64 > MAX_LIST_BYTES {
+        bail!(
+            "the list {list:?} is larger than {} MiB: split it",
+            MAX_LIST_BYTES >> 20
+        );
+    }
+    String::from_utf8(bytes).map_err(|e| {
+        anyhow::anyhow!(
+            "the list {list:?} is not UTF-8 text (byte {}): save it as UTF-8",
+            e.utf8_error().valid_up_to()
+        )
+    })
+}
+
 /// The targets of the command line, the list's bad lines reported (with numbers) and skipped.
 pub fn collect_targets(args: &RunArgs) -> anyhow::Result<Vec<Target>> {
     let mut targets = Vec::new();
@@ -123,18 +164,22 @@ pub fn collect_targets(args: &RunArgs) -> anyhow::Result<Vec<Target>> {
             Some(t) if !Path::new(list).exists() => {
                 (t.to_string(), format!("vendored list {list}"))
             }
-            _ => (
-                std::fs::read_to_string(list).with_context(|| {
-                    format!("cannot read the list {list:?} (give a file, or `kz` / `global`)")
-                })?,
-                list.clone(),
-            ),
+            _ => (read_list(list)?, list.clone()),
         };
         let (parsed, problems) = parse_list(&text);
-        for p in &problems {
+        for p in problems.iter().take(50) {
             eprintln!(
-                "interfero: {name}, line {}: {} (skipped)",
-                p.line, p.message
+                "interfero: {}, line {}: {} (skipped)",
+                crate::escape::terminal(&name),
+                p.line,
+                crate::escape::terminal(&p.message)
+            );
+        }
+        if problems.len() > 50 {
+            eprintln!(
+                "interfero: {}: {} more bad lines (skipped)",
+                crate::escape::terminal(&name),
+                problems.len() - 50
             );
         }
         targets.extend(parsed);
@@ -147,31 +192,114 @@ pub fn collect_targets(args: &RunArgs) -> anyhow::Result<Vec<Target>> {
     Ok(targets)
 }
 
+/// The same file, by identity when both exist (a symlink or `./` spelling is the same file).
+fn same_file(a: &Path, b: &Path) -> bool {
+    match (std::fs::canonicalize(a), std::fs::canonicalize(b)) {
+        (Ok(x), Ok(y)) => x == y,
+        _ => a == b,
+    }
+}
+
+/// Checks, before anything is written, that the outputs can be used without destroying an
+/// input: `--out` is not the list (nor the database), and a `--db` the user named lies in a
+/// directory that exists (the default database's directory is created).
+pub fn check_outputs(
+    out: Option<&Path>,
+    db: Option<&Path>,
+    db_given: bool,
+    inputs: &[&Path],
+) -> anyhow::Result<()> {
+    for (name, p) in [("--out", out), ("--db", db)] {
+        let Some(p) = p else { continue };
+        if let Some(i) = inputs.iter().find(|i| same_file(i, p)) {
+            bail!(
+                "{name} {} is also an input ({}): it would be overwritten; write to another file",
+                p.display(),
+                i.display()
+            );
+        }
+        if p.is_dir() {
+            bail!("{name} {} is a directory: give a file name", p.display());
+        }
+    }
+    if let (Some(o), Some(d)) = (out, db) {
+        if same_file(o, d) {
+            bail!(
+                "--out and --db name the same file {}: give two files",
+                o.display()
+            );
+        }
+    }
+    if let Some(p) = out {
+        let dir = p.parent().filter(|d| !d.as_os_str().is_empty());
+        if let Some(dir) = dir.filter(|d| !d.is_dir()) {
+            bail!(
+                "--out {}: the directory {} does not exist (create it, or write elsewhere)",
+                p.display(),
+                dir.display()
+            );
+        }
+    }
+    if let Some(p) = db {
+        let dir = p.parent().filter(|d| !d.as_os_str().is_empty());
+        if let Some(dir) = dir.filter(|d| !d.is_dir()) {
+            if db_given {
+                bail!(
+                    "--db {}: the directory {} does not exist (create it, or choose another --db)",
+                    p.display(),
+                    dir.display()
+                );
+            }
+            std::fs::create_dir_all(dir)
+                .with_context(|| format!("cannot create {} for the database", dir.display()))?;
+        }
+    }
+    Ok(())
+}
+
+/// The files a run reads that its outputs must not overwrite.
+pub fn inputs_of(args: &RunArgs) -> Vec<&Path> {
+    let mut v: Vec<&Path> = Vec::new();
+    if let Some(l) = &args.list {
+        if vendored_list(l).is_none() || Path::new(l).exists() {
+            v.push(Path::new(l));
+        }
+    }
+    if let Some(c) = args.ca_file.as_deref() {
+        v.push(c);
+    }
+    if Path::new(&args.canaries).exists() {
+        v.push(Path::new(&args.canaries));
+    }
+    v
+}
+
 /// Where measurements go as they complete: a JSONL file and a database, each optional.
 pub struct Sink {
     out: Option<std::io::BufWriter<std::fs::File>>,
     store: Option<(SqliteStore, RunId)>,
     /// Every measurement kept, for the final table.
     pub kept: Vec<Measurement>,
-    /// Errors met while keeping (reported at the end, never fatal to measuring).
+    /// Errors met while keeping (reported at the end, never fatal to measuring); the first
+    /// [`MAX_ERRORS`] are kept, `failures` counts them all.
     pub errors: Vec<String>,
+    /// How many measurements could not be written somewhere they were meant to go.
+    pub failures: usize,
 }
 
+/// Keep-errors kept for the report (a full disk fails every line the same way).
+pub const MAX_ERRORS: usize = 20;
+
 impl Sink {
-    /// Opens the outputs; failing here is a usage error, before anything is measured.
+    /// Opens the outputs; failing here is a usage error, before anything is measured. The
+    /// database is opened first and `--out` (which truncates) last, so a bad `--db` leaves an
+    /// existing `--out` file as it was.
     pub fn open(
         out: Option<&Path>,
         db: Option<&Path>,
         note: &str,
         vantage: &Vantage,
     ) -> anyhow::Result<Sink> {
-        let out = match out {
-            Some(p) => Some(std::io::BufWriter::new(
-                std::fs::File::create(p)
-                    .with_context(|| format!("cannot create --out file {}", p.display()))?,
-            )),
-            None => None,
-        };
         let store = match db {
             Some(p) => {
                 let s = SqliteStore::open(p)?;
@@ -186,12 +314,27 @@ impl Sink {
             }
             None => None,
         };
+        let out = match out {
+            Some(p) => Some(std::io::BufWriter::new(
+                std::fs::File::create(p)
+                    .with_context(|| format!("cannot create --out file {}", p.display()))?,
+            )),
+            None => None,
+        };
         Ok(Sink {
             out,
             store,
             kept: Vec::new(),
             errors: Vec::new(),
+            failures: 0,
         })
+    }
+
+    fn error(&mut self, e: String) {
+        self.failures += 1;
+        if self.errors.len() < MAX_ERRORS {
+            self.errors.push(e);
+        }
     }
 
     /// Keeps one measurement: written and flushed at once, so an interruption loses nothing.
@@ -199,13 +342,15 @@ impl Sink {
         if let Some(w) = &mut self.out {
             let line = serde_json::to_string(&m).unwrap_or_default();
             if let Err(e) = writeln!(w, "{line}").and_then(|_| w.flush()) {
-                self.errors.push(format!("writing --out: {e}"));
+                self.error(format!("writing --out: {e}"));
             }
         }
-        if let Some((s, run)) = &self.store {
-            if let Err(e) = s.insert(*run, &m) {
-                self.errors.push(format!("storing {}: {e}", m.input));
-            }
+        let stored = self.store.as_ref().map(|(s, run)| s.insert(*run, &m));
+        if let Some(Err(e)) = stored {
+            self.error(format!(
+                "storing {}: {e}",
+                crate::escape::terminal(&m.input)
+            ));
         }
         self.kept.push(m);
     }
@@ -223,6 +368,25 @@ pub fn progress(len: usize, quiet: bool) -> ProgressBar {
     pb
 }
 
+/// Turns true on SIGINT (Ctrl-C). The handler is installed before this returns, so an
+/// interruption right after the start is a stop, not the default death by signal.
+pub fn stop_on_interrupt() -> tokio::sync::watch::Receiver<bool> {
+    let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+    match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::interrupt()) {
+        Ok(mut sig) => {
+            tokio::spawn(async move {
+                if sig.recv().await.is_some() {
+                    let _ = stop_tx.send(true);
+                    // Keep the sender alive so the run sees the stop.
+                    std::future::pending::<()>().await;
+                }
+            });
+        }
+        Err(e) => tracing::warn!("cannot catch Ctrl-C: {e}"),
+    }
+    stop_rx
+}
+
 /// Runs `session` over `targets` into `sink`, with a progress bar and Ctrl-C handling.
 pub async fn measure_into(
     session: &Session,
@@ -231,19 +395,24 @@ pub async fn measure_into(
     quiet: bool,
 ) -> interfero_runner::Summary {
     let pb = progress(targets.len(), quiet);
-    let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
-    tokio::spawn(async move {
-        if tokio::signal::ctrl_c().await.is_ok() {
-            let _ = stop_tx.send(true);
-            // Keep the sender alive so the run sees the stop.
-            std::future::pending::<()>().await;
-        }
-    });
+    let stop_rx = stop_on_interrupt();
     let mut warned_control = false;
+    let mut warned_resolver = false;
     let summary = interfero_runner::run(session, targets, stop_rx, |m| {
         if let (false, Some(f)) = (warned_control, &m.test_keys.control_failure) {
             warned_control = true;
+            let f = crate::escape::terminal(f);
             pb.suspend(|| eprintln!("interfero: the control could not be used ({f}); verdicts that need it will be inconclusive"));
+        }
+        let dead = m.test_keys.x_resolver_check.as_ref().filter(|c| !c.answered);
+        if let (false, Some(c)) = (warned_resolver, dead) {
+            warned_resolver = true;
+            let how = c.rcode.clone().or(c.failure.as_ref().map(|f| f.as_str().to_string()));
+            pb.suspend(|| eprintln!(
+                "interfero: the resolver does not answer at all ({}): a local fault, not \
+                 censorship; names that fail to resolve are judged inconclusive (check --resolver)",
+                how.unwrap_or_else(|| "no answer".into())
+            ));
         }
         pb.inc(1);
         pb.set_message(m.input.clone());
@@ -262,20 +431,39 @@ pub async fn measure_into(
 
 /// `interfero run`.
 pub async fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
+    // Everything that can be wrong with the arguments is found before any output is touched.
     let targets = collect_targets(&args)?;
     let session = session(&args)?;
-    let db = (!args.no_db).then(|| args.db.clone().unwrap_or_else(default_db));
-    let mut sink = Sink::open(args.out.as_deref(), db.as_deref(), "run", &session.vantage)?;
-    measure_into(&session, targets, &mut sink, args.quiet).await;
     let services = crate::services::select(&args.services)?;
+    let db = (!args.no_db).then(|| args.db.clone().unwrap_or_else(default_db));
+    check_outputs(
+        args.out.as_deref(),
+        db.as_deref(),
+        args.db.is_some(),
+        &inputs_of(&args),
+    )?;
+    let mut sink = Sink::open(args.out.as_deref(), db.as_deref(), "run", &session.vantage)?;
+    let summary = measure_into(&session, targets, &mut sink, args.quiet).await;
     for record in crate::services::judge(&services, &sink.kept) {
         sink.keep(record);
     }
     finish(&sink, args.quiet, args.out.as_deref(), db.as_deref());
-    if sink.kept.is_empty() {
-        return Ok(ExitCode::from(1));
+    Ok(crate::exit::of_run(
+        summary.measured,
+        summary.skipped,
+        sink.failures,
+    ))
+}
+
+/// Checks a `--control` URL before measuring: an http(s) URL with a host and a port that can
+/// be reached, so a typo is a usage error rather than a failure noticed in every measurement.
+pub fn check_control_url(u: &str) -> anyhow::Result<()> {
+    let shown = crate::escape::terminal(u);
+    if !u.contains("://") {
+        bail!("--control {shown:?} is not a URL (e.g. https://control.example.org/)");
     }
-    Ok(ExitCode::SUCCESS)
+    Target::parse(u).map_err(|e| anyhow::anyhow!("--control: {e}"))?;
+    Ok(())
 }
 
 /// The measuring session the arguments describe (resolver, trust, control, canaries).
@@ -294,6 +482,9 @@ pub fn session(args: &RunArgs) -> anyhow::Result<Session> {
         Some(p) => load_ca_file(p)?,
         None => Vec::new(),
     };
+    if let Some(u) = &args.control {
+        check_control_url(u)?;
+    }
     let token = match &args.control_token_file {
         Some(p) => Some(
             std::fs::read_to_string(p)
@@ -372,6 +563,12 @@ fn lab_only_check(resolver: IpAddr, control: Option<&str>) -> anyhow::Result<()>
 pub fn finish(sink: &Sink, quiet: bool, out: Option<&Path>, db: Option<&Path>) {
     for e in &sink.errors {
         eprintln!("interfero: {e}");
+    }
+    if sink.failures > sink.errors.len() {
+        eprintln!(
+            "interfero: ... {} more measurements could not be kept",
+            sink.failures - sink.errors.len()
+        );
     }
     if quiet {
         return;

@@ -85,6 +85,12 @@ pub struct TestKeys {
     /// vantage point reached anything at all at that time.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub x_reachability: Option<crate::reachability::Reachability>,
+    /// How the user's address was scrubbed from this record (and whether it could be).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub x_address_scrub: Option<crate::privacy::AddressScrub>,
+    /// The check of the configured resolver made when this target's DNS step failed.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub x_resolver_check: Option<crate::reachability::ResolverCheck>,
     /// The TTL-limited trace made when a traceable kind of interference was seen.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub x_trace: Option<crate::trace::Trace>,

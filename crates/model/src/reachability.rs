@@ -65,3 +65,22 @@ pub struct Reachability {
     /// One result per canary.
     pub canaries: Vec<CanaryResult>,
 }
+
+/// The check of the resolver the probe was configured with (`--resolver` or the system's),
+/// made when a target's DNS step failed: a resolver that answers nothing at all — dead,
+/// mistyped, stopped — makes every name fail, which says nothing about blocking. Its address
+/// is not recorded (it is often the user's own router).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct ResolverCheck {
+    /// UTC time the check started, `YYYY-MM-DD HH:MM:SS`.
+    pub measured_at: String,
+    /// What was asked: a question every working resolver answers (the root's name servers).
+    pub question: String,
+    /// A response came back that a working resolver gives (`NOERROR` or `NXDOMAIN`).
+    pub answered: bool,
+    /// The response code, when a response came back (`REFUSED`, `SERVFAIL` ...).
+    pub rcode: Option<String>,
+    /// Why no response came back, when none did.
+    pub failure: Option<Failure>,
+}

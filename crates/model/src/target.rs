@@ -28,29 +28,71 @@ pub enum TargetError {
     /// A URL without a host name.
     #[error("{0:?} has no host name")]
     NoHost(String),
+    /// Port 0 cannot be connected to.
+    #[error("{0:?}: port 0 cannot be measured")]
+    PortZero(String),
+    /// Longer than any URL worth measuring (the error shows its beginning only).
+    #[error(
+        "a target of {len} bytes is longer than the {MAX_TARGET_LEN} allowed (it begins {start:?})"
+    )]
+    TooLong {
+        /// Its length in bytes.
+        len: usize,
+        /// Its first characters.
+        start: String,
+    },
+}
+
+/// The longest target accepted, in bytes: browsers and servers commonly stop near 8 KiB, and a
+/// longer one is only an echo of hostile input into every measurement and error.
+pub const MAX_TARGET_LEN: usize = 4096;
+
+/// At most this many characters of a bad input are echoed in an error.
+const SHOWN: usize = 100;
+
+/// The beginning of a bad input, for an error message.
+fn shown(s: &str) -> String {
+    let mut out: String = s.chars().take(SHOWN).collect();
+    if out.len() < s.len() {
+        out.push('…');
+    }
+    out
 }
 
 impl Target {
-    /// Parses a URL or a bare domain name.
+    /// Parses a URL or a bare domain name. Credentials in the URL (`https://user:pass@host/`)
+    /// are dropped: they would be sent to the control and recorded in every measurement.
     pub fn parse(input: &str) -> Result<Target, TargetError> {
         let s = input.trim();
-        if s.is_empty() || s.chars().any(char::is_whitespace) {
-            return Err(TargetError::Invalid(s.to_string()));
+        if s.len() > MAX_TARGET_LEN {
+            return Err(TargetError::TooLong {
+                len: s.len(),
+                start: shown(s),
+            });
+        }
+        if s.is_empty() || s.chars().any(|c| c.is_whitespace() || c.is_control()) {
+            return Err(TargetError::Invalid(shown(s)));
         }
         let candidate = if s.contains("://") {
             s.to_string()
         } else if is_domain(s) {
             format!("https://{s}/")
         } else {
-            return Err(TargetError::Invalid(s.to_string()));
+            return Err(TargetError::Invalid(shown(s)));
         };
-        let url = Url::parse(&candidate).map_err(|_| TargetError::Invalid(s.to_string()))?;
+        let mut url = Url::parse(&candidate).map_err(|_| TargetError::Invalid(shown(s)))?;
         if url.scheme() != "http" && url.scheme() != "https" {
-            return Err(TargetError::Scheme(s.to_string()));
+            return Err(TargetError::Scheme(shown(s)));
         }
         if url.host_str().is_none_or(str::is_empty) {
-            return Err(TargetError::NoHost(s.to_string()));
+            return Err(TargetError::NoHost(shown(s)));
         }
+        if url.port() == Some(0) {
+            return Err(TargetError::PortZero(shown(s)));
+        }
+        // Both setters fail only for URLs that cannot have credentials, which have none.
+        let _ = url.set_username("");
+        let _ = url.set_password(None);
         Ok(Target {
             url: url.to_string(),
             category_code: None,
@@ -144,6 +186,24 @@ mod tests {
             Target::parse("http://a.kz/x?y").unwrap().url,
             "http://a.kz/x?y"
         );
+    }
+
+    #[test]
+    fn credentials_port_zero_and_huge_inputs() {
+        assert_eq!(
+            Target::parse("https://alice:s3cret@a.kz/x").unwrap().url,
+            "https://a.kz/x"
+        );
+        assert_eq!(
+            Target::parse("https://a.kz:0/"),
+            Err(TargetError::PortZero("https://a.kz:0/".into()))
+        );
+        let huge = format!("https://a.kz/{}", "x".repeat(50 << 20));
+        let e = Target::parse(&huge).unwrap_err().to_string();
+        assert!(e.len() < 400, "the error echoes {} bytes", e.len());
+        let e = Target::parse(&"y".repeat(3000)).unwrap_err().to_string();
+        assert!(e.len() < 400, "the error echoes {} bytes", e.len());
+        assert!(Target::parse("https://a.kz/\u{1b}[2J").is_err());
     }
 
     #[test]

@@ -105,8 +105,16 @@ pub(crate) async fn resolve(
     }
 }
 
-/// Fetches `url` starting with the given endpoints and following redirects; the HTTP step's
-/// failure (including TCP/TLS failures that left no usable connection).
+/// The whole redirect chain's time: twice one round trip's, however many hops (each hop is
+/// bounded by its own timeouts; without this, 11 slow hops took 33 s and the worst case was
+/// about 250 s).
+pub fn chain_budget(cfg: &ProbeConfig) -> std::time::Duration {
+    cfg.timeouts.http.saturating_mul(2)
+}
+
+/// Fetches `url` starting with the given endpoints and following redirects, within
+/// [`chain_budget`]; the HTTP step's failure (including TCP/TLS failures that left no usable
+/// connection, and `generic_timeout_error` when the chain outlasts its budget).
 pub(crate) async fn follow(
     cfg: &ProbeConfig,
     mut url: Url,
@@ -120,17 +128,25 @@ pub(crate) async fn follow(
         cache.insert(host_name(&url), eps.iter().map(|a| a.ip()).collect());
     }
     let mut redirects = 0;
+    let deadline = tokio::time::Instant::now() + chain_budget(cfg);
     loop {
         let eps = match endpoints.take() {
             Some(e) => e,
-            None => match hop_endpoints(cfg, &url, clock, steps, &mut cache).await {
-                Ok(e) => e,
-                Err(f) => return Some(f),
+            None => match tokio::time::timeout_at(
+                deadline,
+                hop_endpoints(cfg, &url, clock, steps, &mut cache),
+            )
+            .await
+            {
+                Ok(Ok(e)) => e,
+                Ok(Err(f)) => return Some(f),
+                Err(_) => return Some(Failure::Timeout),
             },
         };
-        let rt = match hop(cfg, &url, &eps, clock, steps).await {
-            Ok(rt) => rt,
-            Err(f) => return Some(f),
+        let rt = match tokio::time::timeout_at(deadline, hop(cfg, &url, &eps, clock, steps)).await {
+            Ok(Ok(rt)) => rt,
+            Ok(Err(f)) => return Some(f),
+            Err(_) => return Some(Failure::Timeout),
         };
         let code = rt.response.code;
         let failure = rt.failure.clone();

@@ -3,7 +3,9 @@
 
 use crate::{dns, tcp, tls, Clock, ProbeConfig};
 use hickory_proto::rr::RecordType;
-use interfero_model::reachability::{Canary, CanaryKind, CanaryResult, Reachability};
+use interfero_model::reachability::{
+    Canary, CanaryKind, CanaryResult, Reachability, ResolverCheck,
+};
 use interfero_model::Failure;
 
 /// Tries every canary of `cfg` at once; the results in the canaries' order.
@@ -59,5 +61,39 @@ async fn one(cfg: &ProbeConfig, c: &Canary, clock: &Clock) -> CanaryResult {
         }
     }
     r.t = clock.now();
+    r
+}
+
+/// The question a resolver check asks: the root zone's name servers, which every recursive
+/// resolver answers from its own hints, and which no censor has reason to block.
+pub const RESOLVER_CHECK_NAME: &str = ".";
+
+/// Checks the configured resolver itself: one query for the root's name servers.
+pub async fn check_resolver(cfg: &ProbeConfig) -> ResolverCheck {
+    let clock = Clock::start();
+    let mut r = ResolverCheck {
+        measured_at: chrono::Utc::now().format("%Y-%m-%d %H:%M:%S").to_string(),
+        question: format!("{RESOLVER_CHECK_NAME} NS"),
+        ..ResolverCheck::default()
+    };
+    let addr = match cfg.resolver.addr() {
+        Ok(a) => a,
+        Err(e) => {
+            r.failure = Some(Failure::Other(format!("unknown_failure: {e}")));
+            return r;
+        }
+    };
+    let obs = dns::query_no_linger(cfg, addr, RESOLVER_CHECK_NAME, RecordType::NS, &clock).await;
+    r.rcode = obs.iter().rev().find_map(|q| q.x_rcode.clone());
+    r.answered = r
+        .rcode
+        .as_deref()
+        .is_some_and(|c| c == "NOERROR" || c == "NXDOMAIN");
+    if r.rcode.is_none() {
+        r.failure = obs
+            .iter()
+            .find_map(|q| q.failure.clone())
+            .or(Some(Failure::Timeout));
+    }
     r
 }

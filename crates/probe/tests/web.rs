@@ -296,3 +296,33 @@ async fn https_control_is_authenticated() {
         .expect("trusted control answers");
     assert_eq!(answer.http_request.status_code, 200);
 }
+
+#[tokio::test]
+async fn a_slow_redirect_chain_has_one_deadline() {
+    // Every hop answers just inside the per-hop timeout, with a redirect to the next: without
+    // an overall deadline the chain costs (max_redirects + 1) × the hop's time.
+    let mut c = cfg(resolver_to("127.0.0.1").await);
+    c.max_redirects = 10;
+    let hop_time = c.timeouts.http.mul_f64(0.8);
+    let addr = tcp_server("127.0.0.1", move |mut s| async move {
+        let head = read_head(&mut s).await;
+        let n: u32 = head
+            .split_whitespace()
+            .nth(1)
+            .and_then(|p| p.trim_start_matches("/hop").parse().ok())
+            .unwrap_or(0);
+        tokio::time::sleep(hop_time).await;
+        let location = format!("Location: /hop{}\r\n", n + 1);
+        let _ = s.write_all(&response("302 Found", &location, "")).await;
+    })
+    .await;
+    let tk = web::measure(&c, &format!("http://site.test:{}/hop0", addr.port()), None).await;
+    assert_eq!(tk.http_experiment_failure, Some(Failure::Timeout));
+    let budget = interfero_probe::chain_budget(&c);
+    let most = (budget.as_secs_f64() / hop_time.as_secs_f64()).ceil() as usize;
+    assert!(
+        tk.requests.len() <= most,
+        "{} hops recorded within a budget of {most}",
+        tk.requests.len()
+    );
+}

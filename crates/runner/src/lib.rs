@@ -100,12 +100,40 @@ pub async fn measure_one(session: &Session, target: &Target, test_start: &str) -
     let mut tk =
         interfero_probe::web::measure(&session.probe, &target.url, session.control.as_deref())
             .await;
-    // Pages may echo the user's address; the control told us what it is. Remove it, then
-    // forget it.
-    if let Some(addr) = tk.control.as_mut().and_then(|c| c.x_client_address.take()) {
-        tk.scrub_address(&addr);
+    // Pages, headers and redirects may echo the user's address: the control told us what it
+    // is, and the device's own global addresses are known. Remove every spelling before
+    // judging (so no evidence quotes it), again from the whole record at the end, then forget
+    // it.
+    let public = tk.control.as_mut().and_then(|c| c.x_client_address.take());
+    let device = device_addresses();
+    let mut forms = interfero_model::scrub::Forms::default();
+    for a in public
+        .iter()
+        .cloned()
+        .chain(device.iter().map(|ip| ip.to_string()))
+    {
+        forms.extend(&a);
     }
+    if !forms.is_empty() {
+        tk.scrub_forms(&forms);
+    }
+    let why_unknown = if session.control.is_none() {
+        "no --control was given"
+    } else if tk.control_failure.is_some() {
+        "the control failed"
+    } else {
+        "the control did not report the address it saw"
+    };
     let mut verdict = judge(&target.url, &tk, &session.context());
+    // A DNS failure may be the configured resolver's own (dead, mistyped, stopped): ask it a
+    // question every resolver answers, and judge again with the answer.
+    if tk.dns_experiment_failure.is_some()
+        && interfero_analysis::reach::explained_by_outage(&verdict)
+    {
+        let r = session.reach.resolver_since(started).await;
+        tk.x_resolver_check = Some((*r).clone());
+        verdict = judge(&target.url, &tk, &session.context());
+    }
     // A failure may be the connection's rather than the site's: ask whether anything at all
     // was reachable, and judge again with the answer (kept in the measurement as evidence).
     if interfero_analysis::reach::explained_by_outage(&verdict) {
@@ -129,7 +157,7 @@ pub async fn measure_one(session: &Session, target: &Target, test_start: &str) -
     if let Some(c) = &target.category_code {
         annotations.insert("category_code".into(), c.clone().into());
     }
-    Measurement {
+    let mut m = Measurement {
         data_format_version: "0.2.0".into(),
         input: target.url.clone(),
         test_name: "web_connectivity".into(),
@@ -146,7 +174,15 @@ pub async fn measure_one(session: &Session, target: &Target, test_start: &str) -
         test_keys: tk,
         verdict: Some(verdict),
         extra: Default::default(),
-    }
+    };
+    m.forget_user(public.as_deref(), device, why_unknown);
+    m
+}
+
+/// This device's global addresses, listed once per process.
+fn device_addresses() -> &'static [std::net::IpAddr] {
+    static ADDRS: std::sync::OnceLock<Vec<std::net::IpAddr>> = std::sync::OnceLock::new();
+    ADDRS.get_or_init(interfero_probe::local::global_addresses)
 }
 
 /// Measures every target, at most `session.parallel` at once, calling `on_done` with each

@@ -1,7 +1,7 @@
 //! Reachability checks for a run: made only when a target fails, shared by the targets that
 //! fail together, so a shutdown costs one check per few seconds rather than one per target.
 
-use interfero_model::Reachability;
+use interfero_model::{Reachability, ResolverCheck};
 use interfero_probe::ProbeConfig;
 use std::sync::Arc;
 use std::time::Instant;
@@ -13,6 +13,7 @@ pub struct Monitor {
     probe: Arc<ProbeConfig>,
     last: Mutex<Option<(Instant, Arc<Reachability>)>>,
     checks: std::sync::atomic::AtomicUsize,
+    resolver: Mutex<Option<(Instant, Arc<ResolverCheck>)>>,
 }
 
 impl Monitor {
@@ -22,6 +23,7 @@ impl Monitor {
             probe,
             last: Mutex::new(None),
             checks: Default::default(),
+            resolver: Mutex::new(None),
         }
     }
 
@@ -44,6 +46,21 @@ impl Monitor {
             .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         *last = Some((started, r.clone()));
         Some(r)
+    }
+
+    /// A check of the configured resolver that started no earlier than `since`, shared like
+    /// [`Monitor::check_since`] (a dead resolver fails every target at once: one check).
+    pub async fn resolver_since(&self, since: Instant) -> Arc<ResolverCheck> {
+        let mut last = self.resolver.lock().await;
+        if let Some((started, r)) = last.as_ref() {
+            if *started >= since {
+                return r.clone();
+            }
+        }
+        let started = Instant::now();
+        let r = Arc::new(interfero_probe::reach::check_resolver(&self.probe).await);
+        *last = Some((started, r.clone()));
+        r
     }
 
     /// How many checks were made.

@@ -44,6 +44,8 @@ pub struct Round {
     pub pending: usize,
     /// The changes the round saw.
     pub changes: Vec<Change>,
+    /// The round's measurements, for a caller that also keeps them elsewhere (`--out`).
+    pub measurements: Vec<Measurement>,
 }
 
 /// The store side of a watch: measurements that could not be written yet, and the ids of the
@@ -215,11 +217,13 @@ pub async fn watch(
             .ok();
         let mut verdicts: Vec<(String, Verdict)> = Vec::new();
         let mut measured = 0;
+        let mut measurements = Vec::new();
         run(session, targets.clone(), stop.clone(), |m| {
             measured += 1;
             if let Some(v) = &m.verdict {
                 verdicts.push((m.input.clone(), v.clone()));
             }
+            measurements.push(m.clone());
             keeper.pending.push((run_id, m));
         })
         .await;
@@ -234,6 +238,7 @@ pub async fn watch(
             measured,
             pending: keeper.pending.len(),
             changes,
+            measurements,
         });
     }
     keeper.flush(None);

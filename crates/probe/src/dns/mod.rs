@@ -133,6 +133,20 @@ pub fn overall_failure(queries: &[DnsQuery]) -> Option<Failure> {
         .or(Some(Failure::DnsNoAnswer))
 }
 
+/// One query of one type: the UDP observation, plus a TCP one when the reply was truncated;
+/// returns at the first reply (a check, not a measurement: later replies are not awaited).
+pub async fn query_no_linger(
+    cfg: &ProbeConfig,
+    resolver: SocketAddr,
+    host: &str,
+    qtype: RecordType,
+    clock: &Clock,
+) -> Vec<DnsQuery> {
+    query_with(cfg, resolver, host, qtype, clock, Linger::Skip)
+        .await
+        .0
+}
+
 /// One query of one type: the UDP observation, plus a TCP one when the reply was truncated.
 pub async fn query(
     cfg: &ProbeConfig,
