@@ -36,6 +36,9 @@ pub struct AddrFacts<'a> {
     pub probe_tcp: Option<Option<Failure>>,
     /// The probe's TLS handshake with the target's name.
     pub probe_tls: Option<&'a TlsHandshake>,
+    /// The probe fetched the page over HTTPS from this endpoint (it sends HTTP only on a
+    /// connection whose certificate validated for the name), whatever its TLS record says.
+    pub served_https: bool,
     /// The control's connect to the same endpoint.
     pub control_tcp: Option<&'a ControlTcp>,
     /// The control's handshake with the same endpoint.
@@ -45,13 +48,36 @@ pub struct AddrFacts<'a> {
 impl AddrFacts<'_> {
     /// The probe completed TLS with a certificate valid for the name here.
     pub fn probe_tls_valid(&self) -> bool {
-        self.probe_tls.is_some_and(|t| t.failure.is_none())
+        self.served_https || self.probe_tls.is_some_and(|t| t.failure.is_none())
     }
 
     /// The control completed TLS with a valid certificate on this endpoint.
     pub fn control_tls_valid(&self) -> bool {
         self.control_tls.is_some_and(|t| t.status)
     }
+}
+
+/// A handshake recorded without an address (some OONI probes leave it empty), tied to `ip`
+/// when it is the only such handshake and `ip` the only address connected on the port.
+fn unaddressed_handshake<'a>(
+    tk: &'a TestKeys,
+    ip: IpAddr,
+    port: u16,
+    named: &dyn Fn(&&'a TlsHandshake) -> bool,
+) -> Option<&'a TlsHandshake> {
+    let mut bare = tk
+        .tls_handshakes
+        .iter()
+        .filter(|t| t.address.is_empty())
+        .filter(|t| named(t));
+    let (one, more) = (bare.next()?, bare.next());
+    let mut connected = tk
+        .tcp_connect
+        .iter()
+        .filter(|c| c.port == port && c.status.success);
+    let (first, other) = (connected.next()?, connected.next());
+    (more.is_none() && other.is_none() && first.ip.parse::<IpAddr>().ok() == Some(ip))
+        .then_some(one)
 }
 
 /// Everything the rules look at.
@@ -209,16 +235,38 @@ impl<'a> Facts<'a> {
                                 .or(Some(Failure::Other("unknown".into())))
                         }
                     });
-                let probe_tls = tk.tls_handshakes.iter().find(|t| {
-                    t.address == ep
-                        && (t.server_name.is_empty() || t.server_name.eq_ignore_ascii_case(&host))
-                });
+                let named = |t: &&TlsHandshake| {
+                    t.server_name.is_empty() || t.server_name.eq_ignore_ascii_case(&host)
+                };
+                let probe_tls = tk
+                    .tls_handshakes
+                    .iter()
+                    .filter(named)
+                    .find(|t| t.address == ep)
+                    .or_else(|| unaddressed_handshake(tk, ip, port, &named));
+                let served_https = https
+                    && tk.requests.iter().any(|rt| {
+                        rt.failure.is_none()
+                            && rt.response.code > 0
+                            && rt
+                                .address
+                                .as_deref()
+                                .and_then(|a| a.parse::<SocketAddr>().ok())
+                                == Some(SocketAddr::new(ip, port))
+                            && url::Url::parse(&rt.request.url).is_ok_and(|u| {
+                                u.scheme() == "https"
+                                    && u.host_str().is_some_and(|h| {
+                                        h.trim_matches(['[', ']']).eq_ignore_ascii_case(&host)
+                                    })
+                            })
+                    });
                 AddrFacts {
                     ip,
                     in_control_dns: control_addrs.contains(&ip),
                     bogon: is_bogon_for(ip, &control_addrs),
                     probe_tcp,
                     probe_tls,
+                    served_https,
                     control_tcp: control
                         .and_then(|c| c.tcp_connect.get(&ep))
                         .filter(|c| c.failure != Some(Failure::DestinationRefused)),

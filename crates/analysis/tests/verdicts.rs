@@ -272,6 +272,20 @@ fn cdn_address_with_valid_tls_is_consistent() {
 }
 
 #[test]
+fn a_cdn_address_tied_to_the_https_fetch_is_consistent_without_a_tls_address() {
+    // Another address of the same CDN than the control's, and a TLS record without an
+    // address (as some OONI probes write it): the page came over HTTPS from that address, so
+    // it serves the name over valid TLS. Not a hijack.
+    let mut o = Obs::site("https://cdn.example/").dns_answer("151.101.65.69");
+    o.tk.tls_handshakes[0].address = String::new();
+    assert_verdict(&o, Status::Accessible, &[]);
+
+    // Without the handshake's address and without the request's, only one connect: still tied.
+    o.tk.requests[0].address = None;
+    assert_verdict(&o, Status::Accessible, &[]);
+}
+
+#[test]
 fn geo_dns_for_plain_http_with_the_same_page() {
     let o = Obs::site("http://cdn.example/").dns_answer("151.101.1.1");
     assert_verdict(&o, Status::Accessible, &[]);
