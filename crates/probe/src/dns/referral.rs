@@ -209,7 +209,11 @@ mod tests {
         m.add_query(Query::query(q.name.clone(), q.qtype));
         m.add_authority(Record::from_rdata(n(zone), 60, RData::NS(NS(n(ns)))));
         if let Some(g) = glue {
-            m.add_additional(Record::from_rdata(n(ns), 60, RData::A(A::from(g))));
+            m.add_additional(Record::from_rdata(
+                n(ns),
+                60,
+                RData::A(A::from(std::net::Ipv4Addr::from(g))),
+            ));
         }
         m.to_vec().unwrap()
     }
