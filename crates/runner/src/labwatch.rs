@@ -108,6 +108,10 @@ pub fn describe(c: &Change) -> String {
             "{at} shutdown_{} (vantage point)",
             if begin { "started" } else { "ended" }
         ),
+        Episode::Delegation { input } => format!(
+            "{at} delegation_{} {input}",
+            if begin { "removed" } else { "restored" }
+        ),
         Episode::Block {
             input,
             status,

@@ -61,6 +61,7 @@ fn key(e: &Episode) -> String {
     match e {
         Episode::Shutdown => String::new(),
         Episode::Block { input, .. } => input.clone(),
+        Episode::Delegation { input } => format!("delegation {input}"),
     }
 }
 
@@ -88,6 +89,7 @@ impl Keeper<'_> {
         };
         let (input, technique) = match episode {
             Episode::Shutdown => (String::new(), None),
+            Episode::Delegation { input } => (input.clone(), Some(Technique::DnsDelegationRemoved)),
             Episode::Block {
                 input, technique, ..
             } => (input.clone(), *technique),
@@ -97,6 +99,8 @@ impl Keeper<'_> {
             (Episode::Shutdown, false) => EventKind::ShutdownEnded,
             (Episode::Block { .. }, true) => EventKind::BlockStarted,
             (Episode::Block { .. }, false) => EventKind::BlockEnded,
+            (Episode::Delegation { .. }, true) => EventKind::DelegationRemoved,
+            (Episode::Delegation { .. }, false) => EventKind::DelegationRestored,
         };
         let evidence = match change {
             Change::Began { evidence, .. } => evidence.clone(),
@@ -145,6 +149,9 @@ fn resume(
     for (id, e) in open {
         let ep = match e.kind {
             EventKind::ShutdownStarted => Episode::Shutdown,
+            EventKind::DelegationRemoved => Episode::Delegation {
+                input: e.input.clone(),
+            },
             _ => Episode::Block {
                 input: e.input.clone(),
                 // The store keeps the technique; the status follows from it.

@@ -67,16 +67,22 @@ pub enum EventKind {
     /// The same interference (artefact or behaviour) began on several networks at about the
     /// same time.
     Coordinated,
+    /// The registry stopped delegating a target's name (a suspended registration).
+    DelegationRemoved,
+    /// The registry delegates the name again.
+    DelegationRestored,
 }
 
 impl EventKind {
     /// Every kind.
-    pub const ALL: [EventKind; 5] = [
+    pub const ALL: [EventKind; 7] = [
         EventKind::BlockStarted,
         EventKind::BlockEnded,
         EventKind::ShutdownStarted,
         EventKind::ShutdownEnded,
         EventKind::Coordinated,
+        EventKind::DelegationRemoved,
+        EventKind::DelegationRestored,
     ];
 
     /// The snake_case name stored and written in JSON.
@@ -87,6 +93,8 @@ impl EventKind {
             EventKind::ShutdownStarted => "shutdown_started",
             EventKind::ShutdownEnded => "shutdown_ended",
             EventKind::Coordinated => "coordinated",
+            EventKind::DelegationRemoved => "delegation_removed",
+            EventKind::DelegationRestored => "delegation_restored",
         }
     }
 
