@@ -58,6 +58,45 @@ impl RootHints {
     }
 }
 
+impl RootHints {
+    /// Parses `--root-hints`: `iana` (the real root servers), `none` (no walk), or a
+    /// comma-separated list of `IP` / `IP:PORT` (a lab's root; the servers it refers to are
+    /// asked on the first entry's port).
+    pub fn parse(s: &str) -> Result<RootHints, String> {
+        match s.trim() {
+            "iana" => return Ok(RootHints::iana()),
+            "none" => return Ok(RootHints::default()),
+            _ => {}
+        }
+        let mut servers = Vec::new();
+        for part in s.split(',').map(str::trim).filter(|p| !p.is_empty()) {
+            let addr = match part.parse::<SocketAddr>() {
+                Ok(a) => a,
+                Err(_) => match part
+                    .trim_matches(|c| c == '[' || c == ']')
+                    .parse::<IpAddr>()
+                {
+                    Ok(ip) => SocketAddr::new(ip, 53),
+                    Err(_) => return Err(format!(
+                        "--root-hints {part:?} is not an IP address or IP:PORT (or use iana, none)"
+                    )),
+                },
+            };
+            if addr.port() == 0 {
+                return Err(format!("--root-hints {part:?}: port 0 cannot be queried"));
+            }
+            servers.push(addr);
+        }
+        let Some(first) = servers.first() else {
+            return Err("--root-hints is empty: give iana, none, or IP[:PORT],...".into());
+        };
+        Ok(RootHints {
+            port: first.port(),
+            servers,
+        })
+    }
+}
+
 /// The walk's bounds.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct WalkBounds {
@@ -348,6 +387,24 @@ impl Walker<'_> {
                 Some(Err(())) => return Err(Failure::DnsMisbehaving),
                 Some(Ok(r)) => return Ok(r),
             }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_root_hints() {
+        assert_eq!(RootHints::parse("iana").unwrap().servers.len(), 13);
+        assert!(RootHints::parse("none").unwrap().servers.is_empty());
+        let h = RootHints::parse("127.0.0.5:5353, 127.0.0.6").unwrap();
+        assert_eq!(h.port, 5353);
+        assert_eq!(h.servers[1], "127.0.0.6:53".parse().unwrap());
+        for bad in ["", "root", "127.0.0.1:0"] {
+            let e = RootHints::parse(bad).unwrap_err();
+            assert!(e.starts_with("--root-hints"), "{e}");
         }
     }
 }
