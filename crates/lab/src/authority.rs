@@ -17,6 +17,7 @@ use crate::world::Shared;
 use hickory_proto::op::{Message, MessageType, OpCode, ResponseCode};
 use hickory_proto::rr::rdata::{A, NS, SOA};
 use hickory_proto::rr::{Name, RData, Record, RecordType};
+use std::collections::HashMap;
 use std::net::Ipv4Addr;
 use std::sync::Arc;
 use tokio::net::UdpSocket;
@@ -153,6 +154,23 @@ pub(crate) fn answer(sh: &Shared, level: Level, query: &[u8]) -> Option<Vec<u8>>
         }
     };
     m.to_vec().ok()
+}
+
+/// Registered domain → delegation, for every site (whatever its `dns`) and the blockpage.
+pub(crate) fn registry(s: &crate::scenario::Scenario) -> HashMap<String, SiteDelegation> {
+    let mut r = HashMap::new();
+    if let Some(d) = registered(crate::pki::BLOCKPAGE_NAME) {
+        r.insert(d, SiteDelegation::Normal);
+    }
+    for site in &s.sites {
+        if let Some(d) = registered(&site.name.to_ascii_lowercase()) {
+            let e = r.entry(d).or_insert(SiteDelegation::Normal);
+            if site.delegation != SiteDelegation::Normal {
+                *e = site.delegation;
+            }
+        }
+    }
+    r
 }
 
 /// Serves one authoritative server over UDP until the world stops.

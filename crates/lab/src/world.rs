@@ -271,23 +271,6 @@ fn zone(
     z
 }
 
-/// Registered domain → delegation, for every site (whatever its `dns`) and the blockpage.
-fn registry(s: &Scenario) -> HashMap<String, SiteDelegation> {
-    let mut r = HashMap::new();
-    if let Some(d) = authority::registered(BLOCKPAGE_NAME) {
-        r.insert(d, SiteDelegation::Normal);
-    }
-    for site in &s.sites {
-        if let Some(d) = authority::registered(&site.name.to_ascii_lowercase()) {
-            let e = r.entry(d).or_insert(SiteDelegation::Normal);
-            if site.delegation != SiteDelegation::Normal {
-                *e = site.delegation;
-            }
-        }
-    }
-    r
-}
-
 impl World {
     /// Starts a userspace world for `scenario` on a fresh loopback block (another block on
     /// AddrInUse).
@@ -341,7 +324,7 @@ impl World {
             };
             let shared = Arc::new(Shared {
                 zone: zone(scenario, &addrs, block_ip(net, 9)),
-                registry: registry(scenario),
+                registry: authority::registry(scenario),
                 conn_count: scenario.sites.iter().map(|_| AtomicU64::new(0)).collect(),
                 scenario: scenario.clone(),
                 pki,

@@ -77,9 +77,11 @@ impl RootHints {
                     .parse::<IpAddr>()
                 {
                     Ok(ip) => SocketAddr::new(ip, 53),
-                    Err(_) => return Err(format!(
+                    Err(_) => {
+                        return Err(format!(
                         "--root-hints {part:?} is not an IP address or IP:PORT (or use iana, none)"
-                    )),
+                    ))
+                    }
                 },
             };
             if addr.port() == 0 {
