@@ -6,7 +6,6 @@
 
 use crate::{run, Session};
 use interfero_analysis::timeline::{Change, Episode, Timeline};
-use interfero_lab::{ScenarioTime, World};
 use interfero_model::{Measurement, Status, Target, Technique, Verdict};
 use interfero_store::{Event, EventId, EventKind, MeasurementStore, RunInfo};
 use std::collections::HashMap;
@@ -20,14 +19,11 @@ pub enum Pace<'a> {
         /// Between round starts.
         interval: Duration,
     },
-    /// A lab world's scenario clock: round `i` runs at `start + i·step`, without waiting.
-    Scenario {
-        /// The world whose clock is set.
-        world: &'a World,
-        /// The first round's time.
-        start: ScenarioTime,
-        /// Scenario seconds between rounds.
-        step: u64,
+    /// A clock the caller drives (a lab world's scenario clock): round `i` runs without
+    /// waiting, once `clock(i)` has set the time, and is stamped with the name it returns.
+    Driven {
+        /// Sets round `i`'s time and names it.
+        clock: &'a (dyn Fn(usize) -> String + Sync),
     },
 }
 
@@ -55,6 +51,8 @@ struct Keeper<'s> {
     pending: Vec<(Option<i64>, Measurement)>,
     open: HashMap<String, EventId>,
     errors: Vec<String>,
+    /// The vantage point's country and network, named in every event.
+    vantage: (String, String),
 }
 
 fn key(e: &Episode) -> String {
@@ -119,6 +117,8 @@ impl Keeper<'_> {
                 started: at.clone(),
                 ended: None,
                 evidence,
+                probe_cc: self.vantage.0.clone(),
+                probe_asn: self.vantage.1.clone(),
             })
         });
         match result {
@@ -128,6 +128,33 @@ impl Keeper<'_> {
             Ok(_) => {}
             Err(e) => self.errors.push(format!("event: {e}")),
         }
+    }
+}
+
+/// One change as text: time, kind, target (and technique), so that changes compare as strings.
+pub fn describe(c: &Change) -> String {
+    let (at, begin, ep) = match c {
+        Change::Began { episode, at, .. } => (at, true, episode),
+        Change::Ended { episode, at } => (at, false, episode),
+    };
+    match ep {
+        Episode::Shutdown => format!(
+            "{at} shutdown_{} (vantage point)",
+            if begin { "started" } else { "ended" }
+        ),
+        Episode::Delegation { input } => format!(
+            "{at} delegation_{} {input}",
+            if begin { "removed" } else { "restored" }
+        ),
+        Episode::Block {
+            input,
+            status,
+            technique,
+        } => format!(
+            "{at} block_{} {input} ({status}{})",
+            if begin { "started" } else { "ended" },
+            technique.map(|t| format!(", {t}")).unwrap_or_default()
+        ),
     }
 }
 
@@ -190,6 +217,10 @@ pub async fn watch(
         pending: Vec::new(),
         open,
         errors,
+        vantage: (
+            session.vantage.probe_cc.clone(),
+            session.vantage.probe_asn.clone(),
+        ),
     };
     let began = Instant::now();
     let mut stop_wait = stop.clone();
@@ -206,11 +237,7 @@ pub async fn watch(
                 }
                 chrono::Utc::now().format("%Y-%m-%d %H:%M:%S").to_string()
             }
-            Pace::Scenario { world, start, step } => {
-                let t = ScenarioTime(start.0 + step * index as u64);
-                world.set_time(t);
-                t.to_string()
-            }
+            Pace::Driven { clock } => clock(index),
         };
         let run_id = store
             .begin_run(&RunInfo {
