@@ -6,6 +6,7 @@ pub mod base64;
 pub mod control;
 pub mod failure;
 pub mod html;
+pub mod incident;
 pub mod measurement;
 pub mod ooni;
 pub mod privacy;

@@ -4,11 +4,16 @@
 //! watching a target over time, and exports measurements as JSON Lines.
 
 mod error;
+pub mod incidents;
 mod schema;
 mod sqlite;
 pub mod synthetic;
 
 pub use error::StoreError;
+pub use incidents::{
+    Audience, AuditEntry, IncidentChange, IncidentFilter, IncidentStore, IncidentStoreError,
+    OnExisting,
+};
 pub use sqlite::SqliteStore;
 
 use interfero_model::{Measurement, Status, Technique};
