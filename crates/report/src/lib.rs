@@ -135,6 +135,8 @@ pub struct Report {
     pub measurement_chart: String,
     /// Incidents dated only to the year (not in the month chart).
     pub year_only: usize,
+    /// Incidents that began before the period (not in the month chart).
+    pub before_period: usize,
     /// The sections, in the seed's order.
     pub sections: Vec<Section>,
     /// The measurement summary.
@@ -273,6 +275,11 @@ pub fn build<S: MeasurementStore + IncidentStore>(
         .iter()
         .filter(|s| s.incident.start.month.is_none())
         .count();
+    let before_period = shown
+        .iter()
+        .filter(|s| s.incident.start.month.is_some())
+        .filter(|s| s.incident.start.last_day() < params.from)
+        .count();
     let month_chart =
         chart::columns("Incidents per month of their start", &labels, &series).render()?;
     let kind_items: Vec<(String, u64, &'static str)> = kinds
@@ -318,6 +325,7 @@ pub fn build<S: MeasurementStore + IncidentStore>(
         kind_chart,
         measurement_chart,
         year_only,
+        before_period,
         sections,
         summary,
         operator: params.audience == Audience::Operator,

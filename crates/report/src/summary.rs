@@ -21,9 +21,9 @@ pub struct Domain {
     pub statuses: Vec<String>,
     /// The techniques seen.
     pub techniques: Vec<String>,
-    /// First measurement showing it.
+    /// Day of the first measurement showing it.
     pub first: String,
-    /// Last measurement showing it.
+    /// Day of the last measurement showing it.
     pub last: String,
     /// How many measurements show it.
     pub count: usize,
@@ -218,6 +218,11 @@ pub fn summarise(
         })
         .collect();
     s.domains = domains.into_values().collect();
+    for d in &mut s.domains {
+        // Days are what a reader compares; the measurements themselves carry the times.
+        d.first.truncate(10);
+        d.last.truncate(10);
+    }
     s.domains
         .sort_by(|a, b| b.count.cmp(&a.count).then(a.domain.cmp(&b.domain)));
     let last_measured = ms.iter().map(|m| m.measurement_start_time.as_str()).max();

@@ -34,6 +34,19 @@ pub fn day_words(s: &str) -> String {
     PartialDate::parse(s).map_or_else(|| s.to_string(), |d| date_words(&d))
 }
 
+/// `7915` as `7,915`.
+pub fn thousands(n: u32) -> String {
+    let digits = n.to_string();
+    let mut out = String::new();
+    for (i, c) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i) % 3 == 0 {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    out
+}
+
 /// A link, when it is safe to make one.
 #[derive(Debug, Clone)]
 pub struct Link {
@@ -96,6 +109,8 @@ pub struct IncidentView {
     pub check: String,
     /// Whether they disagree with it (a warning).
     pub disagrees: bool,
+    /// Whether to show the evidence at all (not for an assault with no evidence entry).
+    pub show_evidence: bool,
     /// Sources.
     pub sources: Vec<Link>,
     /// Codes in other registers.
@@ -154,7 +169,7 @@ pub fn incident(s: &Shown, explorer: Option<&str>) -> IncidentView {
                 .clone()
                 .unwrap_or_else(|| t.kind.as_str().replace('_', " "));
             if let Some(n) = t.count {
-                p = format!("{n} × {p}");
+                p = format!("{} {p}", thousands(n));
             }
             if let Some(r) = &t.role {
                 p.push_str(&format!(" ({})", r.replace('_', " ")));
@@ -290,6 +305,7 @@ pub fn incident(s: &Shown, explorer: Option<&str>) -> IncidentView {
         missing: s.missing.clone(),
         check: s.check.sentence(),
         disagrees: s.check.disagrees(),
+        show_evidence: i.kind.claims_interference() || !i.evidence.is_empty(),
         sources,
         codes,
         badge: (!i.is_public())

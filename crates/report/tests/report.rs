@@ -255,4 +255,8 @@ fn the_pdf_is_printed_by_chromium() {
     let bytes = std::fs::read(&pdf).unwrap();
     assert!(bytes.starts_with(b"%PDF-"));
     assert!(bytes.len() > 20_000, "{} bytes", bytes.len());
+    // To look at it: INTERFERO_REPORT_SAMPLE=/tmp/sample.pdf cargo test -p interfero-report
+    if let Some(keep) = std::env::var_os("INTERFERO_REPORT_SAMPLE") {
+        std::fs::copy(&pdf, keep).unwrap();
+    }
 }
