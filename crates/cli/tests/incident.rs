@@ -61,8 +61,15 @@ fn the_seed_imports_in_one_command_and_bad_files_change_nothing() {
     )
     .unwrap();
     let o = interfero(&db, &["incident", "add", reversed.to_str().unwrap()]);
-    assert!(text(&o).contains("reversed.toml:5: incident x-1: end 2021-05-01 is before start"), "{}", text(&o));
-    assert_eq!(text(&interfero(&db, &["incident", "export", "--format", "json"])), before);
+    assert!(
+        text(&o).contains("reversed.toml:5: incident x-1: end 2021-05-01 is before start"),
+        "{}",
+        text(&o)
+    );
+    assert_eq!(
+        text(&interfero(&db, &["incident", "export", "--format", "json"])),
+        before
+    );
 }
 
 #[test]
@@ -81,8 +88,14 @@ fn a_stored_block_becomes_a_draft_then_a_published_record_in_the_report() {
             verdict: Some(Verdict::new(Status::Blocked, 0.9, "r").with(Technique::TlsTimeout)),
             ..Measurement::default()
         };
-        s.insert_many(run, &[blocked("2021-10-06 08:00:00"), blocked("2021-10-07 08:00:00")])
-            .unwrap();
+        s.insert_many(
+            run,
+            &[
+                blocked("2021-10-06 08:00:00"),
+                blocked("2021-10-07 08:00:00"),
+            ],
+        )
+        .unwrap();
         s.record_event(&Event {
             input: "https://news.example.kz/".into(),
             kind: EventKind::BlockStarted,
@@ -90,6 +103,8 @@ fn a_stored_block_becomes_a_draft_then_a_published_record_in_the_report() {
             started: "2021-10-06 08:00:00".into(),
             ended: None,
             evidence: vec![],
+            probe_cc: "KZ".into(),
+            probe_asn: "AS9198".into(),
         })
         .unwrap();
     }
@@ -98,29 +113,59 @@ fn a_stored_block_becomes_a_draft_then_a_published_record_in_the_report() {
     let id = "kz-2021-10-06-news-example-kz";
     assert!(text(&o).contains(id), "{}", text(&o));
     let show = text(&interfero(&db, &["incident", "show", id]));
-    assert!(show.contains("2 of 2 linked measurements say blocked"), "{show}");
+    assert!(
+        show.contains("2 of 2 linked measurements say blocked"),
+        "{show}"
+    );
     // A draft is the operator's: not in the public list.
     let public = text(&interfero(&db, &["incident", "list", "--public"]));
     assert!(public.contains("0 record(s)"), "{public}");
     let o = interfero(
         &db,
-        &["incident", "edit", id, "--status", "published", "--visibility", "public", "--end", "2021-10-16"],
+        &[
+            "incident",
+            "edit",
+            id,
+            "--status",
+            "published",
+            "--visibility",
+            "public",
+            "--end",
+            "2021-10-16",
+        ],
     );
     assert!(o.status.success(), "{}", text(&o));
     assert!(text(&o).contains("revision 2"));
     let o = interfero(&db, &["incident", "edit", id, "--add-measurement", "9"]);
     assert!(text(&o).contains("does not resolve"), "{}", text(&o));
     let history = text(&interfero(&db, &["incident", "show", id, "--history"]));
-    assert!(history.contains("revision 1") && history.contains("by cli:tester (edit)"), "{history}");
+    assert!(
+        history.contains("revision 1") && history.contains("by cli:tester (edit)"),
+        "{history}"
+    );
     let html = dir.path().join("report.html");
     let o = interfero(
         &db,
-        &["report", "--country", "KZ", "--from", "2021-01-01", "--to", "2021-12-31", "--out", html.to_str().unwrap()],
+        &[
+            "report",
+            "--country",
+            "KZ",
+            "--from",
+            "2021-01-01",
+            "--to",
+            "2021-12-31",
+            "--out",
+            html.to_str().unwrap(),
+        ],
     );
     assert!(o.status.success(), "{}", text(&o));
     let page = std::fs::read_to_string(&html).unwrap();
     assert!(page.contains(&format!("id=\"{id}\"")));
     assert!(page.contains("news.example.kz"));
     let stop = text(&interfero(&db, &["incident", "export", "--format", "stop"]));
-    assert_eq!(stop.lines().count(), 1, "a website block is not a STOP record: {stop}");
+    assert_eq!(
+        stop.lines().count(),
+        1,
+        "a website block is not a STOP record: {stop}"
+    );
 }

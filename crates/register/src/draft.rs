@@ -91,13 +91,16 @@ fn build(event_id: i64, event: &Event, kind: Kind, ms: &[Found]) -> Incident {
         .clone()
         .or_else(|| domain.clone())
         .unwrap_or_else(|| "the vantage point's network".into());
-    let country = most_common(ms.iter().map(|f| f.country.as_str()))
+    let country = Some(event.probe_cc.clone())
+        .filter(|c| c.len() == 2 && c != "ZZ")
+        .or_else(|| most_common(ms.iter().map(|f| f.country.as_str())))
         .filter(|c| c.len() == 2)
         .unwrap_or_else(|| "ZZ".into());
     let mut asns: Vec<String> = ms
         .iter()
         .map(|f| f.network.clone())
-        .filter(|n| n != "AS0")
+        .chain(Some(event.probe_asn.clone()))
+        .filter(|n| !n.is_empty() && n != "AS0")
         .collect();
     asns.sort();
     asns.dedup();
@@ -125,7 +128,7 @@ fn build(event_id: i64, event: &Event, kind: Kind, ms: &[Found]) -> Incident {
         evidence.push(Evidence::Query {
             query: EvidenceQuery {
                 country: Some(country.clone()).filter(|c| c != "ZZ"),
-                network: None,
+                network: Some(event.probe_asn.clone()).filter(|a| !a.is_empty() && a != "AS0"),
                 domain: domain
                     .clone()
                     .or_else(|| Some(event.input.clone()).filter(|i| !i.is_empty())),

@@ -2,16 +2,17 @@
 //! looked up in the store, and a record that claims interference is compared with what the
 //! verdicts of its measurements say.
 //!
-//! Lookups go through [`EvidenceSource`], so the register can be pointed at the store's query
-//! interface (filters by time, country, network, domain; measurement uids) when it lands;
-//! [`StoreSource`] implements it today over `MeasurementStore::measurements` and `events`.
+//! Lookups go through [`EvidenceSource`]; [`StoreSource`] implements it over the store's query
+//! interface (ids, uids, scans by time, country and network, event queries).
 
 use crate::RegisterError;
 use interfero_model::incident::{Evidence, EvidenceQuery, Incident, Kind};
-use interfero_model::{Measurement, Status, Technique};
-use interfero_store::{Event, EventKind, Filter, MeasurementStore, StoreError};
+use interfero_model::{Status, Technique};
+use interfero_store::{
+    Event, EventKind, EventQuery, MeasurementStore, Order, Query, StoreError, Stored,
+};
 use std::collections::BTreeMap;
-use std::sync::OnceLock;
+use std::ops::ControlFlow;
 
 /// A stored measurement, as evidence shows it.
 #[derive(Debug, Clone, PartialEq)]
@@ -88,14 +89,11 @@ pub fn matches(f: &Found, q: &EvidenceQuery) -> bool {
         && in_window(&f.time, q.since.as_deref(), q.until.as_deref())
 }
 
-fn found(id: i64, m: &Measurement) -> Found {
+fn found(s: &Stored) -> Found {
+    let m = &s.measurement;
     Found {
-        id,
-        uid: m
-            .extra
-            .get("measurement_uid")
-            .and_then(|v| v.as_str())
-            .map(str::to_string),
+        id: s.id,
+        uid: Some(s.uid.clone()),
         input: m.input.clone(),
         time: m.measurement_start_time.clone(),
         country: m.probe_cc.clone(),
@@ -109,63 +107,69 @@ fn found(id: i64, m: &Measurement) -> Found {
     }
 }
 
-/// [`EvidenceSource`] over the store's read functions as they are today.
-///
-/// The store's `measurements` and `events` return rows in id order and the store never deletes
-/// a row, so the row ids are 1, 2, 3 ... in that order: the n-th row has id n. The rows are read
-/// once per source (one register command) and kept.
+/// The store query that selects at least what an evidence query does: country, network and
+/// time go to the store; the domain (which includes subdomains here) and the inclusive end
+/// are applied after.
+pub fn store_query(q: &EvidenceQuery) -> Query {
+    Query {
+        since: q.since.clone(),
+        // The store's `until` is exclusive; a bound after every time of the same day.
+        until: q
+            .until
+            .as_ref()
+            .map(|u| format!("{} 23:59:60", u.get(..10).unwrap_or(u))),
+        probe_cc: q.country.clone(),
+        probe_asn: q.network.clone(),
+        ..Default::default()
+    }
+}
+
+/// [`EvidenceSource`] over the store's query interface (`get`, `get_by_uid`, `scan`,
+/// `query_events`), so any backend that passes the store's conformance suite serves it.
 pub struct StoreSource<'a> {
     store: &'a dyn MeasurementStore,
-    measurements: OnceLock<Vec<Found>>,
 }
 
 impl<'a> StoreSource<'a> {
     /// A source over `store`.
     pub fn new(store: &'a dyn MeasurementStore) -> Self {
-        StoreSource {
-            store,
-            measurements: OnceLock::new(),
-        }
-    }
-
-    fn all(&self) -> Result<&[Found], StoreError> {
-        if let Some(all) = self.measurements.get() {
-            return Ok(all);
-        }
-        let rows = self.store.measurements(&Filter::default())?;
-        let all = (1..).zip(&rows).map(|(id, m)| found(id, m)).collect();
-        Ok(self.measurements.get_or_init(|| all))
+        StoreSource { store }
     }
 }
 
+/// At most this many measurements are read for one query (a bounded answer for a page).
+pub const MAX_QUERY: u64 = 100_000;
+
 impl EvidenceSource for StoreSource<'_> {
     fn measurement_by_id(&self, id: i64) -> Result<Option<Found>, StoreError> {
-        let all = self.all()?;
-        Ok(usize::try_from(id - 1)
-            .ok()
-            .and_then(|i| all.get(i))
-            .cloned())
+        Ok(self.store.get(id)?.as_ref().map(found))
     }
 
     fn measurement_by_uid(&self, uid: &str) -> Result<Option<Found>, StoreError> {
-        Ok(self
-            .all()?
-            .iter()
-            .find(|f| f.uid.as_deref() == Some(uid))
-            .cloned())
+        Ok(self.store.get_by_uid(uid)?.as_ref().map(found))
     }
 
     fn query(&self, q: &EvidenceQuery) -> Result<Vec<Found>, StoreError> {
-        Ok(self
-            .all()?
-            .iter()
-            .filter(|f| matches(f, q))
-            .cloned()
-            .collect())
+        let mut out = Vec::new();
+        let mut seen = 0u64;
+        self.store
+            .scan(&store_query(q), Order::Oldest, &mut |s: Stored| {
+                seen += 1;
+                let f = found(&s);
+                if matches(&f, q) {
+                    out.push(f);
+                }
+                if seen >= MAX_QUERY {
+                    ControlFlow::Break(())
+                } else {
+                    ControlFlow::Continue(())
+                }
+            })?;
+        Ok(out)
     }
 
     fn events(&self) -> Result<Vec<(i64, Event)>, StoreError> {
-        Ok((1..).zip(self.store.events()?).collect())
+        self.store.query_events(&EventQuery::default())
     }
 }
 
@@ -190,8 +194,12 @@ pub fn event_measurements(all: &[Found], event: &Event) -> Vec<Found> {
         _ if event.technique == Some(Technique::Throughput) => Status::Throttled,
         _ => Status::Blocked,
     };
+    // An event names its vantage point (unless it spans networks, as `coordinated` does).
+    let cc = Some(event.probe_cc.as_str()).filter(|c| !c.is_empty() && *c != "ZZ");
+    let asn = Some(event.probe_asn.as_str()).filter(|a| !a.is_empty() && *a != "AS0");
     all.iter()
         .filter(|f| f.status == Some(wanted))
+        .filter(|f| cc.is_none_or(|c| f.country == c) && asn.is_none_or(|a| f.network == a))
         .filter(|f| wanted == Status::Offline || f.input == event.input)
         .filter(|f| in_window(&f.time, Some(&event.started), event.ended.as_deref()))
         .cloned()

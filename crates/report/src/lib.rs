@@ -219,14 +219,27 @@ pub fn build<S: MeasurementStore + IncidentStore>(
         .collect::<Result<Vec<_>, _>>()?;
     let from_t = format!("{} 00:00:00", params.from);
     let to_t = format!("{} 23:59:59", params.to);
-    let ms: Vec<_> = store
-        .measurements(&interfero_store::Filter::default())?
+    let mut ms = Vec::new();
+    let query = interfero_store::Query {
+        probe_cc: Some(cc.clone()),
+        since: Some(from_t.clone()),
+        // Exclusive in the store: after every time of the last day.
+        until: Some(format!("{} 23:59:60", params.to)),
+        ..Default::default()
+    };
+    store.scan(&query, interfero_store::Order::Oldest, &mut |s| {
+        ms.push(s.measurement);
+        std::ops::ControlFlow::Continue(())
+    })?;
+    let events: Vec<_> = store
+        .query_events(&interfero_store::EventQuery {
+            until: Some(format!("{} 23:59:60", params.to)),
+            ..Default::default()
+        })?
         .into_iter()
-        .filter(|m| m.probe_cc.eq_ignore_ascii_case(&cc))
-        .filter(|m| m.measurement_start_time >= from_t && m.measurement_start_time <= to_t)
+        .map(|(_, e)| e)
         .collect();
-    let events = store.events()?;
-    let summary = summary::summarise(&ms, &events, &from_t, &to_t, &summary::categories());
+    let summary = summary::summarise(&cc, &ms, &events, &from_t, &to_t, &summary::categories());
     let views: Vec<IncidentView> = shown
         .iter()
         .map(|s| view::incident(s, params.explorer.as_deref()))

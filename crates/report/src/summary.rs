@@ -121,6 +121,7 @@ fn time(s: &str) -> Option<NaiveDateTime> {
 /// Summarises the measurements (already restricted to the country and period) and the events.
 /// `from`/`to` are the period's bounds as `YYYY-MM-DD HH:MM:SS`.
 pub fn summarise(
+    country: &str,
     ms: &[Measurement],
     events: &[Event],
     from: &str,
@@ -158,8 +159,13 @@ pub fn summarise(
         let Some(host) = host.host_str().map(bare) else {
             continue;
         };
+        // The measurement's own test-list category first, else the vendored lists'.
+        let own = interfero_store::query::category_of(m);
         let d = domains.entry(host.clone()).or_insert_with(|| Domain {
-            category: categories.get(&host).cloned().unwrap_or_else(|| "—".into()),
+            category: Some(own)
+                .filter(|c| !c.is_empty())
+                .or_else(|| categories.get(&host).cloned())
+                .unwrap_or_else(|| "—".into()),
             domain: host,
             networks: Vec::new(),
             statuses: Vec::new(),
@@ -249,12 +255,17 @@ pub fn summarise(
                     .unwrap_or(last_measured.unwrap_or(to))
                     .min(to);
                 let start = e.started.as_str().max(from);
-                // Events carry no country: an episode counts when this country's
-                // measurements saw the vantage point offline during it.
-                if !offline
-                    .iter()
-                    .any(|t| *t >= e.started.as_str() && *t <= end)
-                {
+                // An episode counts when its vantage point is in the country or, for events
+                // that name none, when this country's measurements saw it offline.
+                let named = !e.probe_cc.is_empty() && e.probe_cc != "ZZ";
+                let ours = if named {
+                    e.probe_cc.eq_ignore_ascii_case(country)
+                } else {
+                    offline
+                        .iter()
+                        .any(|t| *t >= e.started.as_str() && *t <= end)
+                };
+                if !ours {
                     continue;
                 }
                 let hours = match (time(start), time(end)) {

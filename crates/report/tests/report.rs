@@ -96,6 +96,8 @@ fn store() -> SqliteStore {
             started: "2021-03-05 08:00:00".into(),
             ended: None,
             evidence: vec![],
+            probe_cc: "KZ".into(),
+            probe_asn: "AS9198".into(),
         })
         .unwrap();
     s.end_event(e, "2021-03-05 14:30:00").unwrap();
@@ -106,6 +108,8 @@ fn store() -> SqliteStore {
         started: "2021-07-20 10:00:00".into(),
         ended: None,
         evidence: vec!["same stall on AS9198 and AS48716 within 1 h".into()],
+        probe_cc: "KZ".into(),
+        probe_asn: "AS9198".into(),
     })
     .unwrap();
     let source = StoreSource::new(&s);

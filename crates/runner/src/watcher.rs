@@ -55,6 +55,8 @@ struct Keeper<'s> {
     pending: Vec<(Option<i64>, Measurement)>,
     open: HashMap<String, EventId>,
     errors: Vec<String>,
+    /// The vantage point's country and network, named in every event.
+    vantage: (String, String),
 }
 
 fn key(e: &Episode) -> String {
@@ -115,6 +117,8 @@ impl Keeper<'_> {
                 started: at.clone(),
                 ended: None,
                 evidence,
+                probe_cc: self.vantage.0.clone(),
+                probe_asn: self.vantage.1.clone(),
             })
         });
         match result {
@@ -183,6 +187,10 @@ pub async fn watch(
         pending: Vec::new(),
         open,
         errors,
+        vantage: (
+            session.vantage.probe_cc.clone(),
+            session.vantage.probe_asn.clone(),
+        ),
     };
     let began = Instant::now();
     let mut stop_wait = stop.clone();
