@@ -237,21 +237,19 @@ fn parse_row(c: &Cells<'_>) -> Result<Incident, RegisterError> {
         domains: c.words("domains"),
         services: c.words("services"),
     };
-    let outcome = match c.vocab("outcome", OutcomeKind::parse, OutcomeKind::names)? {
-        None => None,
-        Some(result) => Some(Outcome {
+    let outcome = c
+        .vocab("outcome", OutcomeKind::parse, OutcomeKind::names)?
+        .map(|result| Outcome {
             result,
             text: c.get("outcome_text").to_string(),
-        }),
-    };
-    let official_position = match c.vocab("stance", Stance::parse, Stance::names)? {
-        None => None,
-        Some(stance) => Some(OfficialPosition {
+        });
+    let official_position = c
+        .vocab("stance", Stance::parse, Stance::names)?
+        .map(|stance| OfficialPosition {
             stance,
             justification: c.opt("justification"),
             source: c.opt("position_source"),
-        }),
-    };
+        });
     let ongoing = match c.get("ongoing") {
         "" | "false" | "no" => false,
         "true" | "yes" => true,
