@@ -21,7 +21,7 @@ pub struct ReportArgs {
     #[arg(long)]
     pub to: String,
     /// Write the report here: .html, or .pdf (printed by headless Chromium).
-    #[arg(long, required_unless_present = "pdf")]
+    #[arg(long, required_unless_present_any = ["pdf", "pages"])]
     pub out: Option<PathBuf>,
     /// Also (or only) write the PDF here.
     #[arg(long)]
@@ -29,6 +29,9 @@ pub struct ReportArgs {
     /// Include drafts and restricted records (marked; not for publication).
     #[arg(long)]
     pub operator: bool,
+    /// Also write the record pages here: index.html (with facets) and one page per record.
+    #[arg(long)]
+    pub pages: Option<PathBuf>,
     /// Link each measurement to this explorer (its base URL).
     #[arg(long)]
     pub explorer: Option<String>,
@@ -87,6 +90,11 @@ pub fn report(a: ReportArgs) -> anyhow::Result<ExitCode> {
             tmp.path().to_path_buf()
         }
     };
+    if let Some(dir) = &a.pages {
+        let n =
+            interfero_report::pages::write(dir, &report.title, &report.sections, report.operator)?;
+        println!("{}: index.html and {n} record pages", dir.display());
+    }
     if let Some(p) = &pdf_out {
         pdf::print(&html_path, p)?;
         println!("{}: printed", p.display());

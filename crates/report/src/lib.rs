@@ -6,6 +6,7 @@
 //! Chromium ([`pdf`]).
 
 pub mod chart;
+pub mod pages;
 pub mod pdf;
 pub mod summary;
 mod view;
@@ -143,6 +144,8 @@ pub struct Report {
     pub summary: summary::Summary,
     /// Whether drafts are included (operator report).
     pub operator: bool,
+    /// Whether this is a set of record pages (links between records go to files).
+    pub pages: bool,
 }
 
 fn months(from: &str, to: &str) -> Vec<String> {
@@ -342,6 +345,7 @@ pub fn build<S: MeasurementStore + IncidentStore>(
         sections,
         summary,
         operator: params.audience == Audience::Operator,
+        pages: false,
         params: params.clone(),
     })
 }

@@ -121,6 +121,12 @@ pub struct IncidentView {
     pub context: String,
     /// The family (section).
     pub family: Family,
+    /// The linked measurements per day (or month) by verdict, as SVG, when there are any.
+    pub chart: Option<String>,
+    /// Start date, for sorting and facets (`YYYY-MM-DD`).
+    pub start: String,
+    /// Kind code, for facets.
+    pub kind_code: String,
 }
 
 /// A section of the report: one family of kinds.
@@ -312,7 +318,59 @@ pub fn incident(s: &Shown, explorer: Option<&str>) -> IncidentView {
             .then(|| format!("{} · {}", i.status.as_str(), i.visibility.as_str())),
         context: i.context.join(", ").replace('_', " "),
         family: i.kind.family(),
+        chart: evidence_chart(s),
+        start: i.start.first_day(),
+        kind_code: i.kind.as_str().into(),
     }
+}
+
+/// The record's linked measurements (each once) per day, or per month over more than 62 days,
+/// by what their verdicts say.
+fn evidence_chart(s: &Shown) -> Option<String> {
+    use askama::Template;
+    use interfero_model::Status;
+    use std::collections::BTreeMap;
+    let mut seen = BTreeMap::new();
+    for r in &s.evidence {
+        for f in &r.measurements {
+            seen.insert(f.id, f);
+        }
+    }
+    if seen.is_empty() {
+        return None;
+    }
+    let days: std::collections::BTreeSet<&str> =
+        seen.values().filter_map(|f| f.time.get(..10)).collect();
+    let width = if days.len() > 62 { 7 } else { 10 };
+    let mut slots = BTreeMap::<String, [u64; 3]>::new();
+    for f in seen.values() {
+        let key = f.time.get(..width).unwrap_or(&f.time).to_string();
+        let slot = match f.status {
+            Some(Status::Blocked | Status::Throttled | Status::Intercepted | Status::Offline) => 0,
+            Some(Status::Accessible) => 1,
+            _ => 2,
+        };
+        slots.entry(key).or_insert([0; 3])[slot] += 1;
+    }
+    let labels: Vec<String> = slots
+        .keys()
+        .map(|k| k.get(5..).unwrap_or(k).to_string())
+        .collect();
+    let series = [
+        ("interfered with or offline", "#b2182b", 0),
+        ("accessible", "#4d9221", 1),
+        ("other", "#bababa", 2),
+    ]
+    .iter()
+    .map(|(name, color, i)| crate::chart::Series {
+        name: name.to_string(),
+        color,
+        values: slots.values().map(|v| v[*i]).collect(),
+    })
+    .collect::<Vec<_>>();
+    crate::chart::columns("Linked measurements by verdict", &labels, &series)
+        .render()
+        .ok()
 }
 
 /// The records grouped in the seed's order of sections; empty sections are left out.

@@ -175,7 +175,8 @@ fn the_report_holds_every_seed_incident_its_statistics_charts_and_the_measuremen
         "per-kind table"
     );
     assert!(html.contains("<td>Service blocked</td><td class=\"n\">1</td><td class=\"n\">1</td>"));
-    assert_eq!(html.matches("<svg").count(), 3, "three charts");
+    // Three charts of the report, and one per record with linked measurements (LinkedIn, Hola).
+    assert_eq!(html.matches("<svg").count(), 5, "charts");
     assert!(html.contains("Incidents per month"));
     for section in [
         "Violence and Harassment",
@@ -263,4 +264,28 @@ fn the_pdf_is_printed_by_chromium() {
     if let Some(keep) = std::env::var_os("INTERFERO_REPORT_SAMPLE") {
         std::fs::copy(&pdf, keep).unwrap();
     }
+}
+
+#[test]
+fn record_pages_have_an_index_with_facets_and_each_record_with_its_evidence_chart() {
+    let s = store();
+    let report = build(&s, &params(Audience::Public)).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let n =
+        interfero_report::pages::write(dir.path(), &report.title, &report.sections, false).unwrap();
+    assert_eq!(n, report.incident_count);
+    let index = std::fs::read_to_string(dir.path().join("index.html")).unwrap();
+    assert!(index.contains("href=\"kz-2021-07-linkedin-blocked.html\""));
+    assert!(index.contains("Website blocked (3)"), "kind facet");
+    let linkedin =
+        std::fs::read_to_string(dir.path().join("kz-2021-07-linkedin-blocked.html")).unwrap();
+    assert!(linkedin.contains("<svg") && linkedin.contains("Linked measurements by verdict"));
+    assert!(linkedin.contains("2 of 2 linked measurements say blocked"));
+    let blocked = std::fs::read_to_string(
+        dir.path()
+            .join("kz-2021-02-hrd-coalition-site-blocked.html"),
+    )
+    .unwrap();
+    assert!(blocked.contains("href=\"kz-2021-02-hrd-coalition-removal-demand.html\""));
+    assert!(!dir.path().join("kz-2021-draft-not-public.html").exists());
 }
