@@ -435,6 +435,9 @@ fn show(a: ShowArgs) -> anyhow::Result<()> {
     }
     for r in &s.evidence {
         println!("  - {}", t(&r.label));
+        if matches!(r.evidence, Evidence::Measurement { .. }) {
+            continue;
+        }
         for f in r.measurements.iter().take(20) {
             println!(
                 "      {}",

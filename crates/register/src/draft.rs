@@ -3,7 +3,7 @@
 //! person then adds what measurements cannot know (who ordered it, what officials said) and
 //! publishes it.
 
-use crate::evidence::{event_measurements, host_of, EvidenceSource, Found};
+use crate::evidence::{event_measurements, event_window, host_of, EvidenceSource, Found};
 use crate::RegisterError;
 use interfero_model::incident::{
     Evidence, EvidenceQuery, Extent, Incident, Kind, NetworkScope, PartialDate, Place,
@@ -52,8 +52,8 @@ pub fn from_event(source: &dyn EvidenceSource, event_id: i64) -> Result<Incident
         .find(|(id, _)| *id == event_id)
         .ok_or_else(|| {
             RegisterError::NotFound(format!(
-                "event {event_id} is not in the database (`interfero incident draft` lists none \
-                 with that id; see the events with `interfero watch` or `correlate --record`)"
+                "event {event_id} is not in the database (events are recorded by `interfero \
+                 watch` and `interfero correlate --record`)"
             ))
         })?;
     let kind = match (event.kind, event.technique) {
@@ -75,12 +75,37 @@ pub fn from_event(source: &dyn EvidenceSource, event_id: i64) -> Result<Incident
             )))
         }
     };
+    let (since, until) = event_window(event);
     let all = source.query(&EvidenceQuery {
-        since: Some(event.started.clone()),
-        until: event.ended.clone(),
+        since: since.map(str::to_string),
+        until: until.map(str::to_string),
         ..Default::default()
     })?;
     let ms: Vec<Found> = event_measurements(&all, event);
+    if since.is_none() {
+        // A lab event (scenario clock): the episode is dated by its measurements.
+        let (Some(first), Some(last)) = (ms.first(), ms.last()) else {
+            return Err(RegisterError::NotFound(format!(
+                "event {event_id} is dated {} (not UTC) and no stored measurement of its target                  shows it: there is nothing to date the draft by",
+                event.started
+            )));
+        };
+        let mut dated = event.clone();
+        dated.started = first.time.clone();
+        dated.ended = event.ended.as_ref().map(|_| last.time.clone());
+        let mut d = build(event_id, &dated, kind, &ms);
+        d.summary.push_str(&format!(
+            " The event is dated on the lab's scenario clock ({}{}); the dates are its \
+             measurements'.",
+            event.started,
+            event
+                .ended
+                .as_deref()
+                .map(|e| format!(" to {e}"))
+                .unwrap_or_default()
+        ));
+        return Ok(d);
+    }
     Ok(build(event_id, event, kind, &ms))
 }
 
@@ -90,7 +115,7 @@ fn build(event_id: i64, event: &Event, kind: Kind, ms: &[Found]) -> Incident {
     let what = service
         .clone()
         .or_else(|| domain.clone())
-        .unwrap_or_else(|| "the vantage point's network".into());
+        .unwrap_or_else(|| kind.as_str().into());
     let country = Some(event.probe_cc.clone())
         .filter(|c| c.len() == 2 && c != "ZZ")
         .or_else(|| most_common(ms.iter().map(|f| f.country.as_str())))
@@ -115,6 +140,7 @@ fn build(event_id: i64, event: &Event, kind: Kind, ms: &[Found]) -> Incident {
         .map(|t| t.as_str())
         .unwrap_or("no technique named");
     let title = match kind {
+        Kind::Shutdown if asns.is_empty() => "Shutdown seen from the vantage point".into(),
         Kind::Shutdown => format!("Shutdown seen from {}", asns.join(", ")),
         Kind::Throttling => format!("Throttling of {what}"),
         _ => format!("Block of {what} ({technique})"),

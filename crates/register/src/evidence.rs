@@ -201,9 +201,27 @@ pub fn event_measurements(all: &[Found], event: &Event) -> Vec<Found> {
         .filter(|f| f.status == Some(wanted))
         .filter(|f| cc.is_none_or(|c| f.country == c) && asn.is_none_or(|a| f.network == a))
         .filter(|f| wanted == Status::Offline || f.input == event.input)
-        .filter(|f| in_window(&f.time, Some(&event.started), event.ended.as_deref()))
+        .filter(|f| {
+            let (since, until) = event_window(event);
+            in_window(&f.time, since, until)
+        })
         .cloned()
         .collect()
+}
+
+/// An event's window as the measurements' times can be compared with it. The lab's watch
+/// writes its events on the scenario clock (`d1 00:00`), not in UTC: such an event has no
+/// usable window, and its measurements are those of its target with the status it is about.
+pub fn event_window(event: &Event) -> (Option<&str>, Option<&str>) {
+    let utc = |t: &str| crate::validate::valid_time(t);
+    if utc(&event.started) {
+        (
+            Some(event.started.as_str()),
+            event.ended.as_deref().filter(|e| utc(e)),
+        )
+    } else {
+        (None, None)
+    }
 }
 
 fn event_measurements_from(
@@ -211,23 +229,16 @@ fn event_measurements_from(
     event: &Event,
 ) -> Result<Vec<Found>, StoreError> {
     // Every measurement of the period, of the target when there is one.
+    let (since, until) = event_window(event);
     let mut q = EvidenceQuery {
-        since: Some(event.started.clone()),
-        until: event.ended.clone(),
+        since: since.map(str::to_string),
+        until: until.map(str::to_string),
         ..Default::default()
     };
     if !event.input.is_empty() {
         q.domain = host_of(&event.input).or_else(|| Some(event.input.clone()));
     }
-    let candidates = if event.input.is_empty() {
-        source.query(&EvidenceQuery {
-            domain: None,
-            ..q.clone()
-        })
-    } else {
-        source.query(&q)
-    };
-    // A query needs a field for validation, not here: the source filters what it is given.
+    let candidates = source.query(&q);
     Ok(event_measurements(&candidates?, event))
 }
 

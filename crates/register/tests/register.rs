@@ -527,3 +527,59 @@ fn the_public_sees_only_published_public_records_and_edits_are_audited() {
     );
     assert_eq!(history[1].record.visibility, Visibility::Restricted);
 }
+
+#[test]
+fn a_lab_event_on_the_scenario_clock_is_dated_by_its_measurements() {
+    let s = SqliteStore::open_in_memory().unwrap();
+    let run = s.begin_run(&RunInfo::default()).unwrap();
+    let url = "https://hola-news.test:8443/";
+    s.insert_many(
+        run,
+        &[
+            measurement(url, "2026-12-02 14:29:55", "AS0", Status::Accessible, None),
+            measurement(
+                url,
+                "2026-12-02 14:29:57",
+                "AS0",
+                Status::Blocked,
+                Some(Technique::TlsTimeout),
+            ),
+            measurement(
+                url,
+                "2026-12-02 14:29:59",
+                "AS0",
+                Status::Blocked,
+                Some(Technique::TlsTimeout),
+            ),
+        ],
+    )
+    .unwrap();
+    // As `lab watch` records it: scenario time, unnamed vantage point.
+    s.record_event(&Event {
+        input: url.into(),
+        kind: EventKind::BlockStarted,
+        technique: Some(Technique::TlsTimeout),
+        started: "d1 00:00".into(),
+        ended: None,
+        evidence: vec![],
+        probe_cc: "ZZ".into(),
+        probe_asn: "AS0".into(),
+    })
+    .unwrap();
+    let source = StoreSource::new(&s);
+    let d = draft::from_event(&source, 1).unwrap();
+    assert_eq!(d.start.to_string(), "2026-12-02");
+    assert!(d.ongoing);
+    assert!(
+        d.summary.contains("scenario clock (d1 00:00)"),
+        "{}",
+        d.summary
+    );
+    let linked = d
+        .evidence
+        .iter()
+        .filter(|e| matches!(e, Evidence::Measurement { .. }))
+        .count();
+    assert_eq!(linked, 2);
+    interfero_register::save_one(&d, &s, &source, &CHANGE, OnExisting::Refuse).unwrap();
+}

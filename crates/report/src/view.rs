@@ -247,9 +247,11 @@ pub fn incident(s: &Shown, explorer: Option<&str>) -> IncidentView {
                     text: r.label.clone(),
                     href,
                 },
+                // A measurement entry's label already says it all.
                 measurements: r
                     .measurements
                     .iter()
+                    .filter(|_| !matches!(r.evidence, Evidence::Measurement { .. }))
                     .take(20)
                     .map(|f| measurement_link(f, explorer))
                     .collect(),
