@@ -4,7 +4,7 @@ use crate::run::{default_db, finish, Sink};
 use anyhow::Context as _;
 use clap::Subcommand;
 use interfero_lab::{Scenario, WorldKind};
-use interfero_runner::lab::Lab;
+use interfero_lab_run::lab::Lab;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -144,7 +144,7 @@ pub async fn lab(cmd: LabCmd) -> anyhow::Result<ExitCode> {
             markdown,
             binary,
         } => {
-            let plan = interfero_runner::siege::Plan {
+            let plan = interfero_lab_run::siege::Plan {
                 idle,
                 slow,
                 requests,
@@ -180,9 +180,9 @@ pub async fn lab(cmd: LabCmd) -> anyhow::Result<ExitCode> {
             markdown,
         } => {
             let s = scenario(&name)?;
-            let eval = interfero_runner::locate::evaluate(
+            let eval = interfero_lab_run::locate::evaluate(
                 &s,
-                interfero_runner::locate::PATHS,
+                interfero_lab_run::locate::PATHS,
                 runs,
                 |rows| {
                     for r in rows {
@@ -219,7 +219,7 @@ pub async fn lab(cmd: LabCmd) -> anyhow::Result<ExitCode> {
             db,
             json,
             markdown,
-        } => crate::watch::lab_watch(&scenario, step, rounds, db, json, markdown).await,
+        } => crate::labwatch::lab_watch(&scenario, step, rounds, db, json, markdown).await,
         LabCmd::Bench(args) => crate::benchcmd::bench(args).await,
         LabCmd::BenchWorld {
             targets,
@@ -326,7 +326,7 @@ async fn up(name: &str, world: WorldKind) -> anyhow::Result<ExitCode> {
 }
 
 async fn siege(
-    plan: interfero_runner::siege::Plan,
+    plan: interfero_lab_run::siege::Plan,
     markdown: Option<PathBuf>,
     binary: Option<PathBuf>,
 ) -> anyhow::Result<ExitCode> {
@@ -346,12 +346,12 @@ async fn siege(
         plan.clients,
         bin.display()
     );
-    let report = interfero_runner::siege::run(&bin, plan).await?;
+    let report = interfero_lab_run::siege::run(&bin, plan).await?;
     let command = format!(
         "interfero lab siege --idle {} --slow {} --requests {} --clients {}",
         plan.idle, plan.slow, plan.requests, plan.clients
     );
-    let text = report.markdown(&command, &interfero_runner::usage::machine());
+    let text = report.markdown(&command, &interfero_lab_run::usage::machine());
     println!("{text}");
     if let Some(p) = markdown {
         std::fs::write(&p, &text).with_context(|| format!("cannot write {}", p.display()))?;

@@ -2,6 +2,7 @@
 //! keep the evidence. This binary parses arguments and prints; the work is in the crates.
 
 mod analyze;
+#[cfg(feature = "lab")]
 mod benchcmd;
 mod canaries;
 mod compare;
@@ -10,8 +11,12 @@ mod correlate;
 mod escape;
 mod exit;
 mod incident;
+#[cfg(feature = "lab")]
 mod labcmd;
+#[cfg(feature = "lab")]
 mod labeval;
+#[cfg(feature = "lab")]
+mod labwatch;
 mod print;
 mod report;
 mod run;
@@ -60,6 +65,7 @@ enum Cmd {
     /// The country report (HTML, PDF) from the register and the measurements of a period.
     Report(report::ReportArgs),
     /// The censor lab: a censor with known rules, to see and prove the verdicts.
+    #[cfg(feature = "lab")]
     Lab {
         #[command(subcommand)]
         cmd: labcmd::LabCmd,
@@ -95,6 +101,7 @@ fn main() -> ExitCode {
             Cmd::Correlate(a) => correlate::correlate(a),
             Cmd::Incident { cmd } => incident::incident(cmd),
             Cmd::Report(a) => report::report(a),
+            #[cfg(feature = "lab")]
             Cmd::Lab { cmd } => labcmd::lab(cmd).await,
         }
     });

@@ -3,8 +3,8 @@
 //! techniques).
 
 use interfero_lab::{Scenario, ScenarioTime};
+use interfero_lab_run::lab::Lab;
 use interfero_model::Status;
-use interfero_runner::lab::Lab;
 
 async fn eval(name: &str) -> Vec<String> {
     eval_at(name, None).await
@@ -18,7 +18,7 @@ async fn eval_at(name: &str, at: Option<&str>) -> Vec<String> {
         lab.world
             .set_time(ScenarioTime::parse(t).expect("scenario time"));
     }
-    let interfero_runner::lab::Evaluation {
+    let interfero_lab_run::lab::Evaluation {
         report, results, ..
     } = lab.eval().await;
     assert!(!results.is_empty(), "{name}: nothing measured");

@@ -6,8 +6,8 @@
 
 use interfero_lab::kernel::{self, lab_namespaces};
 use interfero_lab::{LabTarget, Scenario, WorldKind};
+use interfero_lab_run::lab::Lab;
 use interfero_model::{Measurement, Technique};
-use interfero_runner::lab::Lab;
 use std::collections::BTreeMap;
 
 fn available() -> bool {
@@ -28,7 +28,7 @@ async fn eval(name: &str, kind: WorldKind) -> (interfero_lab::score::Report, See
     let s = Scenario::builtin(name).expect("built-in scenario");
     let lab = Lab::start_in(&s, kind).await.expect("lab starts");
     let tag = lab.kernel().map(|k| k.tag().to_string());
-    let interfero_runner::lab::Evaluation {
+    let interfero_lab_run::lab::Evaluation {
         report, results, ..
     } = lab.eval().await;
     let results: Vec<(LabTarget, Measurement)> = results;

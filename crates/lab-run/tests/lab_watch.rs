@@ -3,10 +3,10 @@
 //! measurement is lost, not during the shutdown and not when the store fails for a while.
 
 use interfero_lab::{Scenario, ScenarioTime};
+use interfero_lab_run::lab::Lab;
+use interfero_lab_run::labwatch::watch_lab;
 use interfero_model::Measurement;
 use interfero_model::Verdict;
-use interfero_runner::lab::Lab;
-use interfero_runner::labwatch::watch_lab;
 use interfero_store::{
     Axis, Bucket, Event, EventId, EventKind, EventQuery, Filter, MeasurementId, MeasurementStore,
     Page, PageRequest, Query, RunId, RunInfo, SqliteStore, StoreError, Stored,

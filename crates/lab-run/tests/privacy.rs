@@ -1,9 +1,9 @@
 //! Every measurement says how its user's address was scrubbed, and says so plainly when it
 //! could not be (no control to report the public address). Lab on loopback.
 
+use interfero_lab_run::lab::Lab;
 use interfero_model::Target;
-use interfero_runner::lab::Lab;
-use interfero_runner::{measure_one, Session};
+use interfero_session::{measure_one, Session};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn each_record_says_whether_the_address_could_be_scrubbed() {

@@ -2,10 +2,11 @@
 //! scored against the events the censor's rules imply at the same round times.
 
 use crate::lab::Lab;
-use crate::watcher::{watch, Pace, Round};
-use interfero_analysis::timeline::{Change, Episode, Timeline};
+use interfero_analysis::timeline::Timeline;
 use interfero_lab::ScenarioTime;
 use interfero_model::{Target, Verdict};
+pub use interfero_session::watcher::describe;
+use interfero_session::watcher::{watch, Pace, Round};
 use interfero_store::MeasurementStore;
 use serde::Serialize;
 use tokio::sync::watch as signal;
@@ -97,29 +98,6 @@ impl WatchScore {
     }
 }
 
-/// One change as text: time, kind, target (and technique), so that changes compare as strings.
-pub fn describe(c: &Change) -> String {
-    let (at, begin, ep) = match c {
-        Change::Began { episode, at, .. } => (at, true, episode),
-        Change::Ended { episode, at } => (at, false, episode),
-    };
-    match ep {
-        Episode::Shutdown => format!(
-            "{at} shutdown_{} (vantage point)",
-            if begin { "started" } else { "ended" }
-        ),
-        Episode::Block {
-            input,
-            status,
-            technique,
-        } => format!(
-            "{at} block_{} {input} ({status}{})",
-            if begin { "started" } else { "ended" },
-            technique.map(|t| format!(", {t}")).unwrap_or_default()
-        ),
-    }
-}
-
 /// Runs `rounds` rounds `step` scenario seconds apart from `start`, stores into `store`, and
 /// scores the changes seen against those the rules imply.
 pub async fn watch_lab(
@@ -143,11 +121,12 @@ pub async fn watch_lab(
     let before = store.count().unwrap_or(0);
     let (_keep, stop) = signal::channel(false);
     let mut seen = Vec::new();
-    let pace = Pace::Scenario {
-        world: &lab.world,
-        start,
-        step,
+    let clock = |i: usize| {
+        let t = ScenarioTime(start.0 + step * i as u64);
+        lab.world.set_time(t);
+        t.to_string()
     };
+    let pace = Pace::Driven { clock: &clock };
     let store_errors = watch(
         &lab.session,
         targets.clone(),

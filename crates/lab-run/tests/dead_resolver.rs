@@ -2,10 +2,10 @@
 //! the resolver it was configured with, and the analysis judges nothing blocked on DNS when
 //! that resolver answers no question at all. Against the lab's censor and control, on loopback.
 
+use interfero_lab_run::lab::Lab;
 use interfero_model::{Measurement, Status, Target, Technique};
 use interfero_probe::{ProbeConfig, Resolver};
-use interfero_runner::lab::Lab;
-use interfero_runner::{reach::Monitor, run, Session};
+use interfero_session::{reach::Monitor, run, Session};
 use std::net::SocketAddr;
 use std::sync::Arc;
 

@@ -4,13 +4,13 @@
 //! and memory can be told apart from the servers it measures.
 
 use crate::usage;
-use crate::{run, Session, Vantage};
 use interfero_lab::bench::{BenchWorld, Kind};
 use interfero_lab::score::{score, Report};
 use interfero_lab::{LabError, LabTarget, World};
 use interfero_model::{Status, Target, Verdict};
 use interfero_probe::{ControlClient, ProbeConfig, Resolver};
 use interfero_server::{measurer_fn, serve_control, Limits};
+use interfero_session::{run, Session, Vantage};
 use serde::{Deserialize, Serialize};
 use std::io::Write;
 use std::net::SocketAddr;
@@ -221,13 +221,13 @@ pub async fn measure(
     // targets fail, shared between them) is measured by the accuracy suite.
     let probe = Arc::new(probe_config(info));
     let session = Session {
-        reach: Arc::new(crate::reach::Monitor::new(probe.clone())),
+        reach: Arc::new(interfero_session::reach::Monitor::new(probe.clone())),
         probe,
         control: Some(Arc::new(control)),
         parallel,
         vantage: Vantage::default(),
         annotations: Default::default(),
-        state_roots: crate::shipped_state_roots(),
+        state_roots: interfero_session::shipped_state_roots(),
     };
     let truth: std::collections::HashMap<&str, (Kind, LabTarget)> = bench
         .scenario

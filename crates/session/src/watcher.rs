@@ -6,7 +6,6 @@
 
 use crate::{run, Session};
 use interfero_analysis::timeline::{Change, Episode, Timeline};
-use interfero_lab::{ScenarioTime, World};
 use interfero_model::{Measurement, Status, Target, Technique, Verdict};
 use interfero_store::{Event, EventId, EventKind, MeasurementStore, RunInfo};
 use std::collections::HashMap;
@@ -20,14 +19,11 @@ pub enum Pace<'a> {
         /// Between round starts.
         interval: Duration,
     },
-    /// A lab world's scenario clock: round `i` runs at `start + i·step`, without waiting.
-    Scenario {
-        /// The world whose clock is set.
-        world: &'a World,
-        /// The first round's time.
-        start: ScenarioTime,
-        /// Scenario seconds between rounds.
-        step: u64,
+    /// A clock the caller drives (a lab world's scenario clock): round `i` runs without
+    /// waiting, once `clock(i)` has set the time, and is stamped with the name it returns.
+    Driven {
+        /// Sets round `i`'s time and names it.
+        clock: &'a (dyn Fn(usize) -> String + Sync),
     },
 }
 
@@ -131,6 +127,29 @@ impl Keeper<'_> {
     }
 }
 
+/// One change as text: time, kind, target (and technique), so that changes compare as strings.
+pub fn describe(c: &Change) -> String {
+    let (at, begin, ep) = match c {
+        Change::Began { episode, at, .. } => (at, true, episode),
+        Change::Ended { episode, at } => (at, false, episode),
+    };
+    match ep {
+        Episode::Shutdown => format!(
+            "{at} shutdown_{} (vantage point)",
+            if begin { "started" } else { "ended" }
+        ),
+        Episode::Block {
+            input,
+            status,
+            technique,
+        } => format!(
+            "{at} block_{} {input} ({status}{})",
+            if begin { "started" } else { "ended" },
+            technique.map(|t| format!(", {t}")).unwrap_or_default()
+        ),
+    }
+}
+
 /// Episodes still open in the store (a watch that was stopped), to resume from.
 fn resume(
     store: &dyn MeasurementStore,
@@ -207,11 +226,7 @@ pub async fn watch(
                 }
                 chrono::Utc::now().format("%Y-%m-%d %H:%M:%S").to_string()
             }
-            Pace::Scenario { world, start, step } => {
-                let t = ScenarioTime(start.0 + step * index as u64);
-                world.set_time(t);
-                t.to_string()
-            }
+            Pace::Driven { clock } => clock(index),
         };
         let run_id = store
             .begin_run(&RunInfo {

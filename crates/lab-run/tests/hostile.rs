@@ -2,7 +2,7 @@
 //! asserted is counted, not timed: every body kept is within the cap, every verdict is right,
 //! and no task the run started outlives it.
 
-use interfero_runner::lab::Lab;
+use interfero_lab_run::lab::Lab;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn endless_and_drip_servers_stay_within_per_target_bounds() {

@@ -6,13 +6,13 @@
 //! router), the control measures from the servers namespace (its traffic never does), and the
 //! control's API listens on the client namespace's loopback, as an out-of-band channel.
 
-use crate::{run, Session, Vantage};
 use interfero_lab::score::{score, Report};
 use interfero_lab::{KernelNet, KernelOptions, LabError, LabTarget, Scenario, World, WorldKind};
 use interfero_model::addr::Scope;
 use interfero_model::{Measurement, Target};
 use interfero_probe::{ControlClient, ProbeConfig, Resolver, Timeouts};
 use interfero_server::{measurer_fn, serve_control, Limits};
+use interfero_session::{run, Session, Vantage};
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::sync::Arc;
 use std::time::Duration;
@@ -204,7 +204,7 @@ impl Lab {
         let mut annotations = serde_json::Map::new();
         annotations.insert("lab_scenario".into(), scenario.name.clone().into());
         let session = Session {
-            reach: Arc::new(crate::reach::Monitor::new(probe.clone())),
+            reach: Arc::new(interfero_session::reach::Monitor::new(probe.clone())),
             probe,
             control: Some(Arc::new(control)),
             parallel: 64,
@@ -272,7 +272,8 @@ impl Lab {
             if svc.truth.supported.is_err() {
                 continue;
             }
-            let parts = crate::service::parts(&svc.endpoints, results.iter().map(|(_, m)| m));
+            let parts =
+                interfero_session::service::parts(&svc.endpoints, results.iter().map(|(_, m)| m));
             judged.push((
                 svc.truth,
                 interfero_analysis::service::judge_service(&parts),

@@ -5,7 +5,7 @@
 
 use interfero_lab::kernel::{self, lab_namespaces};
 use interfero_lab::{KernelOptions, Scenario};
-use interfero_runner::lab::Lab;
+use interfero_lab_run::lab::Lab;
 
 fn available() -> bool {
     match kernel::check() {

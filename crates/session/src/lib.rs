@@ -1,19 +1,11 @@
 //! A measurement session: targets go through the probe concurrently, each measurement is judged
 //! by the analysis and handed to the caller (who stores and prints it) as soon as it is done, so
-//! an interrupted run keeps everything measured so far.
+//! an interrupted run keeps everything measured so far. The product's runs only: the lab's
+//! orchestration lives in `interfero-lab-run`, and nothing here depends on the lab.
 
-pub mod bench;
-pub mod bench_report;
 pub mod hosts;
-pub mod ideal;
-pub mod lab;
-pub mod labwatch;
-pub mod locate;
 pub mod reach;
 pub mod service;
-pub mod siege;
-pub mod throughput;
-pub mod usage;
 pub mod watcher;
 
 use interfero_analysis::trust::StateRoots;

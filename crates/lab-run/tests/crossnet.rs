@@ -3,9 +3,9 @@
 
 use interfero_analysis::crossnet::correlate;
 use interfero_lab::Scenario;
+use interfero_lab_run::lab::Lab;
 use interfero_model::{Target, Technique};
-use interfero_runner::lab::Lab;
-use interfero_runner::{run, Vantage};
+use interfero_session::{run, Vantage};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_same_interception_root_on_two_networks_is_linked() {
