@@ -5,7 +5,7 @@ use anyhow::Context as _;
 use clap::Subcommand;
 use interfero_lab::{Scenario, WorldKind};
 use interfero_lab_run::lab::Lab;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 /// The lab's subcommands.
@@ -13,7 +13,8 @@ use std::process::ExitCode;
 pub enum LabCmd {
     /// Start a Kazakhstan-flavoured censor on loopback, measure it, show the verdicts.
     Demo {
-        /// SQLite database for the results (default: the same as `interfero run`).
+        /// SQLite database for the lab's invented measurements (default: `lab.db` beside
+        /// `interfero run`'s database; never that database itself).
         #[arg(long)]
         db: Option<PathBuf>,
         /// Also write the measurements as JSONL here.
@@ -73,7 +74,8 @@ pub enum LabCmd {
         /// Rounds to run.
         #[arg(long, default_value_t = 27)]
         rounds: usize,
-        /// Keep the rounds and events in this SQLite database (default: in memory).
+        /// Keep the rounds and events in this SQLite database (default: in memory; never
+        /// `interfero run`'s database).
         #[arg(long)]
         db: Option<PathBuf>,
         /// Print the score as JSON.
@@ -130,6 +132,42 @@ pub fn scenario(name: &str) -> anyhow::Result<Scenario> {
         return Ok(Scenario::from_path(name)?);
     }
     Ok(Scenario::builtin(name)?)
+}
+
+/// The database a lab run keeps its measurements in: `given`, or `lab.db` beside the user's
+/// database `user` — never `user` itself, so that nothing reading the user's measurements
+/// (an explorer, a collector, a report) can mistake the lab's invented ones for a network's.
+pub fn lab_db(given: Option<PathBuf>, user: &Path) -> anyhow::Result<PathBuf> {
+    let p = match given {
+        Some(p) => p,
+        None => {
+            let beside = user.with_file_name("lab.db");
+            if same_file(&beside, user) {
+                user.with_file_name("lab-demo.db")
+            } else {
+                beside
+            }
+        }
+    };
+    if same_file(&p, user) {
+        anyhow::bail!(
+            "--db {} is your measurements' database: the lab's invented measurements are kept \
+             apart; give another file (the default is lab.db beside it)",
+            p.display()
+        );
+    }
+    Ok(p)
+}
+
+/// Whether `a` and `b` name the same file (the same path, or the same existing file).
+fn same_file(a: &Path, b: &Path) -> bool {
+    if a == b {
+        return true;
+    }
+    match (std::fs::canonicalize(a), std::fs::canonicalize(b)) {
+        (Ok(x), Ok(y)) => x == y,
+        _ => false,
+    }
 }
 
 /// Runs a lab subcommand.
@@ -250,8 +288,14 @@ async fn demo(db: Option<PathBuf>, out: Option<PathBuf>) -> anyhow::Result<ExitC
         "measuring {} targets through the censor, with a control beside it",
         targets.len()
     );
-    let db = db.unwrap_or_else(default_db);
-    let mut sink = Sink::open(out.as_deref(), Some(&db), "lab demo", &lab.session.vantage)?;
+    let db = lab_db(db, &default_db())?;
+    // The run says it is the lab's (and every measurement names its scenario in
+    // `annotations.lab_scenario`).
+    let note = format!(
+        "lab demo: scenario {} (invented measurements, not a network)",
+        s.name
+    );
+    let mut sink = Sink::open(out.as_deref(), Some(&db), &note, &lab.session.vantage)?;
     crate::run::measure_into(&lab.session, targets, &mut sink, false).await;
     finish(&sink, false, out.as_deref(), Some(&db));
     println!("\nexplore: `interfero lab eval --scenario kz-demo` scores these verdicts against the censor's rules;");
@@ -358,4 +402,30 @@ async fn siege(
         eprintln!("written to {}", p.display());
     }
     Ok(ExitCode::SUCCESS)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_lab_never_writes_into_the_users_database() {
+        let dir = tempfile::tempdir().unwrap();
+        let user = dir.path().join("interfero.db");
+        assert_eq!(lab_db(None, &user).unwrap(), dir.path().join("lab.db"));
+        let mine = dir.path().join("mine.db");
+        assert_eq!(lab_db(Some(mine.clone()), &user).unwrap(), mine);
+        assert!(lab_db(Some(user.clone()), &user).is_err());
+        // The same file by another spelling, once it exists.
+        std::fs::write(&user, b"").unwrap();
+        let other = dir.path().join(".").join("interfero.db");
+        let e = lab_db(Some(other), &user).unwrap_err().to_string();
+        assert!(e.contains("kept apart"), "{e}");
+        // A user whose own database is called lab.db.
+        let named = dir.path().join("lab.db");
+        assert_eq!(
+            lab_db(None, &named).unwrap(),
+            dir.path().join("lab-demo.db")
+        );
+    }
 }

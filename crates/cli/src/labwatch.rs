@@ -17,6 +17,11 @@ pub async fn lab_watch(
     markdown: Option<PathBuf>,
 ) -> anyhow::Result<ExitCode> {
     let s = crate::labcmd::scenario(name)?;
+    // Never into the user's measurements (checked before the world starts).
+    let db = match db {
+        Some(p) => Some(crate::labcmd::lab_db(Some(p), &crate::run::default_db())?),
+        None => None,
+    };
     let lab = interfero_lab_run::lab::Lab::start(&s).await?;
     let store = match &db {
         Some(p) => SqliteStore::open(p)?,

@@ -1,82 +1,25 @@
-//! The control (test helper) endpoint and its limits.
+//! The control (test helper): OONI's Web Connectivity helper protocol at `POST /`, what it
+//! accepts (`Limits`), and what measures (`ControlMeasurer`, given by the caller).
 
-use crate::auth::Tokens;
-use crate::limits::{Admission, ClientKey, FairGate, RateLimiter, Refusal};
-pub(crate) use crate::serving::error;
-use crate::serving::{read_body, ClientAddr};
-use crate::ServerError;
+mod limits;
+mod measurer;
+
+pub use limits::Limits;
+pub use measurer::{measurer_fn, ControlMeasurer, FnMeasurer};
+
+use crate::shared::auth::Tokens;
+use crate::shared::errors::{error, too_many, unauthorized, ServerError};
+use crate::shared::limits::{ClientKey, FairGate, RateLimiter, Refusal};
+use crate::shared::serving::{read_body, ClientAddr};
 use axum::extract::{DefaultBodyLimit, Request, State};
 use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::{Json, Router};
-use interfero_model::{ControlRequest, ControlResponse};
+use interfero_model::ControlRequest;
 use std::future::Future;
 use std::net::IpAddr;
-use std::pin::Pin;
 use std::sync::Arc;
-use std::time::Duration;
-
-/// Whatever measures a control request from this vantage point.
-pub trait ControlMeasurer: Send + Sync + 'static {
-    /// Measures what the request asks for and reports what was seen.
-    fn answer(&self, req: ControlRequest) -> Pin<Box<dyn Future<Output = ControlResponse> + Send>>;
-}
-
-/// A [`ControlMeasurer`] made from an async function (see [`measurer_fn`]).
-pub struct FnMeasurer<F>(F);
-
-/// Turns `|req| async { ... }` into a [`ControlMeasurer`], e.g. to wrap the probe's helper.
-pub fn measurer_fn<F, Fut>(f: F) -> FnMeasurer<F>
-where
-    F: Fn(ControlRequest) -> Fut + Send + Sync + 'static,
-    Fut: Future<Output = ControlResponse> + Send + 'static,
-{
-    FnMeasurer(f)
-}
-
-impl<F, Fut> ControlMeasurer for FnMeasurer<F>
-where
-    F: Fn(ControlRequest) -> Fut + Send + Sync + 'static,
-    Fut: Future<Output = ControlResponse> + Send + 'static,
-{
-    fn answer(&self, req: ControlRequest) -> Pin<Box<dyn Future<Output = ControlResponse> + Send>> {
-        Box::pin((self.0)(req))
-    }
-}
-
-/// What one control server accepts.
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub struct Limits {
-    /// The largest request body accepted, in bytes (larger ones get 413).
-    pub max_body_bytes: usize,
-    /// How long a client may take to send its body (408 beyond).
-    pub body_timeout: Duration,
-    /// Measurements at once, per client and in total, and each client's request rate.
-    pub admission: Admission,
-    /// How long a request may take, waiting included, before it gets 504.
-    pub deadline: Duration,
-}
-
-impl Default for Limits {
-    /// 64 KiB bodies sent within 10 s; 32 measurements at once, 8 of them for one client
-    /// with 32 more waiting; 20 requests a second per client after a burst of 100; 30 s per
-    /// request.
-    fn default() -> Self {
-        Limits {
-            max_body_bytes: 64 * 1024,
-            body_timeout: Duration::from_secs(10),
-            admission: Admission {
-                max_concurrent: 32,
-                per_client_concurrent: 8,
-                per_client_queue: 32,
-                rate_per_sec: 20.0,
-                burst: 100.0,
-            },
-            deadline: Duration::from_secs(30),
-        }
-    }
-}
 
 #[derive(Clone)]
 struct AppState {
@@ -146,32 +89,6 @@ async fn not_found() -> Response {
         StatusCode::NOT_FOUND,
         "no such endpoint; POST / for the control".into(),
     )
-}
-
-/// 429 with `Retry-After`.
-pub(crate) fn too_many(r: Refusal) -> Response {
-    let secs = r.retry_after_secs();
-    let msg = match r {
-        Refusal::Rate(_) => format!("too many requests from your address; retry in {secs} s"),
-        Refusal::Queue => "too many of your requests are waiting; retry later".to_string(),
-    };
-    let mut resp = error(StatusCode::TOO_MANY_REQUESTS, msg);
-    resp.headers_mut()
-        .insert(header::RETRY_AFTER, header::HeaderValue::from(secs));
-    resp
-}
-
-/// 401 asking for a bearer token.
-pub(crate) fn unauthorized() -> Response {
-    let mut resp = error(
-        StatusCode::UNAUTHORIZED,
-        "this server needs a bearer token (Authorization: Bearer ...)".into(),
-    );
-    resp.headers_mut().insert(
-        header::WWW_AUTHENTICATE,
-        header::HeaderValue::from_static("Bearer"),
-    );
-    resp
 }
 
 async fn control(State(state): State<AppState>, req: Request) -> Response {

@@ -7,12 +7,13 @@
 //! The accept loop is written here on hyper's connection API instead of `axum::serve`, which
 //! offers none of these bounds.
 
-use crate::limits::ClientKey;
+use crate::shared::errors::{error, ServerError};
+use crate::shared::limits::ClientKey;
 use axum::body::{Body, Bytes};
 use axum::extract::ConnectInfo;
 use axum::http::{HeaderMap, Request, StatusCode};
-use axum::response::{IntoResponse, Response};
-use axum::{Json, Router};
+use axum::response::Response;
+use axum::Router;
 use hyper::body::Incoming;
 use hyper_util::rt::{TokioIo, TokioTimer};
 use std::collections::HashMap;
@@ -99,24 +100,6 @@ pub fn raise_descriptor_limit() {
             let _ = libc::setrlimit(libc::RLIMIT_NOFILE, &lim);
         }
     }
-}
-
-/// Why a server could not start or stopped with an error.
-#[derive(Debug, thiserror::Error)]
-pub enum ServerError {
-    /// Accepting or serving connections failed.
-    #[error("the server failed: {0}")]
-    Serve(#[source] std::io::Error),
-    /// The TLS certificate or key could not be used.
-    #[error("cannot use the TLS {what} {path}: {reason}")]
-    Tls {
-        /// `certificate` or `key`.
-        what: &'static str,
-        /// The file.
-        path: String,
-        /// Why.
-        reason: String,
-    },
 }
 
 /// A TLS configuration from a PEM certificate chain and a PEM private key (HTTP/1.1).
@@ -372,11 +355,6 @@ fn canonical(ip: IpAddr) -> IpAddr {
         IpAddr::V6(v6) => v6.to_ipv4_mapped().map_or(ip, IpAddr::V4),
         v4 => v4,
     }
-}
-
-/// A JSON error answer: `{"error": message}`.
-pub fn error(status: StatusCode, message: String) -> Response {
-    (status, Json(serde_json::json!({ "error": message }))).into_response()
 }
 
 /// Reads a request body of at most `cap` bytes within `within`: 413 beyond the cap, 408 when a
