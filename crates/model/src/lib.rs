@@ -8,6 +8,7 @@ pub mod csv;
 pub mod delegation;
 pub mod failure;
 pub mod html;
+pub mod incident;
 pub mod measurement;
 pub mod ooni;
 pub mod privacy;

@@ -4,6 +4,7 @@
 //! watching a target over time, and exports measurements as JSON Lines.
 
 mod error;
+pub mod incidents;
 pub mod query;
 mod schema;
 mod sqlite;
@@ -12,6 +13,10 @@ pub mod synthetic;
 mod uid;
 
 pub use error::StoreError;
+pub use incidents::{
+    Audience, AuditEntry, IncidentChange, IncidentFilter, IncidentStore, IncidentStoreError,
+    OnExisting,
+};
 pub use query::{
     Axis, Bucket, Counts, Cursor, EventQuery, Order, Page, PageRequest, Query, Stored, MAX_PAGE,
 };
