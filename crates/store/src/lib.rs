@@ -3,11 +3,13 @@
 //! trait later. The store also keeps events (a block begins or ends, a shutdown starts) for
 //! watching a target over time, and exports measurements as JSON Lines.
 
+pub mod captures;
 mod error;
 mod schema;
 mod sqlite;
 pub mod synthetic;
 
+pub use captures::{CaptureEntry, CaptureIndex};
 pub use error::StoreError;
 pub use sqlite::SqliteStore;
 
@@ -67,16 +69,22 @@ pub enum EventKind {
     /// The same interference (artefact or behaviour) began on several networks at about the
     /// same time.
     Coordinated,
+    /// An archived page went away (404/410, redirect home, soft 404, or gone only here).
+    ContentRemoved,
+    /// An archived page's content changed (text altered, image swapped, page replaced).
+    ContentChanged,
 }
 
 impl EventKind {
     /// Every kind.
-    pub const ALL: [EventKind; 5] = [
+    pub const ALL: [EventKind; 7] = [
         EventKind::BlockStarted,
         EventKind::BlockEnded,
         EventKind::ShutdownStarted,
         EventKind::ShutdownEnded,
         EventKind::Coordinated,
+        EventKind::ContentRemoved,
+        EventKind::ContentChanged,
     ];
 
     /// The snake_case name stored and written in JSON.
@@ -87,6 +95,8 @@ impl EventKind {
             EventKind::ShutdownStarted => "shutdown_started",
             EventKind::ShutdownEnded => "shutdown_ended",
             EventKind::Coordinated => "coordinated",
+            EventKind::ContentRemoved => "content_removed",
+            EventKind::ContentChanged => "content_changed",
         }
     }
 
