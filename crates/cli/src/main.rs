@@ -2,6 +2,7 @@
 //! keep the evidence. This binary parses arguments and prints; the work is in the crates.
 
 mod analyze;
+mod archivecmd;
 mod benchcmd;
 mod canaries;
 mod compare;
@@ -50,6 +51,8 @@ enum Cmd {
     /// Re-judge stored measurements (ours, or OONI's own JSON).
     #[command(after_help = exit::HELP)]
     Analyze(analyze::AnalyzeArgs),
+    /// Capture pages and keep them as WARC (from here and from the control); export them.
+    Archive(archivecmd::ArchiveArgs),
     /// The censor lab: a censor with known rules, to see and prove the verdicts.
     Lab {
         #[command(subcommand)]
@@ -85,6 +88,7 @@ fn main() -> ExitCode {
             Cmd::Watch(a) => watch::watch(a).await,
             Cmd::Correlate(a) => correlate::correlate(a),
             Cmd::Lab { cmd } => labcmd::lab(cmd).await,
+            Cmd::Archive(a) => archivecmd::archive(a).await,
         }
     });
     match result {

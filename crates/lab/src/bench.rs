@@ -265,6 +265,7 @@ fn build(name: &str, list: Vec<Kind>, rtt_ms: u32) -> BenchWorld {
             cdn: kind == Kind::Cdn,
             dns: SiteDns::Normal,
             uplink_kbps: None,
+            pages: Vec::new(),
         };
         match kind {
             Kind::Dynamic => site.kind = SiteKind::Dynamic,

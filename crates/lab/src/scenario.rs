@@ -17,6 +17,7 @@ const BUILTIN: &[(&str, &str)] = &[
     ("kz-demo", include_str!("../scenarios/kz-demo.toml")),
     ("kz-shutdown", include_str!("../scenarios/kz-shutdown.toml")),
     ("kz-watch", include_str!("../scenarios/kz-watch.toml")),
+    ("kz-archive", include_str!("../scenarios/kz-archive.toml")),
     (
         "throttle-sweep",
         include_str!("../scenarios/throttle-sweep.toml"),
@@ -148,6 +149,9 @@ pub struct Site {
     /// this rate (a slow honest server).
     #[serde(default)]
     pub uplink_kbps: Option<u32>,
+    /// Pages whose content changes on a schedule (for `lab archive`), served at their paths.
+    #[serde(default)]
+    pub pages: Vec<crate::content::PageSpec>,
 }
 
 /// What an origin does (all of it for every client, except `captcha`).

@@ -51,6 +51,7 @@ fn canary_site() -> Site {
         cdn: false,
         dns: SiteDns::Normal,
         uplink_kbps: None,
+        pages: Vec::new(),
     }
 }
 const FIRST_SITE: u8 = 10;

@@ -2,11 +2,13 @@
 //! by the analysis and handed to the caller (who stores and prints it) as soon as it is done, so
 //! an interrupted run keeps everything measured so far.
 
+pub mod archiving;
 pub mod bench;
 pub mod bench_report;
 pub mod hosts;
 pub mod ideal;
 pub mod lab;
+pub mod labarchive;
 pub mod labwatch;
 pub mod locate;
 pub mod reach;
