@@ -98,22 +98,26 @@ impl Keeper {
                 out.push(kept);
                 continue;
             };
+            if now.page().is_none() && !self.pages.contains_key(url) {
+                out.push(kept); // nothing to compare with yet, nor to learn from
+                continue;
+            }
             let Some(state) = self.pages.get_mut(url) else {
                 // First sight: a second capture right away teaches the site's own variation.
                 let again = capture(cfg, url, Vantage::Probe, self.cap).await;
+                // Kept too: it is the evidence of what the page varies by itself.
+                self.keep(&again, &mut errors);
                 let mut variation = Variation::default();
                 variation.learn(&now, &again);
-                if now.page().is_some() {
-                    self.pages.insert(
-                        url.clone(),
-                        PageState {
-                            baseline: now,
-                            baseline_id: id,
-                            variation,
-                            gone_here: false,
-                        },
-                    );
-                }
+                self.pages.insert(
+                    url.clone(),
+                    PageState {
+                        baseline: now,
+                        baseline_id: id,
+                        variation,
+                        gone_here: false,
+                    },
+                );
                 out.push(kept);
                 continue;
             };
@@ -175,6 +179,9 @@ impl Keeper {
                 // redirects to) varies in its own ways: learn them from a second capture.
                 let again = capture(cfg, url, Vantage::Probe, self.cap).await;
                 state.variation.learn(&now, &again);
+                if let Err(e) = self.archive.put(&again) {
+                    errors.push(format!("{url}: capture not kept: {e}"));
+                }
                 state.baseline = now;
                 state.baseline_id = id;
             }
