@@ -125,20 +125,24 @@ impl Archive {
         for r in &info {
             out.write_all(&gzip_member(r).map_err(err)?).map_err(err)?;
         }
+        // Each capture after the ones its revisits refer to (which hold the payloads in full),
+        // each once.
         let mut done = BTreeSet::new();
-        let mut queue: Vec<String> = ids.to_vec();
-        while let Some(id) = queue.pop() {
-            if !done.insert(id.clone()) {
-                continue;
+        for id in ids {
+            let mut first = Vec::new();
+            for rc in self.read(id)? {
+                first.extend(
+                    rc.revisits
+                        .iter()
+                        .filter_map(|(_, d)| self.payload_capture(d)),
+                );
             }
-            for rc in self.read(&id)? {
-                for (_, d) in &rc.revisits {
-                    if let Some(first) = self.payload_capture(d) {
-                        queue.push(first);
-                    }
+            first.push(id.clone());
+            for c in first {
+                if done.insert(c.clone()) {
+                    out.write_all(&self.raw(&c)?).map_err(err)?;
                 }
             }
-            out.write_all(&self.raw(&id)?).map_err(err)?;
         }
         Ok(done.len())
     }

@@ -22,7 +22,7 @@ pub struct ArchiveScore {
     pub step: u64,
     /// URLs captured each round.
     pub urls: usize,
-    /// Captures kept (vantage and control, first-sight repeats included).
+    /// Captures kept at the rounds (vantage and control; the learning repeats not counted).
     pub kept: usize,
     /// Changes the schedule and the rules imply, as `TIME KIND URL (ATTRIBUTION)`.
     pub expected: Vec<String>,
