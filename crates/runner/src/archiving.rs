@@ -10,6 +10,7 @@
 use interfero_analysis::change::{attribute, compare, Attribution, ChangeKind, Variation};
 use interfero_archive::{digest, Archive};
 use interfero_model::capture::{Capture, Vantage};
+use interfero_model::scrub::Forms;
 use interfero_model::ControlRequest;
 use interfero_probe::capture::capture;
 use interfero_probe::{ControlClient, ProbeConfig};
@@ -78,10 +79,15 @@ impl Keeper {
         let mut out = Vec::new();
         let mut errors = Vec::new();
         for url in urls {
-            let (now, control_now) = tokio::join!(
+            let (mut now, (control_now, public)) = tokio::join!(
                 capture(cfg, url, Vantage::Probe, self.cap),
                 control_capture(control, url)
             );
+            // Pages echo the visitor's address: every spelling of it (as the control saw it)
+            // and of the device's own addresses is replaced before anything is kept, as in
+            // measurements. The archived copy is the scrubbed one; its digests are of that.
+            let forms = address_forms(public.as_deref());
+            scrub(&mut now, &forms);
             let id = self.keep(&now, &mut errors);
             let control_id = control_now.as_ref().and_then(|c| self.keep(c, &mut errors));
             let page = now.page();
@@ -104,7 +110,8 @@ impl Keeper {
             }
             let Some(state) = self.pages.get_mut(url) else {
                 // First sight: a second capture right away teaches the site's own variation.
-                let again = capture(cfg, url, Vantage::Probe, self.cap).await;
+                let mut again = capture(cfg, url, Vantage::Probe, self.cap).await;
+                scrub(&mut again, &forms);
                 // Kept too: it is the evidence of what the page varies by itself.
                 self.keep(&again, &mut errors);
                 let mut variation = Variation::default();
@@ -177,7 +184,8 @@ impl Keeper {
             if change.is_some() {
                 // A new version (or another page, such as the home page a removed article
                 // redirects to) varies in its own ways: learn them from a second capture.
-                let again = capture(cfg, url, Vantage::Probe, self.cap).await;
+                let mut again = capture(cfg, url, Vantage::Probe, self.cap).await;
+                scrub(&mut again, &forms);
                 state.variation.learn(&now, &again);
                 if let Err(e) = self.archive.put(&again) {
                     errors.push(format!("{url}: capture not kept: {e}"));
@@ -228,18 +236,98 @@ pub fn entry(c: &Capture, id: &str) -> CaptureEntry {
     }
 }
 
-/// The control's capture of `url`, when there is a control and it answered with one.
-async fn control_capture(control: Option<&ControlClient>, url: &str) -> Option<Capture> {
+/// The control's capture of `url` when there is a control and it answered with one, and the
+/// address it saw the probe come from (to scrub, never kept).
+async fn control_capture(
+    control: Option<&ControlClient>,
+    url: &str,
+) -> (Option<Capture>, Option<String>) {
     let req = ControlRequest {
         http_request: url.to_string(),
         x_capture: true,
         ..ControlRequest::default()
     };
-    let resp = control?.query(&req).await.ok()?;
+    let Some(control) = control else {
+        return (None, None);
+    };
+    let Ok(resp) = control.query(&req).await else {
+        return (None, None);
+    };
     // The control's copy is another party's report: keep it as its capture, marked as the
     // control's whatever it says.
-    resp.x_capture.map(|mut c| {
+    let copy = resp.x_capture.map(|mut c| {
         c.vantage = Vantage::Control;
         c
-    })
+    });
+    (copy, resp.x_client_address)
+}
+
+/// Every spelling of the user's public address (when known) and the device's addresses.
+fn address_forms(public: Option<&str>) -> Forms {
+    let mut forms = Forms::default();
+    for a in public
+        .map(str::to_string)
+        .into_iter()
+        .chain(crate::device_addresses().iter().map(|ip| ip.to_string()))
+    {
+        forms.extend(&a);
+    }
+    forms
+}
+
+/// Replaces the addresses in every URL, header and body of a capture.
+pub fn scrub(c: &mut Capture, forms: &Forms) {
+    if forms.is_empty() {
+        return;
+    }
+    let s = |v: &mut String| {
+        if let Some(x) = forms.scrub_str(v) {
+            *v = x;
+        }
+    };
+    s(&mut c.url);
+    for e in &mut c.exchanges {
+        s(&mut e.url);
+        for (_, v) in e
+            .request_headers
+            .iter_mut()
+            .chain(e.response_headers.iter_mut())
+        {
+            s(v);
+        }
+        if let Some(b) = forms.scrub_bytes(&e.body) {
+            e.body = b;
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use interfero_model::capture::Exchange;
+
+    #[test]
+    fn the_users_address_is_scrubbed_from_every_part_of_a_capture() {
+        let mut forms = Forms::default();
+        forms.extend("203.0.113.7");
+        let mut c = Capture {
+            url: "https://echo.example/?ip=203.0.113.7".into(),
+            exchanges: vec![Exchange {
+                url: "https://echo.example/?ip=203.0.113.7".into(),
+                status: 200,
+                response_headers: vec![("X-Seen".into(), "203-0-113-7".into())],
+                body: b"<p>Your address: 203.0.113.7</p>".to_vec(),
+                ..Exchange::default()
+            }],
+            ..Capture::default()
+        };
+        scrub(&mut c, &forms);
+        let all =
+            serde_json::to_string(&c).unwrap() + &String::from_utf8_lossy(&c.exchanges[0].body);
+        assert!(
+            !all.contains("203.0.113.7") && !all.contains("203-0-113-7"),
+            "{all}"
+        );
+        assert!(String::from_utf8_lossy(&c.exchanges[0].body).contains("[probe-address]"));
+    }
 }

@@ -182,7 +182,7 @@ pub async fn measure_one(session: &Session, target: &Target, test_start: &str) -
 }
 
 /// This device's global addresses, listed once per process.
-fn device_addresses() -> &'static [std::net::IpAddr] {
+pub(crate) fn device_addresses() -> &'static [std::net::IpAddr] {
     static ADDRS: std::sync::OnceLock<Vec<std::net::IpAddr>> = std::sync::OnceLock::new();
     ADDRS.get_or_init(interfero_probe::local::global_addresses)
 }
