@@ -254,8 +254,7 @@ fn list(url: Option<String>, db: Option<PathBuf>) -> anyhow::Result<ExitCode> {
 
 /// The archive side of `watch --archive`: a capture round every `interval` until `stop`.
 pub async fn watch_archive(
-    cfg: ProbeConfig,
-    control: Option<Arc<ControlClient>>,
+    session: &interfero_runner::Session,
     urls: Vec<String>,
     db: PathBuf,
     store: &dyn MeasurementStore,
@@ -279,7 +278,8 @@ pub async fn watch_archive(
             _ = stop.wait_for(|s| *s) => break,
         }
         let at = chrono::Utc::now().format("%Y-%m-%d %H:%M:%S").to_string();
-        let (kept, errors) = keeper.round(&cfg, control.as_deref(), &urls, &at).await;
+        let control = session.control.as_deref();
+        let (kept, errors) = keeper.round(&session.probe, control, &urls, &at).await;
         for k in kept {
             if let Some(e) = k.event {
                 println!(

@@ -112,14 +112,12 @@ pub async fn watch(args: WatchArgs) -> anyhow::Result<ExitCode> {
     let archiving = async {
         match (&db, args.archive) {
             (Some(db), true) => {
-                let cfg = (*session.probe).clone();
-                let (control, every) = (session.control.clone(), args.interval);
-                let stop = stop.clone();
+                let (every, stop) = (args.interval, stop.clone());
+                let db = db.clone();
                 crate::archivecmd::watch_archive(
-                    cfg,
-                    control,
+                    &session,
                     urls,
-                    db.clone(),
+                    db,
                     &store,
                     every,
                     args.rounds,

@@ -68,7 +68,7 @@ impl PageSpec {
                         .is_some_and(|f| f <= t)
             })
             .map(|(_, v)| v)
-            .last()
+            .next_back()
     }
 
     /// Each version change: when, and what it is.
@@ -97,14 +97,13 @@ impl Version {
     }
 }
 
+/// An answer: status, extra headers, body.
+pub(crate) type Answer = (u16, Vec<(String, String)>, Vec<u8>);
+
 static COUNTER: AtomicU64 = AtomicU64::new(0);
 
 /// The answer for `path` at `t`, when the site has such a page: status, extra headers, body.
-pub(crate) fn serve(
-    pages: &[PageSpec],
-    path: &str,
-    t: ScenarioTime,
-) -> Option<(u16, Vec<(String, String)>, Vec<u8>)> {
+pub(crate) fn serve(pages: &[PageSpec], path: &str, t: ScenarioTime) -> Option<Answer> {
     let spec = pages.iter().find(|p| p.path == path)?;
     let v = spec.version_at(t)?;
     if let Some(to) = &v.redirect_to {
@@ -162,8 +161,8 @@ mod tests {
             vec![(ScenarioTime::at(4, 0, 0), Expected::Removed)]
         );
         let t = ScenarioTime::at(1, 0, 0);
-        let a = serve(&[s.clone()], "/a", t).unwrap();
-        let b = serve(&[s.clone()], "/a", t).unwrap();
+        let a = serve(std::slice::from_ref(&s), "/a", t).unwrap();
+        let b = serve(std::slice::from_ref(&s), "/a", t).unwrap();
         assert_ne!(a.2, b.2, "a varying page differs on every request");
         assert!(serve(&[s], "/b", t).is_none());
     }
