@@ -5,8 +5,8 @@ use anyhow::Context;
 use clap::{Args, Subcommand};
 use interfero_archive::Archive;
 use interfero_probe::{load_ca_file, ControlClient, ProbeConfig, Resolver};
-use interfero_runner::archiving::Keeper;
-use interfero_store::{CaptureIndex, MeasurementStore, SqliteStore};
+use interfero_session::archiving::Keeper;
+use interfero_store::{CaptureIndex, MeasurementStore};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::Arc;
@@ -254,7 +254,7 @@ fn list(url: Option<String>, db: Option<PathBuf>) -> anyhow::Result<ExitCode> {
 
 /// The archive side of `watch --archive`: a capture round every `interval` until `stop`.
 pub async fn watch_archive(
-    session: &interfero_runner::Session,
+    session: &interfero_session::Session,
     urls: Vec<String>,
     db: PathBuf,
     store: &dyn MeasurementStore,
@@ -266,7 +266,8 @@ pub async fn watch_archive(
         Ok(x) => x,
         Err(e) => return vec![format!("archive: {e}")],
     };
-    let mut keeper = Keeper::new(archive, Some(index), interfero_probe::capture::DEFAULT_CAP);
+    let mut keeper = Keeper::new(archive, Some(index), interfero_probe::capture::DEFAULT_CAP)
+        .with_vantage(&session.vantage.probe_cc, &session.vantage.probe_asn);
     let began = tokio::time::Instant::now();
     let mut all_errors = Vec::new();
     for i in 0.. {
@@ -284,7 +285,7 @@ pub async fn watch_archive(
             if let Some(e) = k.event {
                 println!(
                     "  archive: {}",
-                    crate::escape::terminal(&interfero_runner::labarchive::describe(&e))
+                    crate::escape::terminal(&interfero_session::archiving::describe(&e))
                 );
                 if let Err(err) = store.record_event(&e) {
                     all_errors.push(format!("archive event not stored: {err}"));
@@ -297,6 +298,7 @@ pub async fn watch_archive(
 }
 
 /// `interfero lab archive`: pages that change on a schedule, archived and scored.
+#[cfg(feature = "lab")]
 pub async fn lab_archive(
     name: &str,
     step: Duration,
@@ -305,17 +307,17 @@ pub async fn lab_archive(
     markdown: Option<PathBuf>,
 ) -> anyhow::Result<ExitCode> {
     let s = crate::labcmd::scenario(name)?;
-    let lab = interfero_runner::lab::Lab::start(&s).await?;
+    let lab = interfero_lab_run::lab::Lab::start(&s).await?;
     let tmp = tempfile::tempdir().context("cannot make a temporary directory")?;
     let db = tmp.path().join("lab.db");
-    let store = SqliteStore::open(&db)?;
+    let store = interfero_store::SqliteStore::open(&db)?;
     let index = CaptureIndex::open(&db)?;
     eprintln!(
         "archiving `{}` for {rounds} rounds, the scenario clock {} apart",
         s.name,
         humantime::format_duration(step)
     );
-    let score = interfero_runner::labarchive::archive_lab(
+    let score = interfero_lab_run::labarchive::archive_lab(
         &lab,
         &archive_dir(&db),
         Some(index),

@@ -3,6 +3,7 @@
 
 mod analyze;
 mod archivecmd;
+#[cfg(feature = "lab")]
 mod benchcmd;
 mod canaries;
 mod compare;
@@ -10,8 +11,12 @@ mod control;
 mod correlate;
 mod escape;
 mod exit;
+#[cfg(feature = "lab")]
 mod labcmd;
+#[cfg(feature = "lab")]
 mod labeval;
+#[cfg(feature = "lab")]
+mod labwatch;
 mod print;
 mod run;
 mod services;
@@ -54,6 +59,7 @@ enum Cmd {
     /// Capture pages and keep them as WARC (from here and from the control); export them.
     Archive(archivecmd::ArchiveArgs),
     /// The censor lab: a censor with known rules, to see and prove the verdicts.
+    #[cfg(feature = "lab")]
     Lab {
         #[command(subcommand)]
         cmd: labcmd::LabCmd,
@@ -87,6 +93,7 @@ fn main() -> ExitCode {
             Cmd::Analyze(a) => analyze::analyze(a),
             Cmd::Watch(a) => watch::watch(a).await,
             Cmd::Correlate(a) => correlate::correlate(a),
+            #[cfg(feature = "lab")]
             Cmd::Lab { cmd } => labcmd::lab(cmd).await,
             Cmd::Archive(a) => archivecmd::archive(a).await,
         }

@@ -5,6 +5,7 @@ pub mod addr;
 pub mod base64;
 pub mod capture;
 pub mod control;
+pub mod csv;
 pub mod failure;
 pub mod html;
 pub mod measurement;
