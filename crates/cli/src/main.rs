@@ -2,6 +2,7 @@
 //! keep the evidence. This binary parses arguments and prints; the work is in the crates.
 
 mod analyze;
+mod archivecmd;
 #[cfg(feature = "lab")]
 mod benchcmd;
 mod canaries;
@@ -64,6 +65,8 @@ enum Cmd {
     },
     /// The country report (HTML, PDF) from the register and the measurements of a period.
     Report(report::ReportArgs),
+    /// Capture pages and keep them as WARC (from here and from the control); export them.
+    Archive(archivecmd::ArchiveArgs),
     /// The censor lab: a censor with known rules, to see and prove the verdicts.
     #[cfg(feature = "lab")]
     Lab {
@@ -103,6 +106,7 @@ fn main() -> ExitCode {
             Cmd::Report(a) => report::report(a),
             #[cfg(feature = "lab")]
             Cmd::Lab { cmd } => labcmd::lab(cmd).await,
+            Cmd::Archive(a) => archivecmd::archive(a).await,
         }
     });
     match result {

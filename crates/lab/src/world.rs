@@ -53,6 +53,7 @@ fn canary_site() -> Site {
         dns: SiteDns::Normal,
         uplink_kbps: None,
         delegation: Default::default(),
+        pages: Vec::new(),
     }
 }
 const FIRST_SITE: u8 = 10;

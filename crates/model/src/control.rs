@@ -25,6 +25,10 @@ pub struct ControlRequest {
     /// control's own resolver says.
     #[serde(skip_serializing_if = "std::ops::Not::not")]
     pub x_delegation: bool,
+    /// Also return the control's own capture of the page (for the archive), bounded by the
+    /// control's capture cap.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub x_capture: bool,
 }
 
 /// What the control saw.
@@ -53,6 +57,9 @@ pub struct ControlResponse {
     /// the probe asked (`x_delegation`).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub x_delegation: Option<crate::delegation::DelegationWalk>,
+    /// The control's capture of the page, when asked (`x_capture`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub x_capture: Option<crate::capture::Capture>,
 }
 
 /// A control TCP connect.

@@ -3,6 +3,7 @@
 //! trait later. The store also keeps events (a block begins or ends, a shutdown starts) for
 //! watching a target over time, and exports measurements as JSON Lines.
 
+pub mod captures;
 mod error;
 pub mod incidents;
 pub mod query;
@@ -12,6 +13,7 @@ mod sqlite_query;
 pub mod synthetic;
 mod uid;
 
+pub use captures::{CaptureEntry, CaptureIndex};
 pub use error::StoreError;
 pub use incidents::{
     Audience, AuditEntry, IncidentChange, IncidentFilter, IncidentStore, IncidentStoreError,
@@ -84,11 +86,15 @@ pub enum EventKind {
     DelegationRemoved,
     /// The registry delegates the name again.
     DelegationRestored,
+    /// An archived page went away (404/410, redirect home, soft 404, or gone only here).
+    ContentRemoved,
+    /// An archived page's content changed (text altered, image swapped, page replaced).
+    ContentChanged,
 }
 
 impl EventKind {
     /// Every kind.
-    pub const ALL: [EventKind; 7] = [
+    pub const ALL: [EventKind; 9] = [
         EventKind::BlockStarted,
         EventKind::BlockEnded,
         EventKind::ShutdownStarted,
@@ -96,6 +102,8 @@ impl EventKind {
         EventKind::Coordinated,
         EventKind::DelegationRemoved,
         EventKind::DelegationRestored,
+        EventKind::ContentRemoved,
+        EventKind::ContentChanged,
     ];
 
     /// The snake_case name stored and written in JSON.
@@ -108,6 +116,8 @@ impl EventKind {
             EventKind::Coordinated => "coordinated",
             EventKind::DelegationRemoved => "delegation_removed",
             EventKind::DelegationRestored => "delegation_restored",
+            EventKind::ContentRemoved => "content_removed",
+            EventKind::ContentChanged => "content_changed",
         }
     }
 
