@@ -5,6 +5,7 @@
 pub mod addr;
 pub mod change;
 pub mod crossnet;
+pub mod delegation;
 pub mod diff;
 pub mod facts;
 pub mod fingerprint;

@@ -11,6 +11,7 @@ mod control;
 mod correlate;
 mod escape;
 mod exit;
+mod incident;
 #[cfg(feature = "lab")]
 mod labcmd;
 #[cfg(feature = "lab")]
@@ -18,6 +19,7 @@ mod labeval;
 #[cfg(feature = "lab")]
 mod labwatch;
 mod print;
+mod report;
 mod run;
 mod services;
 mod watch;
@@ -58,6 +60,13 @@ enum Cmd {
     Analyze(analyze::AnalyzeArgs),
     /// Capture pages and keep them as WARC (from here and from the control); export them.
     Archive(archivecmd::ArchiveArgs),
+    /// The incident register: records of what was done, linked to the measurements that prove it.
+    Incident {
+        #[command(subcommand)]
+        cmd: incident::IncidentCmd,
+    },
+    /// The country report (HTML, PDF) from the register and the measurements of a period.
+    Report(report::ReportArgs),
     /// The censor lab: a censor with known rules, to see and prove the verdicts.
     #[cfg(feature = "lab")]
     Lab {
@@ -93,6 +102,8 @@ fn main() -> ExitCode {
             Cmd::Analyze(a) => analyze::analyze(a),
             Cmd::Watch(a) => watch::watch(a).await,
             Cmd::Correlate(a) => correlate::correlate(a),
+            Cmd::Incident { cmd } => incident::incident(cmd),
+            Cmd::Report(a) => report::report(a),
             #[cfg(feature = "lab")]
             Cmd::Lab { cmd } => labcmd::lab(cmd).await,
             Cmd::Archive(a) => archivecmd::archive(a).await,

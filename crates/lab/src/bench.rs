@@ -266,6 +266,7 @@ fn build(name: &str, list: Vec<Kind>, rtt_ms: u32) -> BenchWorld {
             dns: SiteDns::Normal,
             uplink_kbps: None,
             pages: Vec::new(),
+            delegation: Default::default(),
         };
         match kind {
             Kind::Dynamic => site.kind = SiteKind::Dynamic,

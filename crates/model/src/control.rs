@@ -25,6 +25,10 @@ pub struct ControlRequest {
     /// control's capture cap.
     #[serde(skip_serializing_if = "std::ops::Not::not")]
     pub x_capture: bool,
+    /// Also walk the name's delegation (the probe's resolver failed it), whatever the
+    /// control's own resolver says.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub x_delegation: bool,
 }
 
 /// What the control saw.
@@ -52,6 +56,10 @@ pub struct ControlResponse {
     /// The control's capture of the page, when asked (`x_capture`).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub x_capture: Option<crate::capture::Capture>,
+    /// The control's walk of the name's delegation, made when its own resolution failed or
+    /// the probe asked (`x_delegation`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub x_delegation: Option<crate::delegation::DelegationWalk>,
 }
 
 /// A control TCP connect.

@@ -90,8 +90,17 @@ pub async fn answer(cfg: &ProbeConfig, req: &ControlRequest) -> ControlResponse 
             None
         }
     };
-    let (failure, rate, copy) = tokio::join!(measured, rate, copy);
+    // The control walks the delegation when its own resolution fails, or when the probe's did.
+    let walk = async {
+        if req.x_delegation || crate::dns::walk::worth_walking(resp.dns.failure.as_ref()) {
+            crate::dns::walk::walk(cfg, &fetch::host_name(&url), &clock).await
+        } else {
+            None
+        }
+    };
+    let (failure, rate, walked, copy) = tokio::join!(measured, rate, walk, copy);
     resp.x_throughput = rate;
+    resp.x_delegation = walked;
     resp.x_capture = copy;
     let (n_tcp, n_tls) = steps.first_hop.unwrap_or((0, 0));
     for t in steps.tcp_connect.iter().take(n_tcp) {

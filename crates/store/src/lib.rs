@@ -5,6 +5,7 @@
 
 pub mod captures;
 mod error;
+pub mod incidents;
 pub mod query;
 mod schema;
 mod sqlite;
@@ -14,6 +15,10 @@ mod uid;
 
 pub use captures::{CaptureEntry, CaptureIndex};
 pub use error::StoreError;
+pub use incidents::{
+    Audience, AuditEntry, IncidentChange, IncidentFilter, IncidentStore, IncidentStoreError,
+    OnExisting,
+};
 pub use query::{
     Axis, Bucket, Counts, Cursor, EventQuery, Order, Page, PageRequest, Query, Stored, MAX_PAGE,
 };
@@ -81,11 +86,15 @@ pub enum EventKind {
     ContentRemoved,
     /// An archived page's content changed (text altered, image swapped, page replaced).
     ContentChanged,
+    /// The registry stopped delegating a target's name (a suspended registration).
+    DelegationRemoved,
+    /// The registry delegates the name again.
+    DelegationRestored,
 }
 
 impl EventKind {
     /// Every kind.
-    pub const ALL: [EventKind; 7] = [
+    pub const ALL: [EventKind; 9] = [
         EventKind::BlockStarted,
         EventKind::BlockEnded,
         EventKind::ShutdownStarted,
@@ -93,6 +102,8 @@ impl EventKind {
         EventKind::Coordinated,
         EventKind::ContentRemoved,
         EventKind::ContentChanged,
+        EventKind::DelegationRemoved,
+        EventKind::DelegationRestored,
     ];
 
     /// The snake_case name stored and written in JSON.
@@ -105,6 +116,8 @@ impl EventKind {
             EventKind::Coordinated => "coordinated",
             EventKind::ContentRemoved => "content_removed",
             EventKind::ContentChanged => "content_changed",
+            EventKind::DelegationRemoved => "delegation_removed",
+            EventKind::DelegationRestored => "delegation_restored",
         }
     }
 
