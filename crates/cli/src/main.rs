@@ -58,6 +58,8 @@ enum Cmd {
     /// Re-judge stored measurements (ours, or OONI's own JSON).
     #[command(after_help = exit::HELP)]
     Analyze(analyze::AnalyzeArgs),
+    /// Capture pages and keep them as WARC (from here and from the control); export them.
+    Archive(archivecmd::ArchiveArgs),
     /// The incident register: records of what was done, linked to the measurements that prove it.
     Incident {
         #[command(subcommand)]
@@ -65,8 +67,6 @@ enum Cmd {
     },
     /// The country report (HTML, PDF) from the register and the measurements of a period.
     Report(report::ReportArgs),
-    /// Capture pages and keep them as WARC (from here and from the control); export them.
-    Archive(archivecmd::ArchiveArgs),
     /// The censor lab: a censor with known rules, to see and prove the verdicts.
     #[cfg(feature = "lab")]
     Lab {

@@ -150,12 +150,12 @@ pub struct Site {
     /// this rate (a slow honest server).
     #[serde(default)]
     pub uplink_kbps: Option<u32>,
-    /// Whether the lab's top-level zone delegates the name (the registry's side).
-    #[serde(default)]
-    pub delegation: SiteDelegation,
     /// Pages whose content changes on a schedule (for `lab archive`), served at their paths.
     #[serde(default)]
     pub pages: Vec<crate::content::PageSpec>,
+    /// Whether the lab's top-level zone delegates the name (the registry's side).
+    #[serde(default)]
+    pub delegation: SiteDelegation,
 }
 
 /// What the lab's registry (its `test.` zone) does with a site's name.

@@ -52,8 +52,8 @@ fn canary_site() -> Site {
         cdn: false,
         dns: SiteDns::Normal,
         uplink_kbps: None,
-        delegation: Default::default(),
         pages: Vec::new(),
+        delegation: Default::default(),
     }
 }
 const FIRST_SITE: u8 = 10;

@@ -82,14 +82,14 @@ pub enum EventKind {
     /// The same interference (artefact or behaviour) began on several networks at about the
     /// same time.
     Coordinated,
-    /// The registry stopped delegating a target's name (a suspended registration).
-    DelegationRemoved,
-    /// The registry delegates the name again.
-    DelegationRestored,
     /// An archived page went away (404/410, redirect home, soft 404, or gone only here).
     ContentRemoved,
     /// An archived page's content changed (text altered, image swapped, page replaced).
     ContentChanged,
+    /// The registry stopped delegating a target's name (a suspended registration).
+    DelegationRemoved,
+    /// The registry delegates the name again.
+    DelegationRestored,
 }
 
 impl EventKind {
@@ -100,10 +100,10 @@ impl EventKind {
         EventKind::ShutdownStarted,
         EventKind::ShutdownEnded,
         EventKind::Coordinated,
-        EventKind::DelegationRemoved,
-        EventKind::DelegationRestored,
         EventKind::ContentRemoved,
         EventKind::ContentChanged,
+        EventKind::DelegationRemoved,
+        EventKind::DelegationRestored,
     ];
 
     /// The snake_case name stored and written in JSON.
@@ -114,10 +114,10 @@ impl EventKind {
             EventKind::ShutdownStarted => "shutdown_started",
             EventKind::ShutdownEnded => "shutdown_ended",
             EventKind::Coordinated => "coordinated",
-            EventKind::DelegationRemoved => "delegation_removed",
-            EventKind::DelegationRestored => "delegation_restored",
             EventKind::ContentRemoved => "content_removed",
             EventKind::ContentChanged => "content_changed",
+            EventKind::DelegationRemoved => "delegation_removed",
+            EventKind::DelegationRestored => "delegation_restored",
         }
     }
 
