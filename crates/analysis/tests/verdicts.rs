@@ -1,5 +1,6 @@
 //! One test per status and technique of CONTRACT.md, and one per look-alike that must not be
 //! called censorship, on hand-built observations.
+#![allow(clippy::unwrap_used, clippy::expect_used)] // a failed unwrap in a test is a failed test
 
 use interfero_analysis::{judge, Context};
 use interfero_model::control::{ControlDns, ControlHttp, ControlTcp, ControlTls};

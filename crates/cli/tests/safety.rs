@@ -2,6 +2,7 @@
 //! made to reach this machine's private space, and the userspace lab never sends a packet off
 //! the machine (it runs inside a network namespace that has nothing but loopback, so any
 //! escape fails loudly).
+#![allow(clippy::unwrap_used, clippy::expect_used)] // a failed unwrap in a test is a failed test
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};

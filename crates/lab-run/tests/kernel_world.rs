@@ -3,6 +3,7 @@
 //! the servers. The tcp.* targets that userspace cannot emulate are scored and right, every
 //! other verdict matches the userspace world's, and nothing is left behind. Needs root and
 //! `nft`: skips with a message otherwise.
+#![allow(clippy::unwrap_used, clippy::expect_used)] // a failed unwrap in a test is a failed test
 
 use interfero_lab::kernel::{self, lab_namespaces};
 use interfero_lab::{LabTarget, Scenario, WorldKind};

@@ -1,5 +1,6 @@
 //! The kernel world: real namespaces, nftables and the tcp.reset injector, observed with plain
 //! sockets from each side of the censor. Needs root and `nft`; skips with a message otherwise.
+#![allow(clippy::unwrap_used, clippy::expect_used)] // a failed unwrap in a test is a failed test
 
 mod common;
 use common::*;

@@ -1,5 +1,6 @@
 //! TLS stall/reset/eof/intercept observable with a raw rustls client; throttling within ±30%.
 //! Loopback only.
+#![allow(clippy::unwrap_used, clippy::expect_used)] // a failed unwrap in a test is a failed test
 
 mod common;
 use common::*;

@@ -1,4 +1,5 @@
 //! DNS step against scripted loopback resolvers.
+#![allow(clippy::unwrap_used, clippy::expect_used)] // a failed unwrap in a test is a failed test
 
 mod common;
 

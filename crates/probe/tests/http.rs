@@ -1,4 +1,5 @@
 //! HTTP step over plain loopback connections to servers that misbehave.
+#![allow(clippy::unwrap_used, clippy::expect_used)] // a failed unwrap in a test is a failed test
 
 mod common;
 

@@ -1,4 +1,5 @@
 //! TCP and TLS steps against loopback servers that misbehave in the ways censors do.
+#![allow(clippy::unwrap_used, clippy::expect_used)] // a failed unwrap in a test is a failed test
 
 mod common;
 

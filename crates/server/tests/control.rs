@@ -1,3 +1,5 @@
+//! The control server over loopback: the protocol, its limits and a graceful shutdown.
+#![allow(clippy::unwrap_used, clippy::expect_used)] // a failed unwrap in a test is a failed test
 use interfero_model::{ControlRequest, ControlResponse};
 use interfero_server::{measurer_fn, serve_control, ControlMeasurer, Limits};
 use std::net::SocketAddr;
