@@ -12,7 +12,7 @@ fn available() -> bool {
     match kernel::check() {
         Ok(()) => true,
         Err(e) => {
-            eprintln!("skipping the kernel localisation test: {e}");
+            kernel::report_skip("the kernel localisation test", &e);
             false
         }
     }

@@ -15,7 +15,7 @@ fn available() -> bool {
     match kernel::check() {
         Ok(()) => true,
         Err(e) => {
-            eprintln!("skipping the kernel world tests: {e}");
+            kernel::report_skip("the kernel world tests", &e);
             false
         }
     }
