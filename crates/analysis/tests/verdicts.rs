@@ -586,6 +586,38 @@ fn no_control_is_inconclusive() {
 }
 
 #[test]
+fn no_control_names_each_step_it_saw_fail_and_never_interception() {
+    let none = |mut o: Obs| {
+        o.tk.control = None;
+        o
+    };
+    let site = || Obs::site("https://news.example/");
+    let cases = [
+        (
+            none(site().dns_fail(Failure::DnsNxdomain)),
+            vec![Technique::DnsNxdomain],
+        ),
+        (
+            none(site().tcp_fail(Failure::ConnectionReset)),
+            vec![Technique::TcpReset],
+        ),
+        (none(site().tls_fail(Failure::Eof)), vec![Technique::TlsEof]),
+        // An untrusted certificate without a control is a broken site as much as a middlebox.
+        (
+            none(
+                site()
+                    .tls_fail(Failure::SslUnknownAuthority)
+                    .chain("CN=Some Middlebox CA"),
+            ),
+            vec![],
+        ),
+    ];
+    for (o, techniques) in cases {
+        assert_verdict(&o, Status::Inconclusive, &techniques);
+    }
+}
+
+#[test]
 fn redirect_hop_failure_is_judged_at_its_step() {
     let mut o = Obs::site("http://news.example/");
     let mut first = page("http://news.example/", 302, "", 0, "");
