@@ -131,13 +131,29 @@ fn seconds(t: &str) -> Option<i64> {
 /// Signatures seen on at least two networks whose first sightings fall within `window_secs`
 /// of each other (when their times parse; otherwise the finding says the timing is unknown).
 pub fn correlate(ms: &[Measurement], window_secs: i64) -> Vec<Finding> {
-    // signature -> network -> (first seen, inputs)
-    let mut seen: BTreeMap<Signature, BTreeMap<String, (String, Vec<String>)>> = BTreeMap::new();
+    let mut c = Correlator::default();
     for m in ms {
+        c.add(m);
+    }
+    c.findings(window_secs)
+}
+
+/// [`correlate`] one measurement at a time, for a store or files too large to hold: it keeps
+/// only, per signature and network, the first sighting and the targets concerned.
+#[derive(Debug, Default)]
+pub struct Correlator {
+    // signature -> network -> (first seen, inputs)
+    seen: BTreeMap<Signature, BTreeMap<String, (String, Vec<String>)>>,
+}
+
+impl Correlator {
+    /// Takes one measurement into account.
+    pub fn add(&mut self, m: &Measurement) {
         let (Some(sig), Some(net)) = (signature(m), network(m)) else {
-            continue;
+            return;
         };
-        let e = seen
+        let e = self
+            .seen
             .entry(sig)
             .or_default()
             .entry(net)
@@ -149,6 +165,16 @@ pub fn correlate(ms: &[Measurement], window_secs: i64) -> Vec<Finding> {
             e.1.push(m.input.clone());
         }
     }
+
+    /// The findings over every measurement added.
+    pub fn findings(self, window_secs: i64) -> Vec<Finding> {
+        findings(self.seen, window_secs)
+    }
+}
+
+type Seen = BTreeMap<Signature, BTreeMap<String, (String, Vec<String>)>>;
+
+fn findings(seen: Seen, window_secs: i64) -> Vec<Finding> {
     let mut out = Vec::new();
     for (sig, nets) in seen {
         if nets.len() < 2 {

@@ -197,14 +197,6 @@ pub fn for_each(files: &[PathBuf], mut each: impl FnMut(Loaded)) {
     }
 }
 
-/// Reads every measurement under the paths into memory (for `correlate`, which needs them
-/// all at once); unreadable lines are reported and skipped.
-pub fn load(paths: &[PathBuf]) -> anyhow::Result<Vec<Loaded>> {
-    let mut out = Vec::new();
-    for_each(&files(paths)?, |l| out.push(l));
-    Ok(out)
-}
-
 /// Judges a loaded measurement, returning it with our verdict and OONI summary keys set.
 pub fn rejudge(m: &Measurement) -> Measurement {
     let mut m = m.clone();

@@ -1,9 +1,12 @@
 //! `interfero correlate`: the same interference on different networks at about the same time
 //! (measurements from several probes: a collector's database, or several `--out` files).
 
-use crate::analyze::{load, rejudge};
-use interfero_analysis::crossnet::correlate as find;
-use interfero_store::{Event, EventKind, Filter, MeasurementStore, SqliteStore};
+use crate::analyze::{for_each, rejudge};
+use interfero_analysis::crossnet::Correlator;
+use interfero_model::Measurement;
+use interfero_store::{Event, EventKind, MeasurementStore, Order, Query, SqliteStore};
+use std::io::Write as _;
+use std::ops::ControlFlow;
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
@@ -34,10 +37,6 @@ pub fn correlate(args: CorrelateArgs) -> anyhow::Result<ExitCode> {
     let mut inputs: Vec<&std::path::Path> = files.iter().map(PathBuf::as_path).collect();
     inputs.extend(args.db.as_deref());
     crate::run::check_outputs(args.out.as_deref(), None, false, &inputs)?;
-    let mut ms: Vec<_> = load(&args.paths)?
-        .iter()
-        .map(|l| rejudge(&l.measurement))
-        .collect();
     let store = match &args.db {
         // Read from, so it must exist: opening a mistyped path would make an empty database.
         Some(p) if !p.is_file() => anyhow::bail!(
@@ -47,19 +46,33 @@ pub fn correlate(args: CorrelateArgs) -> anyhow::Result<ExitCode> {
         Some(p) => Some(SqliteStore::open(p)?),
         None => None,
     };
+    // Streamed: files one measurement at a time, the store a batch at a time; only the
+    // signatures' first sightings are kept, so memory does not grow with the input.
+    let mut correlator = Correlator::default();
+    let (mut total, mut named) = (0usize, 0usize);
+    let mut take = |m: &Measurement| {
+        total += 1;
+        named += usize::from(m.probe_asn != "AS0");
+        correlator.add(m);
+    };
+    for_each(&files, |l| take(&rejudge(&l.measurement)));
     if let Some(s) = &store {
-        ms.extend(s.measurements(&Filter::default())?);
+        // Judged again from the observations: a stored verdict (a submitter's, or one from
+        // older rules) is never taken as it is.
+        s.scan(&Query::default(), Order::Oldest, &mut |st| {
+            take(&rejudge(&st.measurement));
+            ControlFlow::Continue(())
+        })?;
     }
-    if ms.is_empty() {
+    if total == 0 {
         anyhow::bail!("nothing to correlate: give measurement files or --db PATH");
     }
     let window = i64::try_from(args.window.as_secs()).unwrap_or(i64::MAX);
-    let findings = find(&ms, window);
-    let named = ms.iter().filter(|m| m.probe_asn != "AS0").count();
+    let findings = correlator.findings(window);
     println!(
         "{} measurements ({} from a named network: measurements made without --asn cannot be \
          linked), {} finding(s)",
-        ms.len(),
+        total,
         named,
         findings.len()
     );
@@ -77,17 +90,37 @@ pub fn correlate(args: CorrelateArgs) -> anyhow::Result<ExitCode> {
                 started: f.networks.first().map(|n| n.1.clone()).unwrap_or_default(),
                 ended: None,
                 evidence: vec![f.evidence.clone()],
+                // It spans networks (named in the evidence): no single vantage point.
+                probe_cc: String::new(),
+                probe_asn: String::new(),
             })?;
         }
     }
     if let Some(p) = &args.out {
-        let mut text = String::new();
-        for mut m in ms {
+        // A second pass over the same sources, each measurement annotated and written as it
+        // is read.
+        let file = std::fs::File::create(p)
+            .map_err(|e| anyhow::anyhow!("cannot create {}: {e}", p.display()))?;
+        let mut w = std::io::BufWriter::new(file);
+        let mut failed: Option<std::io::Error> = None;
+        let mut put = |mut m: Measurement| {
             interfero_analysis::crossnet::annotate(&mut m, &findings);
-            text.push_str(&serde_json::to_string(&m)?);
-            text.push('\n');
+            let line = serde_json::to_string(&m).map_err(std::io::Error::from);
+            if let Err(e) = line.and_then(|l| writeln!(w, "{l}")) {
+                failed.get_or_insert(e);
+            }
+        };
+        for_each(&files, |l| put(rejudge(&l.measurement)));
+        if let Some(s) = &store {
+            s.scan(&Query::default(), Order::Oldest, &mut |st| {
+                put(rejudge(&st.measurement));
+                ControlFlow::Continue(())
+            })?;
         }
-        std::fs::write(p, text)
+        if let Some(e) = failed {
+            anyhow::bail!("cannot write {}: {e}", p.display());
+        }
+        w.flush()
             .map_err(|e| anyhow::anyhow!("cannot write {}: {e}", p.display()))?;
     }
     Ok(ExitCode::SUCCESS)

@@ -7,9 +7,10 @@ use interfero_lab::{Scenario, ScenarioTime};
 use interfero_lab_run::lab::Lab;
 use interfero_lab_run::labwatch::watch_lab;
 use interfero_model::Measurement;
+use interfero_model::Verdict;
 use interfero_store::{
-    Event, EventId, EventKind, Filter, MeasurementId, MeasurementStore, RunId, RunInfo,
-    SqliteStore, StoreError,
+    Axis, Bucket, Event, EventId, EventKind, EventQuery, Filter, MeasurementId, MeasurementStore,
+    Page, PageRequest, Query, RunId, RunInfo, SqliteStore, StoreError, Stored,
 };
 use std::sync::atomic::{AtomicUsize, Ordering};
 
@@ -68,6 +69,27 @@ impl MeasurementStore for Flaky {
     }
     fn open_events(&self) -> Result<Vec<(EventId, Event)>, StoreError> {
         self.inner.open_events()
+    }
+    fn get(&self, id: MeasurementId) -> Result<Option<Stored>, StoreError> {
+        self.inner.get(id)
+    }
+    fn get_by_uid(&self, uid: &str) -> Result<Option<Stored>, StoreError> {
+        self.inner.get_by_uid(uid)
+    }
+    fn page(&self, q: &Query, p: &PageRequest) -> Result<Page, StoreError> {
+        self.inner.page(q, p)
+    }
+    fn count_matching(&self, q: &Query) -> Result<u64, StoreError> {
+        self.inner.count_matching(q)
+    }
+    fn aggregate(&self, q: &Query, x: Axis, y: Option<Axis>) -> Result<Vec<Bucket>, StoreError> {
+        self.inner.aggregate(q, x, y)
+    }
+    fn query_events(&self, q: &EventQuery) -> Result<Vec<(EventId, Event)>, StoreError> {
+        self.inner.query_events(q)
+    }
+    fn set_verdict(&self, id: MeasurementId, v: Option<&Verdict>) -> Result<(), StoreError> {
+        self.inner.set_verdict(id, v)
     }
 }
 

@@ -51,6 +51,8 @@ struct Keeper<'s> {
     pending: Vec<(Option<i64>, Measurement)>,
     open: HashMap<String, EventId>,
     errors: Vec<String>,
+    /// The vantage point's country and network, named in every event.
+    vantage: (String, String),
 }
 
 fn key(e: &Episode) -> String {
@@ -106,6 +108,8 @@ impl Keeper<'_> {
                 started: at.clone(),
                 ended: None,
                 evidence,
+                probe_cc: self.vantage.0.clone(),
+                probe_asn: self.vantage.1.clone(),
             })
         });
         match result {
@@ -205,6 +209,10 @@ pub async fn watch(
         pending: Vec::new(),
         open,
         errors,
+        vantage: (
+            session.vantage.probe_cc.clone(),
+            session.vantage.probe_asn.clone(),
+        ),
     };
     let began = Instant::now();
     let mut stop_wait = stop.clone();

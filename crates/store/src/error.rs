@@ -47,6 +47,9 @@ pub enum StoreError {
     /// A measurement was stored under a run that was never begun.
     #[error("run {0} does not exist in this database (begin a run first)")]
     UnknownRun(RunId),
+    /// No measurement has this id.
+    #[error("measurement {0} does not exist in this database")]
+    UnknownMeasurement(MeasurementId),
     /// A measurement could not be turned into JSON.
     #[error("cannot encode the measurement of {input} as JSON: {source}")]
     Encode {

@@ -4,16 +4,24 @@
 //! watching a target over time, and exports measurements as JSON Lines.
 
 mod error;
+pub mod query;
 mod schema;
 mod sqlite;
+mod sqlite_query;
 pub mod synthetic;
+mod uid;
 
 pub use error::StoreError;
+pub use query::{
+    Axis, Bucket, Counts, Cursor, EventQuery, Order, Page, PageRequest, Query, Stored, MAX_PAGE,
+};
 pub use sqlite::SqliteStore;
+pub use uid::uid_of;
 
-use interfero_model::{Measurement, Status, Technique};
+use interfero_model::{Measurement, Status, Technique, Verdict};
 use serde::{Deserialize, Serialize};
 use std::io::Write;
+use std::ops::ControlFlow;
 
 /// The id of a run (one invocation of the probe over a list of targets).
 pub type RunId = i64;
@@ -111,7 +119,17 @@ pub struct Event {
     pub ended: Option<String>,
     /// Human-readable observations (measurement ids, verdict evidence ...).
     pub evidence: Vec<String>,
+    /// The vantage point's country (`ZZ` or empty when unknown or hidden; for a
+    /// `coordinated` event, empty: it spans networks, named in the evidence).
+    #[serde(default)]
+    pub probe_cc: String,
+    /// The vantage point's network (`AS0` or empty when unknown or hidden).
+    #[serde(default)]
+    pub probe_asn: String,
 }
+
+/// How many measurements [`MeasurementStore::scan`] reads at a time: its memory bound.
+pub const SCAN_BATCH: usize = 1_000;
 
 /// One storage interface for measurements, runs and events. Implementations are safe to share
 /// between threads.
@@ -119,7 +137,8 @@ pub trait MeasurementStore: Send + Sync {
     /// Records the start of a run and returns its id.
     fn begin_run(&self, info: &RunInfo) -> Result<RunId, StoreError>;
 
-    /// Stores one measurement of a run.
+    /// Stores one measurement of a run. A measurement whose observations are already stored
+    /// (same [`uid_of`]) is not stored again: the existing id is returned.
     fn insert(&self, run: RunId, m: &Measurement) -> Result<MeasurementId, StoreError>;
 
     /// Stores many measurements of a run at once, all or none; returns their ids in order.
@@ -147,4 +166,55 @@ pub trait MeasurementStore: Send + Sync {
 
     /// The episode events not ended yet, with their ids, oldest first (to resume watching).
     fn open_events(&self) -> Result<Vec<(EventId, Event)>, StoreError>;
+
+    /// The measurement with this id, if stored.
+    fn get(&self, id: MeasurementId) -> Result<Option<Stored>, StoreError>;
+
+    /// The measurement with this uid, if stored.
+    fn get_by_uid(&self, uid: &str) -> Result<Option<Stored>, StoreError>;
+
+    /// One page of the measurements that match `query`, in the requested order.
+    fn page(&self, query: &Query, page: &PageRequest) -> Result<Page, StoreError>;
+
+    /// How many measurements match `query`.
+    fn count_matching(&self, query: &Query) -> Result<u64, StoreError>;
+
+    /// The measurements that match `query`, counted by status in groups of `x` (and `y`),
+    /// sorted by `x` then `y`. Groups with no measurement are absent.
+    fn aggregate(&self, query: &Query, x: Axis, y: Option<Axis>)
+        -> Result<Vec<Bucket>, StoreError>;
+
+    /// The events that match `query`, with their ids, oldest first.
+    fn query_events(&self, query: &EventQuery) -> Result<Vec<(EventId, Event)>, StoreError>;
+
+    /// Replaces the verdict held for a measurement (re-judging after a rule change); the
+    /// observations are never changed. Unknown ids are an error.
+    fn set_verdict(&self, id: MeasurementId, verdict: Option<&Verdict>) -> Result<(), StoreError>;
+
+    /// Calls `each` with every measurement that matches `query`, in `order`, reading
+    /// [`SCAN_BATCH`] at a time (memory stays bounded whatever the table's size, and no lock is
+    /// held while `each` runs, so it may write to the store). Stops early when `each` breaks;
+    /// returns how many were passed.
+    fn scan(
+        &self,
+        query: &Query,
+        order: Order,
+        each: &mut dyn FnMut(Stored) -> ControlFlow<()>,
+    ) -> Result<u64, StoreError> {
+        let mut request = PageRequest::first(SCAN_BATCH, order);
+        let mut n = 0u64;
+        loop {
+            let page = self.page(query, &request)?;
+            for item in page.items {
+                n += 1;
+                if each(item).is_break() {
+                    return Ok(n);
+                }
+            }
+            match page.next {
+                Some(next) => request.after = Some(next),
+                None => return Ok(n),
+            }
+        }
+    }
 }

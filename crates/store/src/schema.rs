@@ -42,6 +42,22 @@ const MIGRATIONS: &[&str] = &[
         evidence TEXT NOT NULL
     );
     CREATE INDEX events_input ON events(input);",
+    // 1 -> 2: the query interface. Each measurement gets its uid (unique: a re-submission is
+    // stored once), its domain and category as columns, and indexes for the explorer's
+    // filters (time, then country, network, domain within time). Events name their vantage
+    // point. Rows of version 1 are filled in by `backfill` after this runs.
+    "ALTER TABLE measurements ADD COLUMN uid TEXT;
+    ALTER TABLE measurements ADD COLUMN domain TEXT NOT NULL DEFAULT '';
+    ALTER TABLE measurements ADD COLUMN category TEXT NOT NULL DEFAULT '';
+    CREATE UNIQUE INDEX measurements_uid ON measurements(uid);
+    CREATE INDEX measurements_time ON measurements(measurement_start_time, id);
+    CREATE INDEX measurements_cc_time ON measurements(probe_cc, measurement_start_time, id);
+    CREATE INDEX measurements_asn_time ON measurements(probe_asn, measurement_start_time, id);
+    CREATE INDEX measurements_domain_time ON measurements(domain, measurement_start_time, id);
+    ALTER TABLE events ADD COLUMN probe_cc TEXT NOT NULL DEFAULT '';
+    ALTER TABLE events ADD COLUMN probe_asn TEXT NOT NULL DEFAULT '';
+    ALTER TABLE events ADD COLUMN domain TEXT NOT NULL DEFAULT '';
+    CREATE INDEX events_started ON events(started);",
 ];
 
 /// The schema version this build writes.
@@ -65,7 +81,109 @@ pub fn migrate(conn: &mut Connection, path: &Path) -> Result<(), StoreError> {
         // PRAGMA takes no bound parameters; `version` is an integer we computed.
         tx.execute_batch(&format!("PRAGMA user_version = {version}"))
             .map_err(fail)?;
+        if version == 2 {
+            backfill(&tx).map_err(fail)?;
+        }
         tx.commit().map_err(fail)?;
     }
     Ok(())
+}
+
+/// Fills the columns added by migration 2 for rows written by version 1, reading each stored
+/// measurement once (streamed, in the migration's transaction).
+fn backfill(tx: &rusqlite::Transaction<'_>) -> Result<(), rusqlite::Error> {
+    let mut read = tx.prepare("SELECT id, json FROM measurements WHERE uid IS NULL")?;
+    let mut write =
+        tx.prepare("UPDATE measurements SET uid = ?1, domain = ?2, category = ?3 WHERE id = ?4")?;
+    let mut rows = read.query([])?;
+    while let Some(row) = rows.next()? {
+        let id: i64 = row.get(0)?;
+        let json: String = row.get(1)?;
+        // A row that no longer parses keeps a uid of its own so that it stays readable (and
+        // reported as damaged when read) instead of failing the upgrade.
+        let (uid, domain, category) =
+            match serde_json::from_str::<interfero_model::Measurement>(&json) {
+                Ok(m) => (
+                    crate::uid_of(&m),
+                    crate::query::domain_of(&m.input),
+                    crate::query::category_of(&m),
+                ),
+                Err(_) => (format!("damaged-{id}"), String::new(), String::new()),
+            };
+        // Two version-1 rows with the same observations keep both; the second gets a suffix.
+        let taken: bool = tx
+            .query_row("SELECT 1 FROM measurements WHERE uid = ?1", [&uid], |_| {
+                Ok(true)
+            })
+            .unwrap_or(false);
+        let uid = if taken { format!("{uid}-{id}") } else { uid };
+        write.execute(rusqlite::params![uid, domain, category, id])?;
+    }
+    drop(rows);
+    let mut read = tx.prepare("SELECT id, input FROM events WHERE input != ''")?;
+    let mut write = tx.prepare("UPDATE events SET domain = ?1 WHERE id = ?2")?;
+    let mut rows = read.query([])?;
+    while let Some(row) = rows.next()? {
+        let (id, input): (i64, String) = (row.get(0)?, row.get(1)?);
+        write.execute(rusqlite::params![crate::query::domain_of(&input), id])?;
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{synthetic, MeasurementStore, SqliteStore};
+
+    /// A database written by version 1 (no uid, domain or category) upgrades in place: every
+    /// row gets its uid and columns, so the query interface finds it.
+    #[test]
+    fn version_1_rows_are_backfilled() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("v1.db");
+        {
+            let mut conn = Connection::open(&path).unwrap();
+            let tx = conn.transaction().unwrap();
+            tx.execute_batch(MIGRATIONS[0]).unwrap();
+            tx.execute_batch("PRAGMA user_version = 1").unwrap();
+            tx.execute(
+                "INSERT INTO runs (started, software_version, probe_cc, probe_asn, note)
+                 VALUES ('2026-11-30 10:00:00', '0.1.0', 'KZ', 'AS9198', '')",
+                [],
+            )
+            .unwrap();
+            for i in 0..3 {
+                let mut m = synthetic::varied(i);
+                m.input = format!("https://Site-{i}.KZ:443/a");
+                let json = serde_json::to_string(&m).unwrap();
+                tx.execute(
+                    "INSERT INTO measurements (run_id, input, test_name, measurement_start_time,
+                     status, techniques, confidence, probe_cc, probe_asn, json)
+                     VALUES (1, ?1, 'web_connectivity', ?2, 'accessible', '', 0.9, 'KZ', 'AS9198', ?3)",
+                    rusqlite::params![m.input, m.measurement_start_time, json],
+                )
+                .unwrap();
+            }
+            tx.execute(
+                "INSERT INTO events (input, kind, technique, started, ended, evidence)
+                 VALUES ('https://Site-1.KZ/x', 'block_started', NULL, '2026-11-30 10:00:00', NULL, '[]')",
+                [],
+            )
+            .unwrap();
+            tx.commit().unwrap();
+        }
+        let store = SqliteStore::open(&path).unwrap();
+        let q = crate::Query {
+            domain: Some("site-1.kz".into()),
+            ..crate::Query::default()
+        };
+        assert_eq!(store.count_matching(&q).unwrap(), 1);
+        let got = store.get(2).unwrap().unwrap();
+        assert_eq!(got.uid, crate::uid_of(&got.measurement));
+        let e = crate::EventQuery {
+            domain: Some("site-1.kz".into()),
+            ..crate::EventQuery::default()
+        };
+        assert_eq!(store.query_events(&e).unwrap().len(), 1);
+    }
 }

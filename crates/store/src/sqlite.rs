@@ -1,10 +1,10 @@
 //! The SQLite backend: one connection behind a mutex, WAL journal, prepared statements.
 
 use crate::{
-    schema, Event, EventId, EventKind, Filter, MeasurementId, MeasurementStore, RunId, RunInfo,
-    StoreError,
+    schema, Axis, Bucket, Event, EventId, EventKind, EventQuery, Filter, MeasurementId,
+    MeasurementStore, Page, PageRequest, Query, RunId, RunInfo, StoreError, Stored,
 };
-use interfero_model::{Measurement, Technique};
+use interfero_model::{Measurement, Technique, Verdict};
 use rusqlite::{params, Connection, OptionalExtension, Transaction, TransactionBehavior};
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -13,8 +13,9 @@ use std::time::Duration;
 
 const INSERT_MEASUREMENT: &str = "INSERT INTO measurements
     (run_id, input, test_name, measurement_start_time, status, techniques, confidence,
-     probe_cc, probe_asn, json)
-    VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)";
+     probe_cc, probe_asn, json, uid, domain, category)
+    VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)
+    ON CONFLICT(uid) DO NOTHING";
 
 /// A measurement store in one SQLite file (or in memory).
 #[derive(Debug)]
@@ -74,7 +75,7 @@ impl SqliteStore {
         })
     }
 
-    fn conn(&self) -> MutexGuard<'_, Connection> {
+    pub(crate) fn conn(&self) -> MutexGuard<'_, Connection> {
         // A panic while holding the lock cannot leave SQLite half-written (transactions roll
         // back on drop), so a poisoned lock is still usable.
         self.conn.lock().unwrap_or_else(|p| p.into_inner())
@@ -102,16 +103,9 @@ fn insert_all(
             source,
         })?;
         let v = m.verdict.as_ref();
-        let techniques = v
-            .map(|v| {
-                v.techniques
-                    .iter()
-                    .map(|t| t.as_str())
-                    .collect::<Vec<_>>()
-                    .join(" ")
-            })
-            .unwrap_or_default();
-        stmt.execute(params![
+        let techniques = techniques_column(v);
+        let uid = crate::uid_of(m);
+        let inserted = stmt.execute(params![
             run,
             m.input,
             m.test_name,
@@ -122,13 +116,37 @@ fn insert_all(
             m.probe_cc,
             m.probe_asn,
             json,
+            uid,
+            crate::query::domain_of(&m.input),
+            crate::query::category_of(m),
         ])?;
-        ids.push(tx.last_insert_rowid());
+        if inserted == 1 {
+            ids.push(tx.last_insert_rowid());
+        } else {
+            // Already stored (same observations): answer with the id it has.
+            let id = tx.query_row("SELECT id FROM measurements WHERE uid = ?1", [&uid], |r| {
+                r.get(0)
+            })?;
+            ids.push(id);
+        }
     }
     Ok(ids)
 }
 
-fn decode(id: MeasurementId, json: &str) -> Result<Measurement, StoreError> {
+/// The techniques of a verdict as stored: space-separated names (searched with `instr` on
+/// `' ' || techniques || ' '`, so a name never matches inside another).
+pub(crate) fn techniques_column(v: Option<&interfero_model::Verdict>) -> String {
+    v.map(|v| {
+        v.techniques
+            .iter()
+            .map(|t| t.as_str())
+            .collect::<Vec<_>>()
+            .join(" ")
+    })
+    .unwrap_or_default()
+}
+
+pub(crate) fn decode(id: MeasurementId, json: &str) -> Result<Measurement, StoreError> {
     serde_json::from_str(json).map_err(|e| StoreError::Corrupt {
         what: "measurement",
         id,
@@ -240,15 +258,19 @@ impl MeasurementStore for SqliteStore {
                 source,
             })?;
         conn.execute(
-            "INSERT INTO events (input, kind, technique, started, ended, evidence)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+            "INSERT INTO events
+                (input, kind, technique, started, ended, evidence, probe_cc, probe_asn, domain)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
             params![
                 event.input,
                 event.kind.as_str(),
                 event.technique.map(|t| t.as_str()),
                 event.started,
                 event.ended,
-                evidence
+                evidence,
+                event.probe_cc,
+                event.probe_asn,
+                crate::query::domain_of(&event.input),
             ],
         )?;
         Ok(conn.last_insert_rowid())
@@ -256,7 +278,7 @@ impl MeasurementStore for SqliteStore {
 
     fn events(&self) -> Result<Vec<Event>, StoreError> {
         Ok(self
-            .select_events("")?
+            .select_events("", &[])?
             .into_iter()
             .map(|(_, e)| e)
             .collect())
@@ -271,19 +293,104 @@ impl MeasurementStore for SqliteStore {
     }
 
     fn open_events(&self) -> Result<Vec<(EventId, Event)>, StoreError> {
-        self.select_events("WHERE ended IS NULL AND kind IN ('block_started', 'shutdown_started')")
+        self.select_events(
+            "WHERE ended IS NULL AND kind IN ('block_started', 'shutdown_started')",
+            &[],
+        )
+    }
+
+    fn get(&self, id: MeasurementId) -> Result<Option<Stored>, StoreError> {
+        self.get_where("id = ?1", &id)
+    }
+
+    fn get_by_uid(&self, uid: &str) -> Result<Option<Stored>, StoreError> {
+        self.get_where("uid = ?1", &uid)
+    }
+
+    fn page(&self, query: &Query, page: &PageRequest) -> Result<Page, StoreError> {
+        crate::sqlite_query::page(&self.conn(), query, page)
+    }
+
+    fn count_matching(&self, query: &Query) -> Result<u64, StoreError> {
+        crate::sqlite_query::count(&self.conn(), query)
+    }
+
+    fn aggregate(
+        &self,
+        query: &Query,
+        x: Axis,
+        y: Option<Axis>,
+    ) -> Result<Vec<Bucket>, StoreError> {
+        crate::sqlite_query::aggregate(&self.conn(), query, x, y)
+    }
+
+    fn query_events(&self, query: &EventQuery) -> Result<Vec<(EventId, Event)>, StoreError> {
+        let (clause, values) = crate::sqlite_query::event_where(query);
+        self.select_events(&clause, &values)
+    }
+
+    fn set_verdict(&self, id: MeasurementId, verdict: Option<&Verdict>) -> Result<(), StoreError> {
+        let mut conn = self.conn();
+        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let json: Option<String> = tx
+            .query_row("SELECT json FROM measurements WHERE id = ?1", [id], |r| {
+                r.get(0)
+            })
+            .optional()?;
+        let mut m = decode(id, &json.ok_or(StoreError::UnknownMeasurement(id))?)?;
+        m.verdict = verdict.cloned();
+        let json = serde_json::to_string(&m).map_err(|source| StoreError::Encode {
+            input: m.input.clone(),
+            source,
+        })?;
+        tx.execute(
+            "UPDATE measurements SET status = ?1, techniques = ?2, confidence = ?3, json = ?4
+             WHERE id = ?5",
+            params![
+                verdict.map(|v| v.status.as_str()),
+                techniques_column(verdict),
+                verdict.map(|v| v.confidence),
+                json,
+                id
+            ],
+        )?;
+        tx.commit()?;
+        Ok(())
     }
 }
 
 impl SqliteStore {
-    /// Events matching `filter` (a constant SQL clause), with their ids, oldest first.
-    fn select_events(&self, filter: &str) -> Result<Vec<(EventId, Event)>, StoreError> {
+    fn get_where(
+        &self,
+        clause: &str,
+        value: &dyn rusqlite::ToSql,
+    ) -> Result<Option<Stored>, StoreError> {
         let conn = self.conn();
         let mut stmt = conn.prepare_cached(&format!(
-            "SELECT id, input, kind, technique, started, ended, evidence FROM events {filter} \
-             ORDER BY id"
+            "SELECT id, uid, run_id, json FROM measurements WHERE {clause}"
         ))?;
-        let mut rows = stmt.query([])?;
+        let row = stmt
+            .query_row([value], |r| {
+                Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get::<_, String>(3)?))
+            })
+            .optional()?;
+        row.map(|(id, uid, run, json)| crate::sqlite_query::stored(id, uid, run, &json))
+            .transpose()
+    }
+
+    /// Events matching `filter` (an SQL clause over bound `values`, or empty), with their
+    /// ids, oldest first.
+    fn select_events(
+        &self,
+        filter: &str,
+        values: &[rusqlite::types::Value],
+    ) -> Result<Vec<(EventId, Event)>, StoreError> {
+        let conn = self.conn();
+        let mut stmt = conn.prepare_cached(&format!(
+            "SELECT id, input, kind, technique, started, ended, evidence, probe_cc, probe_asn \
+             FROM events {filter} ORDER BY started, id"
+        ))?;
+        let mut rows = stmt.query(rusqlite::params_from_iter(values))?;
         let mut out = Vec::new();
         while let Some(r) = rows.next()? {
             let id: i64 = r.get(0)?;
@@ -312,6 +419,8 @@ impl SqliteStore {
                     ended: r.get(5)?,
                     evidence: serde_json::from_str(&evidence)
                         .map_err(|e| corrupt(format!("evidence is not a JSON list: {e}")))?,
+                    probe_cc: r.get(7)?,
+                    probe_asn: r.get(8)?,
                 },
             ));
         }

@@ -112,6 +112,8 @@ fn events_round_trip() {
             started: "2026-11-30 10:00:00".into(),
             ended: None,
             evidence: vec!["measurement 12".into(), "measurement 13".into()],
+            probe_cc: "KZ".into(),
+            probe_asn: "AS9198".into(),
         },
         Event {
             input: String::new(),
@@ -120,6 +122,8 @@ fn events_round_trip() {
             started: "2026-11-30 11:00:00".into(),
             ended: Some("2026-11-30 12:00:00".into()),
             evidence: vec![],
+            probe_cc: "KZ".into(),
+            probe_asn: "AS9198".into(),
         },
     ];
     for e in &events {
@@ -146,7 +150,7 @@ fn reopen_keeps_data_and_creates_parent_directory() {
     let version: i64 = conn
         .query_row("PRAGMA user_version", [], |r| r.get(0))
         .unwrap();
-    assert_eq!(version, 1);
+    assert_eq!(version, 2);
     let mode: String = conn
         .query_row("PRAGMA journal_mode", [], |r| r.get(0))
         .unwrap();
@@ -211,9 +215,8 @@ fn shared_between_threads_and_handles() {
         .collect();
     // A second handle on the same file writes concurrently (WAL + busy timeout).
     let other = SqliteStore::open(&path).unwrap();
-    other
-        .insert_many(run, &synthetic::measurements(50))
-        .unwrap();
+    let others: Vec<_> = (1000..1050).map(synthetic::measurement).collect();
+    other.insert_many(run, &others).unwrap();
     for w in workers {
         w.join().unwrap();
     }
