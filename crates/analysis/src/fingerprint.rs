@@ -29,6 +29,7 @@ const BUILTIN_HTTP: &str = include_str!("../data/blocking-fingerprints/fingerpri
 
 /// Why a fingerprint file could not be read at all.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
 pub enum FingerprintError {
     /// The file is not valid CSV.
     #[error("{file} fingerprints, line {line}: {message}")]

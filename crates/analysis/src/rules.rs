@@ -267,48 +267,46 @@ fn judge_steps(f: &Facts, ctx: &Context) -> Verdict {
     v
 }
 
-/// The technique the probe's first failing step would be, if the control had reached the site.
+/// The technique the probe's first failing step would be, if the control had reached the site:
+/// named beside an inconclusive verdict without claiming interference. Judged from the
+/// probe's own steps: a DNS failure of the network's, every address tried failing to connect,
+/// or every handshake on a connected address failing after the ClientHello (a certificate
+/// failure names nothing: interception needs the control's valid certificate to be told from
+/// a broken site).
 fn observed_failure(f: &Facts) -> Option<Technique> {
-    use interfero_model::control::{ControlHttp, ControlTcp, ControlTls};
-    // A control that reached every address the probe tried: what would the steps say?
-    let mut fake_control = interfero_model::ControlResponse {
-        http_request: ControlHttp {
-            status_code: 200,
-            ..Default::default()
-        },
-        ..Default::default()
-    };
-    for a in &f.addrs {
-        fake_control.dns.addrs.push(a.ip.to_string());
-        fake_control.tcp_connect.insert(
-            a.endpoint.clone(),
-            ControlTcp {
-                status: true,
-                failure: None,
-            },
-        );
-        fake_control.tls_handshake.insert(
-            a.endpoint.clone(),
-            ControlTls {
-                server_name: f.host.clone(),
-                status: true,
-                failure: None,
-                x_leaf_sha256: None,
-            },
-        );
+    use crate::steps::{dns_technique, tcp_technique, tls_technique};
+    if let Some(fl) = f.dns.failure.as_ref().filter(|fl| !fl.is_probe_local()) {
+        return Some(dns_technique(fl));
     }
-    let mut tk = f.tk.clone();
-    tk.control = Some(fake_control);
-    let seen = Facts::new(&f.url, &tk);
-    let v = crate::steps::dns(&seen)
-        .filter(|v| {
-            v.rules
-                .first()
-                .is_some_and(|r| r == "dns.failure.control_resolves")
-        })
-        .or_else(|| crate::steps::tcp(&seen))
-        .or_else(|| crate::steps::tls(&seen).filter(|v| v.status == Status::Blocked))?;
-    v.techniques.first().copied()
+    let tried: Vec<_> = f.addrs.iter().filter(|a| a.probe_tcp.is_some()).collect();
+    let refused: Vec<&Failure> = tried
+        .iter()
+        .filter_map(|a| a.probe_tcp.as_ref().and_then(|r| r.as_ref()))
+        .collect();
+    if !tried.is_empty() && refused.len() == tried.len() {
+        return refused.first().map(|fl| tcp_technique(fl));
+    }
+    if !f.https {
+        return None;
+    }
+    let handshakes: Vec<_> = f
+        .addrs
+        .iter()
+        .filter(|a| matches!(a.probe_tcp, Some(None)))
+        .filter_map(|a| a.probe_tls.map(|t| (a, t)))
+        .filter(|(_, t)| !t.failure.as_ref().is_some_and(Failure::is_probe_local))
+        .collect();
+    if handshakes.is_empty() || handshakes.iter().any(|(a, _)| a.probe_tls_valid()) {
+        return None;
+    }
+    let failed: Vec<&Failure> = handshakes
+        .iter()
+        .filter_map(|(_, t)| t.failure.as_ref())
+        .collect();
+    if failed.iter().any(|fl| fl.is_certificate()) {
+        return None;
+    }
+    failed.first().map(|fl| tls_technique(fl))
 }
 
 /// The control could not fetch the site either.

@@ -14,7 +14,7 @@ fn probe_error(step: &str, fl: &Failure) -> Verdict {
     ))
 }
 
-fn dns_technique(f: &Failure) -> Technique {
+pub(crate) fn dns_technique(f: &Failure) -> Technique {
     match f {
         Failure::DnsNxdomain => Technique::DnsNxdomain,
         Failure::DnsServfail => Technique::DnsServfail,
@@ -103,7 +103,7 @@ fn considered<'f, 'a>(f: &'f Facts<'a>) -> Vec<&'f AddrFacts<'a>> {
     }
 }
 
-fn tcp_technique(f: &Failure) -> Technique {
+pub(crate) fn tcp_technique(f: &Failure) -> Technique {
     match f {
         Failure::Timeout => Technique::TcpTimeout,
         Failure::ConnectionReset => Technique::TcpReset,
@@ -150,7 +150,7 @@ pub fn tcp(f: &Facts) -> Option<Verdict> {
     Some(v)
 }
 
-fn tls_technique(f: &Failure) -> Technique {
+pub(crate) fn tls_technique(f: &Failure) -> Technique {
     match f {
         Failure::Timeout => Technique::TlsTimeout,
         Failure::Eof => Technique::TlsEof,

@@ -1,5 +1,6 @@
 //! Cross-network evidence: one artefact on several networks at about the same time is said to
 //! be so; different artefacts, far-apart times or unnamed networks are not linked.
+#![allow(clippy::unwrap_used, clippy::expect_used)] // a failed unwrap in a test is a failed test
 
 use interfero_analysis::crossnet::{annotate, correlate};
 use interfero_model::measurement::{CertInfo, TlsHandshake};

@@ -1,4 +1,5 @@
 //! Registry or resolver: a name the probe's resolver fails, judged by the delegation walk.
+#![allow(clippy::unwrap_used, clippy::expect_used)] // a failed unwrap in a test is a failed test
 
 use interfero_analysis::{judge, Context};
 use interfero_model::control::{ControlDns, ControlHttp};

@@ -1,5 +1,6 @@
 //! Reading hand-made TTL-limited traces: exact hops for on-path and in-path devices, and
 //! `unknown` — never a wrong hop — for silent routers, odd ICMP, inconsistent reactions.
+#![allow(clippy::unwrap_used, clippy::expect_used)] // a failed unwrap in a test is a failed test
 
 use interfero_analysis::locate::{evidence, locate, plan, IN_PATH, ON_PATH, UNKNOWN};
 use interfero_model::measurement::{DnsQuery, TestKeys, TlsHandshake};

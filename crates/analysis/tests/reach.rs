@@ -1,5 +1,6 @@
 //! Reachability: a failed target on a connection that reaches no canary is `offline`, and
 //! nothing else changes a verdict.
+#![allow(clippy::unwrap_used, clippy::expect_used)] // a failed unwrap in a test is a failed test
 
 use interfero_analysis::reach::{apply, assess, Connectivity};
 use interfero_model::{CanaryResult, Failure, Reachability, Status, Technique, Verdict};

@@ -1,4 +1,5 @@
 //! Verdicts over rounds become episodes with begin and end times.
+#![allow(clippy::unwrap_used, clippy::expect_used)] // a failed unwrap in a test is a failed test
 
 use interfero_analysis::timeline::{Change, Episode, Timeline};
 use interfero_model::{Status, Technique, Verdict};

@@ -1,5 +1,6 @@
 //! One test per status and technique of CONTRACT.md, and one per look-alike that must not be
 //! called censorship, on hand-built observations.
+#![allow(clippy::unwrap_used, clippy::expect_used)] // a failed unwrap in a test is a failed test
 
 use interfero_analysis::{judge, Context};
 use interfero_model::control::{ControlDns, ControlHttp, ControlTcp, ControlTls};
@@ -582,6 +583,38 @@ fn no_control_is_inconclusive() {
     o.tk.control_failure = Some("control unreachable".into());
     // What was seen is named; that it is interference is not claimed.
     assert_verdict(&o, Status::Inconclusive, &[Technique::TlsTimeout]);
+}
+
+#[test]
+fn no_control_names_each_step_it_saw_fail_and_never_interception() {
+    let none = |mut o: Obs| {
+        o.tk.control = None;
+        o
+    };
+    let site = || Obs::site("https://news.example/");
+    let cases = [
+        (
+            none(site().dns_fail(Failure::DnsNxdomain)),
+            vec![Technique::DnsNxdomain],
+        ),
+        (
+            none(site().tcp_fail(Failure::ConnectionReset)),
+            vec![Technique::TcpReset],
+        ),
+        (none(site().tls_fail(Failure::Eof)), vec![Technique::TlsEof]),
+        // An untrusted certificate without a control is a broken site as much as a middlebox.
+        (
+            none(
+                site()
+                    .tls_fail(Failure::SslUnknownAuthority)
+                    .chain("CN=Some Middlebox CA"),
+            ),
+            vec![],
+        ),
+    ];
+    for (o, techniques) in cases {
+        assert_verdict(&o, Status::Inconclusive, &techniques);
+    }
 }
 
 #[test]

@@ -2,6 +2,7 @@
 //! every record and checks every block and payload digest. Set `INTERFERO_WARCIO_PYTHON` to a
 //! Python with warcio (`.ci/run` makes one in `target/warcio-venv`); without one the check
 //! prints why it skips.
+#![allow(clippy::unwrap_used, clippy::expect_used)] // a failed unwrap in a test is a failed test
 
 use interfero_archive::{read_captures, Archive};
 use interfero_model::capture::{Capture, Exchange, Vantage};

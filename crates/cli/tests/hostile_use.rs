@@ -1,5 +1,6 @@
 //! The probe under careless and hostile use, from outside: the real binary, loopback only.
 //! Nothing the user kept is destroyed by a usage error, and the exit code tells what happened.
+#![allow(clippy::unwrap_used, clippy::expect_used)] // a failed unwrap in a test is a failed test
 
 use std::io::Read as _;
 use std::net::TcpListener;

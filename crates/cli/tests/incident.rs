@@ -1,6 +1,7 @@
 //! `interfero incident` and `interfero report` as a person uses them: the seed dataset in one
 //! command, bad files refused with their line and nothing changed, a draft from a stored event,
 //! edits, exports and the report.
+#![allow(clippy::unwrap_used, clippy::expect_used)] // a failed unwrap in a test is a failed test
 
 use interfero_model::{Measurement, Status, Technique, Verdict};
 use interfero_store::{Event, EventKind, MeasurementStore, RunInfo, SqliteStore};

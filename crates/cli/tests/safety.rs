@@ -2,6 +2,7 @@
 //! made to reach this machine's private space, and the userspace lab never sends a packet off
 //! the machine (it runs inside a network namespace that has nothing but loopback, so any
 //! escape fails loudly).
+#![allow(clippy::unwrap_used, clippy::expect_used)] // a failed unwrap in a test is a failed test
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
@@ -144,6 +145,13 @@ fn allow_private_is_the_labs_opt_in() {
     assert!(hits.load(Ordering::SeqCst) >= 1);
 }
 
+/// `skipped: REASON` on the terminal itself: the harness captures `eprintln!` and shows it only
+/// for a failure, and a root-only test must not pass silently.
+fn skipped(reason: &str) {
+    use std::io::Write as _;
+    let _ = writeln!(std::io::stderr().lock(), "skipped: isolated lab: {reason}");
+}
+
 /// A network namespace whose only way out is a tripwire: a default route into a veth pair
 /// that ends inside the same namespace. Nothing can leave it, and every packet meant for
 /// anywhere but loopback is counted on the tripwire. Deleted when dropped (also on failure).
@@ -153,12 +161,12 @@ impl Isolated {
     fn new(tag: &str) -> Option<Isolated> {
         // SAFETY: geteuid has no preconditions.
         if unsafe { libc::geteuid() } != 0 {
-            eprintln!("skipping: the isolated-lab test needs root (network namespaces)");
+            skipped("the isolated-lab test needs root (network namespaces)");
             return None;
         }
         let name = format!("ifr-{}-{tag}", std::process::id());
         if !ip(&["netns", "add", &name]) {
-            eprintln!("skipping: `ip netns add` is not available here");
+            skipped("`ip netns add` is not available here");
             return None;
         }
         let ns = Isolated(name);

@@ -1,5 +1,6 @@
 //! Two probes on two networks measuring the same censor: the interception certificate they
 //! both meet links them, the sites they both reach do not.
+#![allow(clippy::unwrap_used, clippy::expect_used)] // a failed unwrap in a test is a failed test
 
 use interfero_analysis::crossnet::correlate;
 use interfero_lab::Scenario;

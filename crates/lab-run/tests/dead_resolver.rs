@@ -1,6 +1,7 @@
 //! A dead, mistyped or stopped resolver is a local fault, not DNS blocking: the probe checks
 //! the resolver it was configured with, and the analysis judges nothing blocked on DNS when
 //! that resolver answers no question at all. Against the lab's censor and control, on loopback.
+#![allow(clippy::unwrap_used, clippy::expect_used)] // a failed unwrap in a test is a failed test
 
 use interfero_lab_run::lab::Lab;
 use interfero_model::{Measurement, Status, Target, Technique};

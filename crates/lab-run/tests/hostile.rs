@@ -1,6 +1,7 @@
 //! Bounded under hostility: many endless-body and slow-drip servers in one run. What is
 //! asserted is counted, not timed: every body kept is within the cap, every verdict is right,
 //! and no task the run started outlives it.
+#![allow(clippy::unwrap_used, clippy::expect_used)] // a failed unwrap in a test is a failed test
 
 use interfero_lab_run::lab::Lab;
 

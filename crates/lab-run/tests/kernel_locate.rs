@@ -2,6 +2,7 @@
 //! multi-hop path, and the TTL-limited trace made after each blocked verdict must find that
 //! hop exactly, with the right class (on-path injection, in-path drop). Needs root and `nft`:
 //! skips with a message otherwise. Every namespace is removed, also when an assertion fails.
+#![allow(clippy::unwrap_used, clippy::expect_used)] // a failed unwrap in a test is a failed test
 
 use interfero_lab::kernel::{self, lab_namespaces};
 use interfero_lab::{KernelOptions, Scenario};
@@ -11,7 +12,7 @@ fn available() -> bool {
     match kernel::check() {
         Ok(()) => true,
         Err(e) => {
-            eprintln!("skipping the kernel localisation test: {e}");
+            kernel::report_skip("the kernel localisation test", &e);
             false
         }
     }

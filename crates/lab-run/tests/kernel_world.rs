@@ -3,6 +3,7 @@
 //! the servers. The tcp.* targets that userspace cannot emulate are scored and right, every
 //! other verdict matches the userspace world's, and nothing is left behind. Needs root and
 //! `nft`: skips with a message otherwise.
+#![allow(clippy::unwrap_used, clippy::expect_used)] // a failed unwrap in a test is a failed test
 
 use interfero_lab::kernel::{self, lab_namespaces};
 use interfero_lab::{LabTarget, Scenario, WorldKind};
@@ -14,7 +15,7 @@ fn available() -> bool {
     match kernel::check() {
         Ok(()) => true,
         Err(e) => {
-            eprintln!("skipping the kernel world tests: {e}");
+            kernel::report_skip("the kernel world tests", &e);
             false
         }
     }

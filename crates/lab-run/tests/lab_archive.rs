@@ -3,6 +3,7 @@
 //! itself on every request reports nothing, and the page blocked only behind the censor is told
 //! apart from the ones their publisher removed. The events are stored and every capture is
 //! listed and reads back.
+#![allow(clippy::unwrap_used, clippy::expect_used)] // a failed unwrap in a test is a failed test
 
 use interfero_archive::Archive;
 use interfero_lab::{Scenario, ScenarioTime};

@@ -1,6 +1,7 @@
 //! End to end: the real probe and control against the userspace censor lab. Every supported
 //! target of every built-in scenario must get the verdict its censor rules say (status and
 //! techniques).
+#![allow(clippy::unwrap_used, clippy::expect_used)] // a failed unwrap in a test is a failed test
 
 use interfero_lab::{Scenario, ScenarioTime};
 use interfero_lab_run::lab::Lab;

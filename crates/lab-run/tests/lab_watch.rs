@@ -1,6 +1,7 @@
 //! `watch` against a lab world whose rules switch on and off: the events it stores are the
 //! ones the censor's rules imply, each seen at the first round after the switch, and no
 //! measurement is lost, not during the shutdown and not when the store fails for a while.
+#![allow(clippy::unwrap_used, clippy::expect_used)] // a failed unwrap in a test is a failed test
 
 use interfero_lab::{Scenario, ScenarioTime};
 use interfero_lab_run::lab::Lab;

@@ -1,5 +1,6 @@
 //! Every measurement says how its user's address was scrubbed, and says so plainly when it
 //! could not be (no control to report the public address). Lab on loopback.
+#![allow(clippy::unwrap_used, clippy::expect_used)] // a failed unwrap in a test is a failed test
 
 use interfero_lab_run::lab::Lab;
 use interfero_model::Target;

@@ -1,5 +1,6 @@
 //! The censor acts on probe-side peers only; TLS stall/reset/eof/intercept and throttling are
 //! observable with plain clients; windows follow the scenario clock. Loopback only.
+#![allow(clippy::unwrap_used, clippy::expect_used)] // a failed unwrap in a test is a failed test
 
 mod common;
 use common::*;

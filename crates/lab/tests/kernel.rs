@@ -1,5 +1,6 @@
 //! The kernel world: real namespaces, nftables and the tcp.reset injector, observed with plain
 //! sockets from each side of the censor. Needs root and `nft`; skips with a message otherwise.
+#![allow(clippy::unwrap_used, clippy::expect_used)] // a failed unwrap in a test is a failed test
 
 mod common;
 use common::*;
@@ -15,7 +16,7 @@ fn available() -> bool {
     match kernel::check() {
         Ok(()) => true,
         Err(e) => {
-            eprintln!("skipping the kernel world test: {e}");
+            kernel::report_skip("the kernel world test", &e);
             false
         }
     }
@@ -217,11 +218,12 @@ techniques = ["throughput"]
         .spawn(fetch(w.control_bind_ip()))
         .await
         .unwrap();
-    // 64 KiB at 256 kbit/s is about two seconds; the control is not shaped.
+    // 64 KiB at 256 kbit/s is about two seconds, on any machine (a shaper cannot be beaten);
+    // the control is not shaped, so it is far faster on the same machine, however loaded.
     assert!(probe > Duration::from_millis(1500), "probe took {probe:?}");
     assert!(
-        control < Duration::from_millis(500),
-        "control took {control:?}"
+        control * 3 < probe,
+        "control took {control:?}, the shaped probe {probe:?}"
     );
     // Outside the rule's (absent) windows nothing changes; moving the clock re-renders anyway.
     w.set_time(ScenarioTime::at(1, 0, 0));

@@ -1,5 +1,6 @@
 //! Built-in scenarios load; every suite target is supported or marked with a reason; the suite
 //! covers every technique the userspace world can emulate; scoring is right on a hand example.
+#![allow(clippy::unwrap_used, clippy::expect_used)] // a failed unwrap in a test is a failed test
 
 use interfero_lab::score::score;
 use interfero_lab::{Expectation, LabTarget, Scenario, ScenarioTime};

@@ -1,5 +1,6 @@
 //! TLS stall/reset/eof/intercept observable with a raw rustls client; throttling within ±30%.
 //! Loopback only.
+#![allow(clippy::unwrap_used, clippy::expect_used)] // a failed unwrap in a test is a failed test
 
 mod common;
 use common::*;
@@ -163,7 +164,8 @@ async fn throttle_rate() {
     // 256 kbit/s: 40 KiB take about 1.25 s.
     let r = rate_kbps(&w, PROBE_SRC, 40 * 1024).await;
     assert!((256.0 * 0.7..=256.0 * 1.3).contains(&r), "rate {r} kbit/s");
-    let r = rate_kbps(&w, w.control_bind_ip(), 1024 * 1024).await;
-    assert!(r > 2000.0, "control rate {r}");
+    // The control is not throttled: far faster on the same machine, however loaded.
+    let c = rate_kbps(&w, w.control_bind_ip(), 1024 * 1024).await;
+    assert!(c > 4.0 * r, "control rate {c} kbit/s, throttled {r}");
     w.shutdown().await;
 }

@@ -3,8 +3,10 @@
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use std::fmt;
 
-/// A failure of one network step, named as OONI names it.
+/// A failure of one network step, named as OONI names it. OONI adds failure strings over time:
+/// other crates match it with a wildcard arm.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
+#[non_exhaustive]
 pub enum Failure {
     /// `dns_nxdomain_error`: the name does not exist.
     DnsNxdomain,

@@ -16,6 +16,7 @@ pub struct Target {
 
 /// Why a target could not be understood.
 #[derive(Debug, Clone, PartialEq, Eq, Error)]
+#[non_exhaustive]
 pub enum TargetError {
     /// Not a URL nor a domain name.
     #[error(

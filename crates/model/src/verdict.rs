@@ -6,6 +6,8 @@ use std::fmt;
 /// What a measurement says about access to its target (CONTRACT.md).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
+// Deliberately exhaustive: the seven statuses are the contract (CONTRACT.md), and a new one
+// must be met by every match that decides what a status means (OONI keys, severity, ...).
 pub enum Status {
     /// Reached as the control reached it.
     Accessible,
@@ -62,8 +64,10 @@ impl fmt::Display for Status {
 
 macro_rules! techniques {
     ($( $(#[$doc:meta])* $var:ident => $name:literal ),* $(,)?) => {
-        /// A technique of interference (or a site-side cause) seen in a measurement.
+        /// A technique of interference (or a site-side cause) seen in a measurement. The
+        /// vocabulary grows as censors do: other crates match it with a wildcard arm.
         #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+        #[non_exhaustive]
         pub enum Technique {
             $( $(#[$doc])* $var, )*
         }

@@ -2,6 +2,7 @@
 //! cases for target parsing, list parsing and OONI measurement import (arbitrary text,
 //! arbitrary JSON, and OONI's real samples mutated byte by byte and field by field). Nothing
 //! may panic, and what is accepted keeps its promises (bounded, no credentials, scrubbable).
+#![allow(clippy::unwrap_used, clippy::expect_used)] // a failed unwrap in a test is a failed test
 
 use interfero_model::target::{parse_list, MAX_TARGET_LEN};
 use interfero_model::{Measurement, Target};

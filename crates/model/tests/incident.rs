@@ -1,5 +1,6 @@
 //! Incident types: dates with their precision, closed vocabularies, and files that say more or
 //! less than the field set.
+#![allow(clippy::unwrap_used, clippy::expect_used)] // a failed unwrap in a test is a failed test
 
 use interfero_model::incident::{Incident, Kind, PartialDate, Precision};
 

@@ -1,4 +1,5 @@
 //! Every OONI sample shipped in testdata/ parses into our types.
+#![allow(clippy::unwrap_used, clippy::expect_used)] // a failed unwrap in a test is a failed test
 
 use interfero_model::Measurement;
 use std::path::Path;

@@ -8,6 +8,7 @@ use std::time::Duration;
 
 /// Errors of the probe's setup (not of measurements, which record failures as observations).
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum ProbeError {
     /// The CA file could not be read.
     #[error("cannot read CA file {path}: {source}")]
@@ -24,12 +25,13 @@ pub enum ProbeError {
         path: String,
     },
     /// The CA file holds a malformed PEM block.
-    #[error("CA file {path} is not valid PEM: {reason}")]
+    #[error("CA file {path} is not valid PEM: {source}")]
     CaFileInvalid {
         /// The file.
         path: String,
         /// Why.
-        reason: String,
+        #[source]
+        source: rustls_pki_types::pem::Error,
     },
     /// No resolver could be found in the system configuration.
     #[error("no nameserver in /etc/resolv.conf; pass --resolver IP[:PORT]")]
@@ -222,7 +224,7 @@ pub fn load_ca_file(path: impl AsRef<Path>) -> Result<Vec<CertificateDer<'static
         .collect::<Result<Vec<_>, _>>()
         .map_err(|e| ProbeError::CaFileInvalid {
             path: name.clone(),
-            reason: e.to_string(),
+            source: e,
         })?;
     if certs.is_empty() {
         return Err(ProbeError::CaFileEmpty { path: name });

@@ -12,16 +12,21 @@ use url::Url;
 /// Largest control answer accepted.
 const MAX_ANSWER: usize = 8 * 1024 * 1024;
 
-/// Why the control could not be used.
+/// Why the control could not be used. A bad URL keeps its cause (`#[source]`); an unreachable
+/// control keeps its causes as text with the step that met them ("reading the answer: ..."),
+/// because they come from several layers (socket, TLS, HTTP) and the error stays `Clone` and
+/// comparable for the tests and the retry loop.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[non_exhaustive]
 pub enum ControlError {
     /// The base URL is not a usable URL.
-    #[error("control URL {url:?} is invalid: {reason}")]
+    #[error("control URL {url:?} is invalid: {source}")]
     BadUrl {
         /// The URL given.
         url: String,
         /// Why.
-        reason: String,
+        #[source]
+        source: url::ParseError,
     },
     /// Only `http://` and `https://` controls are supported.
     #[error("control URL {url:?}: scheme {scheme:?} is not supported (use https:// or http://)")]
@@ -171,7 +176,7 @@ impl ControlClient {
     async fn try_once(&self, req: &ControlRequest) -> Result<ControlResponse, ControlError> {
         let url = Url::parse(&self.base_url).map_err(|e| ControlError::BadUrl {
             url: self.base_url.clone(),
-            reason: e.to_string(),
+            source: e,
         })?;
         if url.scheme() != "http" && url.scheme() != "https" {
             return Err(ControlError::UnsupportedScheme {

@@ -1,4 +1,5 @@
 //! DNS step against scripted loopback resolvers.
+#![allow(clippy::unwrap_used, clippy::expect_used)] // a failed unwrap in a test is a failed test
 
 mod common;
 
@@ -72,10 +73,9 @@ async fn silent_resolver_times_out() {
     let qs = dns::lookup(&c, "example.test", &Clock::start()).await;
     let took = start.elapsed();
     assert!(qs.iter().all(|q| q.failure == Some(Failure::Timeout)));
-    assert!(
-        took >= c.timeouts.dns && took < c.timeouts.dns * 2,
-        "{took:?}"
-    );
+    // The probe waited its whole timeout (a deadline cannot fire early on any machine); how
+    // much longer a loaded machine takes is not this test's business.
+    assert!(took >= c.timeouts.dns, "{took:?}");
     drop(silent);
 }
 

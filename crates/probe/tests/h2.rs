@@ -1,4 +1,5 @@
 //! HTTP/2 chosen by ALPN, end to end over TLS.
+#![allow(clippy::unwrap_used, clippy::expect_used)] // a failed unwrap in a test is a failed test
 
 mod common;
 

@@ -1,4 +1,5 @@
 //! HTTP step over plain loopback connections to servers that misbehave.
+#![allow(clippy::unwrap_used, clippy::expect_used)] // a failed unwrap in a test is a failed test
 
 mod common;
 
@@ -76,9 +77,8 @@ async fn endless_body_is_capped() {
     })
     .await;
     let c = cfg(no_dns());
-    let start = Instant::now();
     let rt = get(&c, addr).await;
-    assert!(start.elapsed() < c.timeouts.http);
+    // The byte cap ended it, not the deadline: a timeout would be recorded as the failure.
     assert_eq!(rt.failure, None);
     assert!(rt.response.body_is_truncated);
     assert_eq!(rt.response.x_body_length, Some(c.body_cap as u64));
@@ -103,10 +103,8 @@ async fn trickling_body_ends_at_the_time_bound() {
     let start = Instant::now();
     let rt = get(&c, addr).await;
     let took = start.elapsed();
-    assert!(
-        took >= c.timeouts.http && took < c.timeouts.http * 2,
-        "{took:?}"
-    );
+    // Ended by the deadline (a deadline cannot fire early), with the bytes that came.
+    assert!(took >= c.timeouts.http, "{took:?}");
     assert_eq!(rt.failure, Some(Failure::Timeout));
     assert_eq!(rt.response.code, 200);
     assert!(rt.response.x_body_length.unwrap_or(0) >= 1);

@@ -1,4 +1,5 @@
 //! The reachability check against local canaries: what counts as an answer, and what does not.
+#![allow(clippy::unwrap_used, clippy::expect_used)] // a failed unwrap in a test is a failed test
 
 mod common;
 

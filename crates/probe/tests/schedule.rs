@@ -1,6 +1,7 @@
 //! Scheduling: the run's DNS cache, the deferred DNS linger, the per-address limit and the
 //! adaptive deadlines. Every assertion counts what happened (queries, connections, which rule
 //! decided), never how long it took.
+#![allow(clippy::unwrap_used, clippy::expect_used)] // a failed unwrap in a test is a failed test
 
 mod common;
 

@@ -2,6 +2,7 @@
 //! to the internet refuses every destination in private space, checked on the address actually
 //! dialled, and a lab probe refuses everything outside the lab. A refused destination is a
 //! typed failure and no packet: each test counts the connections its server received.
+#![allow(clippy::unwrap_used, clippy::expect_used)] // a failed unwrap in a test is a failed test
 
 mod common;
 

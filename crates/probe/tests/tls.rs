@@ -1,4 +1,5 @@
 //! TCP and TLS steps against loopback servers that misbehave in the ways censors do.
+#![allow(clippy::unwrap_used, clippy::expect_used)] // a failed unwrap in a test is a failed test
 
 mod common;
 
@@ -146,10 +147,8 @@ async fn stall_after_client_hello_times_out() {
     assert_eq!(hs.failure, Some(Failure::Timeout));
     assert_eq!(hs.x_after_client_hello, Some(true));
     assert_eq!(hs.x_server_bytes, Some(0));
-    assert!(
-        took >= c.timeouts.tls && took < c.timeouts.tls * 2,
-        "{took:?}"
-    );
+    // The stall was waited out to the deadline, which cannot fire early on any machine.
+    assert!(took >= c.timeouts.tls, "{took:?}");
 }
 
 #[tokio::test]

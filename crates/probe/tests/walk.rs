@@ -1,6 +1,7 @@
 //! The delegation walk against scripted authoritative servers on loopback: a root, a
 //! top-level zone and a publisher on 127.53.0.x (one port for all, as real servers share 53),
 //! plus hostile servers that refer forever, stay silent or answer too much.
+#![allow(clippy::unwrap_used, clippy::expect_used)] // a failed unwrap in a test is a failed test
 
 use hickory_proto::op::{Message, OpCode, ResponseCode};
 use hickory_proto::rr::rdata::{A, NS, SOA};

@@ -1,4 +1,5 @@
 //! Whole measurements, the control side and the control client, all on loopback.
+#![allow(clippy::unwrap_used, clippy::expect_used)] // a failed unwrap in a test is a failed test
 
 mod common;
 

@@ -1,5 +1,6 @@
 //! The register against a real SQLite store: the seed dataset, bad input, evidence resolution,
 //! round trips, drafts from events, visibility.
+#![allow(clippy::unwrap_used, clippy::expect_used)] // a failed unwrap in a test is a failed test
 
 use interfero_model::incident::{
     Evidence, EvidenceQuery, Incident, Kind, RecordStatus, Visibility,

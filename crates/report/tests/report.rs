@@ -1,4 +1,5 @@
 //! The country report made from the seed dataset and stored measurements.
+#![allow(clippy::unwrap_used, clippy::expect_used)] // a failed unwrap in a test is a failed test
 
 use askama::Template;
 use interfero_model::incident::{Evidence, EvidenceQuery};

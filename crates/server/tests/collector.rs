@@ -1,3 +1,5 @@
+//! The minimal collector: submitted measurements are stored, bad ones refused, addresses dropped.
+#![allow(clippy::unwrap_used, clippy::expect_used)] // a failed unwrap in a test is a failed test
 use interfero_model::Measurement;
 use interfero_server::{collector_router, serve};
 use interfero_store::{synthetic, Filter, MeasurementStore, RunInfo, SqliteStore};

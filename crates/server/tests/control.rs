@@ -1,3 +1,5 @@
+//! The control server over loopback: the protocol, its limits and a graceful shutdown.
+#![allow(clippy::unwrap_used, clippy::expect_used)] // a failed unwrap in a test is a failed test
 use interfero_model::{ControlRequest, ControlResponse};
 use interfero_server::{measurer_fn, serve_control, ControlMeasurer, Limits};
 use std::net::SocketAddr;
@@ -5,22 +7,24 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::net::{TcpListener, TcpStream};
-use tokio::sync::oneshot;
+use tokio::sync::{oneshot, watch};
 
-/// A measurer that answers after `delay`, echoing the URL into the title, and records how
-/// many answers ran at once.
-fn fake(
-    delay: Duration,
-    now: Arc<AtomicUsize>,
+/// A measurer that holds every answer until `release` turns true, counting the answers running
+/// at once in `running` (a watch, so that tests wait on the count, never on time) and the most
+/// at once in `peak`.
+fn held(
+    running: Arc<watch::Sender<usize>>,
     peak: Arc<AtomicUsize>,
+    release: Arc<watch::Sender<bool>>,
 ) -> Arc<dyn ControlMeasurer> {
     Arc::new(measurer_fn(move |req: ControlRequest| {
-        let (now, peak) = (Arc::clone(&now), Arc::clone(&peak));
+        let (running, peak) = (Arc::clone(&running), Arc::clone(&peak));
+        let mut go = release.subscribe();
         async move {
-            let running = now.fetch_add(1, Ordering::SeqCst) + 1;
-            peak.fetch_max(running, Ordering::SeqCst);
-            tokio::time::sleep(delay).await;
-            now.fetch_sub(1, Ordering::SeqCst);
+            running.send_modify(|n| *n += 1);
+            peak.fetch_max(*running.borrow(), Ordering::SeqCst);
+            let _ = go.wait_for(|go| *go).await;
+            running.send_modify(|n| *n -= 1);
             let mut resp = ControlResponse::default();
             resp.http_request.title = req.http_request;
             resp.http_request.status_code = 200;
@@ -29,8 +33,13 @@ fn fake(
     }))
 }
 
+/// A measurer that answers at once, echoing the URL into the title.
 fn quick() -> Arc<dyn ControlMeasurer> {
-    fake(Duration::ZERO, Arc::default(), Arc::default())
+    held(
+        Arc::default(),
+        Arc::default(),
+        Arc::new(watch::channel(true).0),
+    )
 }
 
 /// Starts a server on a loopback port; returns its address, a shutdown trigger and its task.
@@ -102,8 +111,14 @@ async fn oversize_body_is_413() {
 
 #[tokio::test]
 async fn concurrency_is_capped() {
-    let (now, peak) = (Arc::new(AtomicUsize::new(0)), Arc::new(AtomicUsize::new(0)));
-    let m = fake(Duration::from_millis(150), now, Arc::clone(&peak));
+    let running = Arc::new(watch::channel(0usize).0);
+    let release = Arc::new(watch::channel(false).0);
+    let peak = Arc::new(AtomicUsize::new(0));
+    let m = held(
+        Arc::clone(&running),
+        Arc::clone(&peak),
+        Arc::clone(&release),
+    );
     let limits = Limits {
         admission: interfero_server::Admission {
             max_concurrent: 2,
@@ -125,6 +140,9 @@ async fn concurrency_is_capped() {
             })
         })
         .collect();
+    // Two answers held at once: the cap is reached, whatever the machine's speed.
+    let _ = running.subscribe().wait_for(|n| *n >= 2).await;
+    release.send_replace(true);
     for c in clients {
         assert_eq!(c.await.unwrap().0, 200);
     }
@@ -133,7 +151,9 @@ async fn concurrency_is_capped() {
 
 #[tokio::test]
 async fn slow_measurement_hits_the_deadline() {
-    let m = fake(Duration::from_secs(5), Arc::default(), Arc::default());
+    // An answer that never comes (nothing releases it).
+    let release = Arc::new(watch::channel(false).0);
+    let m = held(Arc::default(), Arc::default(), release);
     let limits = Limits {
         deadline: Duration::from_millis(100),
         ..Limits::default()
@@ -158,16 +178,20 @@ async fn about_health_and_unknown_paths() {
 
 #[tokio::test]
 async fn shutdown_lets_requests_in_flight_finish() {
-    let m = fake(Duration::from_millis(300), Arc::default(), Arc::default());
+    let running = Arc::new(watch::channel(0usize).0);
+    let release = Arc::new(watch::channel(false).0);
+    let m = held(Arc::clone(&running), Arc::default(), Arc::clone(&release));
     let (addr, stop, task) = start(m, Limits::default()).await;
     let client = tokio::spawn(async move {
         exchange(addr, "POST", "/", &request_json("https://inflight.kz/")).await
     });
-    tokio::time::sleep(Duration::from_millis(100)).await;
+    // The request is being measured when the shutdown comes, and finishes after it.
+    let _ = running.subscribe().wait_for(|n| *n == 1).await;
     stop.send(()).unwrap();
+    release.send_replace(true);
     let (status, _) = client.await.unwrap();
     assert_eq!(status, 200);
-    let served = tokio::time::timeout(Duration::from_secs(5), task).await;
+    let served = tokio::time::timeout(Duration::from_secs(30), task).await;
     assert!(matches!(served, Ok(Ok(Ok(())))));
     assert!(TcpStream::connect(addr).await.is_err());
 }

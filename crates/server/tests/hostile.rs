@@ -3,6 +3,7 @@
 //! greedy client beside an honest one, request floods, tokens, TLS, the proxy header and the
 //! logs. Every wait is on an event (a response, a closed connection), under an outer bound
 //! that fails the test instead of hanging it.
+#![allow(clippy::unwrap_used, clippy::expect_used)] // a failed unwrap in a test is a failed test
 
 use interfero_model::{ControlRequest, ControlResponse};
 use interfero_server::{

@@ -1,6 +1,7 @@
 //! The control's request parsing under arbitrary input, at scale and without a network: the
 //! router is called directly. Whatever the bytes, the answer is 200 or a 4xx with a JSON
 //! error, never a panic or a 5xx. (`fuzz/` holds the same check as a cargo-fuzz target.)
+#![allow(clippy::unwrap_used, clippy::expect_used)] // a failed unwrap in a test is a failed test
 
 use axum::body::Body;
 use axum::http::Request;

@@ -92,14 +92,7 @@ impl Keeper<'_> {
                 input, technique, ..
             } => (input.clone(), *technique),
         };
-        let kind = match (episode, began) {
-            (Episode::Shutdown, true) => EventKind::ShutdownStarted,
-            (Episode::Shutdown, false) => EventKind::ShutdownEnded,
-            (Episode::Block { .. }, true) => EventKind::BlockStarted,
-            (Episode::Block { .. }, false) => EventKind::BlockEnded,
-            (Episode::Delegation { .. }, true) => EventKind::DelegationRemoved,
-            (Episode::Delegation { .. }, false) => EventKind::DelegationRestored,
-        };
+        let kind = event_kind(episode, began);
         let evidence = match change {
             Change::Began { evidence, .. } => evidence.clone(),
             Change::Ended { .. } => Vec::new(),
@@ -131,28 +124,35 @@ impl Keeper<'_> {
     }
 }
 
-/// One change as text: time, kind, target (and technique), so that changes compare as strings.
+/// The event an episode's start or end is stored as.
+fn event_kind(episode: &Episode, began: bool) -> EventKind {
+    match (episode, began) {
+        (Episode::Shutdown, true) => EventKind::ShutdownStarted,
+        (Episode::Shutdown, false) => EventKind::ShutdownEnded,
+        (Episode::Block { .. }, true) => EventKind::BlockStarted,
+        (Episode::Block { .. }, false) => EventKind::BlockEnded,
+        (Episode::Delegation { .. }, true) => EventKind::DelegationRemoved,
+        (Episode::Delegation { .. }, false) => EventKind::DelegationRestored,
+    }
+}
+
+/// One change as text: time, event kind (the store's names), target (and technique), so that
+/// changes compare as strings.
 pub fn describe(c: &Change) -> String {
-    let (at, begin, ep) = match c {
+    let (at, began, ep) = match c {
         Change::Began { episode, at, .. } => (at, true, episode),
         Change::Ended { episode, at } => (at, false, episode),
     };
+    let kind = event_kind(ep, began).as_str();
     match ep {
-        Episode::Shutdown => format!(
-            "{at} shutdown_{} (vantage point)",
-            if begin { "started" } else { "ended" }
-        ),
-        Episode::Delegation { input } => format!(
-            "{at} delegation_{} {input}",
-            if begin { "removed" } else { "restored" }
-        ),
+        Episode::Shutdown => format!("{at} {kind} (vantage point)"),
+        Episode::Delegation { input } => format!("{at} {kind} {input}"),
         Episode::Block {
             input,
             status,
             technique,
         } => format!(
-            "{at} block_{} {input} ({status}{})",
-            if begin { "started" } else { "ended" },
+            "{at} {kind} {input} ({status}{})",
             technique.map(|t| format!(", {t}")).unwrap_or_default()
         ),
     }

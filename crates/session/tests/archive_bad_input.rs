@@ -1,6 +1,7 @@
 //! Archiving hostile or broken pages on loopback: an unreachable URL, an enormous page, binary
 //! content and a page that changes every time it is fetched. Each is bounded and reported, no
 //! spurious change is claimed, and no capture kept earlier is lost.
+#![allow(clippy::unwrap_used, clippy::expect_used)] // a failed unwrap in a test is a failed test
 
 use interfero_archive::Archive;
 use interfero_probe::ProbeConfig;

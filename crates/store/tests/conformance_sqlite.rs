@@ -1,4 +1,5 @@
 //! The conformance suite on SQLite: in memory, and in a file reopened between checks' writes.
+#![allow(clippy::unwrap_used, clippy::expect_used)] // a failed unwrap in a test is a failed test
 
 mod conformance;
 

@@ -1,5 +1,6 @@
 //! The register's tables beside the measurements: created on first use, kept across openings,
 //! versioned on their own, written all or none.
+#![allow(clippy::unwrap_used, clippy::expect_used)] // a failed unwrap in a test is a failed test
 
 use interfero_model::incident::{Incident, Kind, PartialDate, Place, RecordStatus, Visibility};
 use interfero_store::{

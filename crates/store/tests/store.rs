@@ -1,3 +1,5 @@
+//! The SQLite store: runs, measurements, events, filters and export.
+#![allow(clippy::unwrap_used, clippy::expect_used)] // a failed unwrap in a test is a failed test
 use interfero_model::{Measurement, Status, Technique};
 use interfero_store::{
     synthetic, Event, EventKind, Filter, MeasurementStore, RunInfo, SqliteStore, StoreError,

@@ -58,6 +58,15 @@ impl Default for KernelOptions {
     }
 }
 
+/// Says on the terminal that a kernel test did not run and why, as `skipped: TEST: REASON`.
+/// Written to the process's stderr directly rather than with `eprintln!`, which the test
+/// harness captures and shows only for a failure: a skipped root-only test must not pass
+/// silently.
+pub fn report_skip(test: &str, reason: &dyn std::fmt::Display) {
+    use std::io::Write as _;
+    let _ = writeln!(std::io::stderr().lock(), "skipped: {test}: {reason}");
+}
+
 /// Why the kernel world cannot run here, if it cannot: not root, no `ip`/`nft`, no netns.
 pub fn check() -> Result<(), LabError> {
     // SAFETY: geteuid has no preconditions and cannot fail.

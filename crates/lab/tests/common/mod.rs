@@ -1,4 +1,5 @@
 //! Test helpers: loopback-only clients (DNS over UDP, plain TCP from a chosen source, rustls).
+#![allow(clippy::unwrap_used, clippy::expect_used)] // a failed unwrap in a test is a failed test
 #![allow(dead_code)]
 
 use hickory_proto::op::Message;

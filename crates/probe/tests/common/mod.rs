@@ -1,5 +1,6 @@
 //! Tiny loopback servers for the probe's tests: a scriptable DNS resolver, TLS servers with
 //! certificates from a test CA, and raw TCP servers. Everything binds 127.0.0.0/8 only.
+#![allow(clippy::unwrap_used, clippy::expect_used)] // a failed unwrap in a test is a failed test
 #![allow(dead_code)]
 
 use hickory_proto::op::{Message, OpCode, ResponseCode};

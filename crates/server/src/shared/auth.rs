@@ -6,6 +6,7 @@ use subtle::ConstantTimeEq;
 
 /// Why a token file cannot be used.
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum TokenError {
     /// The file could not be read.
     #[error("cannot read the token file {path}: {source}")]

@@ -9,19 +9,21 @@ use axum::Json;
 
 /// Why a server could not start or stopped with an error.
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum ServerError {
     /// Accepting or serving connections failed.
     #[error("the server failed: {0}")]
     Serve(#[source] std::io::Error),
     /// The TLS certificate or key could not be used.
-    #[error("cannot use the TLS {what} {path}: {reason}")]
+    #[error("cannot use the TLS {what} {path}: {source}")]
     Tls {
         /// `certificate` or `key`.
         what: &'static str,
         /// The file.
         path: String,
-        /// Why.
-        reason: String,
+        /// Why (a PEM or rustls error).
+        #[source]
+        source: Box<dyn std::error::Error + Send + Sync>,
     },
 }
 

@@ -106,26 +106,32 @@ pub fn raise_descriptor_limit() {
 pub fn tls_config(cert: &Path, key: &Path) -> Result<Arc<rustls::ServerConfig>, ServerError> {
     use rustls_pki_types::pem::PemObject;
     use rustls_pki_types::{CertificateDer, PrivateKeyDer};
-    let bad = |what, path: &Path, reason: String| ServerError::Tls {
-        what,
-        path: path.display().to_string(),
-        reason,
-    };
-    let chain = CertificateDer::pem_file_iter(cert)
-        .map_err(|e| bad("certificate", cert, e.to_string()))?
-        .collect::<Result<Vec<_>, _>>()
-        .map_err(|e| bad("certificate", cert, e.to_string()))?;
-    if chain.is_empty() {
-        return Err(bad("certificate", cert, "no PEM certificate in it".into()));
+    fn bad(
+        what: &'static str,
+        path: &Path,
+        e: impl Into<Box<dyn std::error::Error + Send + Sync>>,
+    ) -> ServerError {
+        ServerError::Tls {
+            what,
+            path: path.display().to_string(),
+            source: e.into(),
+        }
     }
-    let key_der = PrivateKeyDer::from_pem_file(key).map_err(|e| bad("key", key, e.to_string()))?;
+    let chain = CertificateDer::pem_file_iter(cert)
+        .map_err(|e| bad("certificate", cert, e))?
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|e| bad("certificate", cert, e))?;
+    if chain.is_empty() {
+        return Err(bad("certificate", cert, "no PEM certificate in it"));
+    }
+    let key_der = PrivateKeyDer::from_pem_file(key).map_err(|e| bad("key", key, e))?;
     let provider = Arc::new(rustls::crypto::ring::default_provider());
     let mut config = rustls::ServerConfig::builder_with_provider(provider)
         .with_safe_default_protocol_versions()
-        .map_err(|e| bad("certificate", cert, e.to_string()))?
+        .map_err(|e| bad("certificate", cert, e))?
         .with_no_client_auth()
         .with_single_cert(chain, key_der)
-        .map_err(|e| bad("key", key, e.to_string()))?;
+        .map_err(|e| bad("key", key, e))?;
     config.alpn_protocols = vec![b"http/1.1".to_vec()];
     Ok(Arc::new(config))
 }

@@ -1,4 +1,5 @@
 //! One raw HTTP/1.1 exchange with a server under test, without a client library in between.
+#![allow(clippy::unwrap_used, clippy::expect_used)] // a failed unwrap in a test is a failed test
 
 use std::net::SocketAddr;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};

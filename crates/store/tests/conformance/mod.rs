@@ -1,7 +1,7 @@
 //! The conformance suite: what every [`MeasurementStore`] backend must answer, checked against
 //! a reference computed in plain Rust from the same inputs. A backend's test file calls
 //! [`run_all`] with a function that makes a fresh, empty store.
-
+#![allow(clippy::unwrap_used, clippy::expect_used)] // a failed unwrap in a test is a failed test
 #![allow(dead_code)]
 
 use interfero_model::{Status, Technique, Verdict};
