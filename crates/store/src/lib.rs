@@ -4,6 +4,7 @@
 //! watching a target over time, and exports measurements as JSON Lines.
 
 mod error;
+pub mod outbox;
 pub mod query;
 mod schema;
 mod sqlite;
@@ -12,10 +13,11 @@ pub mod synthetic;
 mod uid;
 
 pub use error::StoreError;
+pub use outbox::{Outbox, OutboxCounts, Pending};
 pub use query::{
     Axis, Bucket, Counts, Cursor, EventQuery, Order, Page, PageRequest, Query, Stored, MAX_PAGE,
 };
-pub use sqlite::SqliteStore;
+pub use sqlite::{Durability, SqliteStore};
 pub use uid::uid_of;
 
 use interfero_model::{Measurement, Status, Technique, Verdict};
