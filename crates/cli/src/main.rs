@@ -13,6 +13,7 @@ mod labcmd;
 mod labeval;
 mod print;
 mod run;
+mod serve;
 mod services;
 mod watch;
 
@@ -41,6 +42,9 @@ enum Cmd {
     Run(run::RunArgs),
     /// Serve a control (OONI Web Connectivity test helper) from an unfiltered vantage point.
     Control(control::ControlArgs),
+    /// Serve the collector (OONI's probe-services protocol) and everything else that reads
+    /// the store, on one port.
+    Serve(serve::ServeArgs),
     /// Measure targets again and again; store every round and each change (a block begins or
     /// ends, a shutdown starts, access returns) as an event.
     #[command(after_help = exit::HELP)]
@@ -81,6 +85,7 @@ fn main() -> ExitCode {
         match cli.cmd {
             Cmd::Run(a) => run::run(a).await,
             Cmd::Control(a) => control::control(a).await,
+            Cmd::Serve(a) => serve::serve(a).await,
             Cmd::Analyze(a) => analyze::analyze(a),
             Cmd::Watch(a) => watch::watch(a).await,
             Cmd::Correlate(a) => correlate::correlate(a),

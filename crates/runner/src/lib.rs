@@ -13,6 +13,7 @@ pub mod reach;
 pub mod service;
 pub mod siege;
 pub mod throughput;
+pub mod upload;
 pub mod usage;
 pub mod watcher;
 

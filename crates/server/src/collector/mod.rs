@@ -15,6 +15,7 @@
 //! The submitter's address is used only in memory, for the per-client rate limit: it is never
 //! stored, logged or echoed, and the measurement's own `probe_ip` is overwritten.
 
+pub mod correlate;
 pub mod ingest;
 mod lists;
 pub mod wire;
