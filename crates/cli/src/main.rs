@@ -11,10 +11,12 @@ mod escape;
 mod exit;
 mod labcmd;
 mod labeval;
+mod load;
 mod print;
 mod run;
 mod serve;
 mod services;
+mod submit;
 mod watch;
 
 use clap::{Parser, Subcommand};
@@ -45,6 +47,8 @@ enum Cmd {
     /// Serve the collector (OONI's probe-services protocol) and everything else that reads
     /// the store, on one port.
     Serve(serve::ServeArgs),
+    /// Send the measurements queued by `--submit` to the collector.
+    Upload(submit::UploadArgs),
     /// Measure targets again and again; store every round and each change (a block begins or
     /// ends, a shutdown starts, access returns) as an event.
     #[command(after_help = exit::HELP)]
@@ -86,6 +90,7 @@ fn main() -> ExitCode {
             Cmd::Run(a) => run::run(a).await,
             Cmd::Control(a) => control::control(a).await,
             Cmd::Serve(a) => serve::serve(a).await,
+            Cmd::Upload(a) => submit::upload(a).await,
             Cmd::Analyze(a) => analyze::analyze(a),
             Cmd::Watch(a) => watch::watch(a).await,
             Cmd::Correlate(a) => correlate::correlate(a),

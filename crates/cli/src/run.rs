@@ -72,6 +72,9 @@ pub struct RunArgs {
     /// Refuse a plain http:// control away from this machine (a censor can forge its answers).
     #[arg(long)]
     pub require_https: bool,
+    /// Upload to a collector (queued in the database first).
+    #[command(flatten)]
+    pub submit: crate::submit::SubmitArgs,
     /// Refuse every destination outside loopback and 198.18.0.0/15, resolver included: for
     /// measuring a lab (`interfero lab up` prints it), so that nothing leaves the machine.
     #[arg(long)]
@@ -285,6 +288,8 @@ pub struct Sink {
     pub errors: Vec<String>,
     /// How many measurements could not be written somewhere they were meant to go.
     pub failures: usize,
+    /// The upload queue, with `--submit`.
+    pub submit: Option<crate::submit::Submitter>,
 }
 
 /// Keep-errors kept for the report (a full disk fails every line the same way).
@@ -327,6 +332,7 @@ impl Sink {
             kept: Vec::new(),
             errors: Vec::new(),
             failures: 0,
+            submit: None,
         })
     }
 
@@ -349,6 +355,12 @@ impl Sink {
         if let Some(Err(e)) = stored {
             self.error(format!(
                 "storing {}: {e}",
+                crate::escape::terminal(&m.input)
+            ));
+        }
+        if let Some(Err(e)) = self.submit.as_mut().map(|s| s.enqueue(&m)) {
+            self.error(format!(
+                "queueing {} for --submit: {e}",
                 crate::escape::terminal(&m.input)
             ));
         }
@@ -442,12 +454,22 @@ pub async fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
         args.db.is_some(),
         &inputs_of(&args),
     )?;
+    let submit_db = match (&args.submit.submit, &db) {
+        (Some(_), None) => bail!("--submit queues measurements in the database: drop --no-db"),
+        (_, db) => db.clone(),
+    };
     let mut sink = Sink::open(args.out.as_deref(), db.as_deref(), "run", &session.vantage)?;
+    if let Some(d) = &submit_db {
+        sink.submit = crate::submit::Submitter::start(&args.submit, d, args.ca_file.as_deref())?;
+    }
     let summary = measure_into(&session, targets, &mut sink, args.quiet).await;
     for record in crate::services::judge(&services, &sink.kept) {
         sink.keep(record);
     }
     finish(&sink, args.quiet, args.out.as_deref(), db.as_deref());
+    if let Some(s) = sink.submit.take() {
+        s.finish().await;
+    }
     Ok(crate::exit::of_run(
         summary.measured,
         summary.skipped,
