@@ -48,12 +48,18 @@ pub struct RunArgs {
     /// No progress bar and no table.
     #[arg(long)]
     pub quiet: bool,
-    /// Country code to record (default ZZ: not recorded).
-    #[arg(long, default_value = "ZZ")]
-    pub cc: String,
-    /// Network (e.g. AS9198) to record (default AS0: not recorded).
-    #[arg(long, default_value = "AS0")]
-    pub asn: String,
+    /// Country code to record; `--cc ZZ --asn AS0` records neither. Without --cc and --asn,
+    /// both are looked up from the address the control saw (in --networks), and the address
+    /// itself is never kept.
+    #[arg(long)]
+    pub cc: Option<String>,
+    /// Network (e.g. AS9198) to record (see --cc).
+    #[arg(long)]
+    pub asn: Option<String>,
+    /// Address ranges for naming the network (iptoasn's ip2asn-combined.tsv format). Default:
+    /// the embedded sample, which holds documentation and lab ranges only.
+    #[arg(long)]
+    pub networks: Option<PathBuf>,
     /// Endpoints tried when a target fails, to tell a shutdown from a block: `public` (large
     /// resolvers abroad), `none`, or a TOML file (format: data/canaries/public.toml).
     #[arg(long, default_value = "public")]
@@ -537,11 +543,24 @@ pub fn session(args: &RunArgs) -> anyhow::Result<Session> {
         );
     }
     let vantage = Vantage {
-        probe_cc: args.cc.clone(),
-        probe_asn: args.asn.clone(),
+        probe_cc: args.cc.clone().unwrap_or_else(|| "ZZ".into()),
+        probe_asn: args.asn.clone().unwrap_or_else(|| "AS0".into()),
+    };
+    // Given (or hidden with ZZ / AS0) by the user: never looked up.
+    let networks = match (&args.cc, &args.asn, &args.networks) {
+        (None, None, Some(p)) => {
+            let text = std::fs::read_to_string(p)
+                .with_context(|| format!("cannot read --networks {}", p.display()))?;
+            let t = interfero_model::networks::NetworkTable::parse(&text)
+                .map_err(|e| anyhow::anyhow!("--networks {}: {e}", p.display()))?;
+            Some(Arc::new(t))
+        }
+        (None, None, None) => Some(Arc::new(interfero_model::networks::NetworkTable::sample())),
+        _ => None,
     };
     let probe = Arc::new(ProbeConfig {
         resolver,
+        networks,
         extra_roots,
         canaries: crate::canaries::load(&args.canaries)?,
         trace: interfero_probe::TraceSettings {

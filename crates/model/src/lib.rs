@@ -7,6 +7,7 @@ pub mod control;
 pub mod failure;
 pub mod html;
 pub mod measurement;
+pub mod networks;
 pub mod ooni;
 pub mod privacy;
 pub mod reachability;

@@ -103,6 +103,9 @@ impl Default for Timeouts {
 pub struct ProbeConfig {
     /// The DNS resolver.
     pub resolver: Resolver,
+    /// Address ranges to name this vantage point's network (`probe_asn`, `probe_cc`) from the
+    /// address the control saw; `None`: the network is not looked up (hidden or given).
+    pub networks: Option<std::sync::Arc<interfero_model::networks::NetworkTable>>,
     /// Trust anchors added to webpki-roots (from `--ca-file`).
     pub extra_roots: Vec<CertificateDer<'static>>,
     /// Per-step time bounds.
@@ -186,6 +189,7 @@ impl Default for ProbeConfig {
     fn default() -> Self {
         ProbeConfig {
             resolver: Resolver::System,
+            networks: None,
             extra_roots: Vec::new(),
             timeouts: Timeouts::default(),
             body_cap: 512 * 1024,

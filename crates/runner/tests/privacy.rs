@@ -27,3 +27,29 @@ async fn each_record_says_whether_the_address_could_be_scrubbed() {
     assert!(why.starts_with("no --control"), "{why}");
     lab.shutdown().await;
 }
+
+/// With a table of networks, the measurement names the network of the address the control
+/// saw, and keeps no trace of the address's report; without one (hidden), it names none.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_network_is_named_from_the_address_the_control_saw() {
+    use interfero_model::networks::NetworkTable;
+    use std::sync::Arc;
+    let scenario = interfero_lab::Scenario::builtin("suite").unwrap();
+    let lab = Lab::start(&scenario).await.expect("lab starts");
+    let t = Target::parse("https://static.test:8443/").unwrap();
+    let table =
+        NetworkTable::parse("127.0.0.0\t127.255.255.255\t64511\tZZ\tSAMPLE loopback\n").unwrap();
+    let mut probe = (*lab.session.probe).clone();
+    probe.networks = Some(Arc::new(table));
+    let named = Session {
+        probe: Arc::new(probe),
+        ..lab.session.clone()
+    };
+    let m = measure_one(&named, &t, "2026-12-02 10:00:00").await;
+    assert_eq!(m.probe_asn, "AS64511");
+    assert_eq!(m.probe_cc, "ZZ");
+    assert!(m.test_keys.control.unwrap().x_client_address.is_none());
+    let hidden = measure_one(&lab.session, &t, "2026-12-02 10:00:00").await;
+    assert_eq!(hidden.probe_asn, "AS0", "no table: nothing looked up");
+    lab.shutdown().await;
+}
