@@ -7,7 +7,7 @@ use indicatif::{ProgressBar, ProgressStyle};
 use interfero_model::target::{parse_list, Target};
 use interfero_model::Measurement;
 use interfero_probe::{load_ca_file, ControlClient, ProbeConfig, Resolver};
-use interfero_runner::{Session, Vantage};
+use interfero_session::{Session, Vantage};
 use interfero_store::{MeasurementStore, RunId, RunInfo, SqliteStore};
 use std::io::Write;
 use std::net::{IpAddr, SocketAddr};
@@ -49,17 +49,13 @@ pub struct RunArgs {
     #[arg(long)]
     pub quiet: bool,
     /// Country code to record; `--cc ZZ --asn AS0` records neither. Without --cc and --asn,
-    /// both are looked up from the address the control saw (in --networks), and the address
-    /// itself is never kept.
+    /// both are looked up from the address the control saw (in the embedded IP-to-network
+    /// table), and the address itself is never kept.
     #[arg(long)]
     pub cc: Option<String>,
     /// Network (e.g. AS9198) to record (see --cc).
     #[arg(long)]
     pub asn: Option<String>,
-    /// Address ranges for naming the network (iptoasn's ip2asn-combined.tsv format). Default:
-    /// the embedded sample, which holds documentation and lab ranges only.
-    #[arg(long)]
-    pub networks: Option<PathBuf>,
     /// Endpoints tried when a target fails, to tell a shutdown from a block: `public` (large
     /// resolvers abroad), `none`, or a TOML file (format: data/canaries/public.toml).
     #[arg(long, default_value = "public")]
@@ -411,12 +407,12 @@ pub async fn measure_into(
     targets: Vec<Target>,
     sink: &mut Sink,
     quiet: bool,
-) -> interfero_runner::Summary {
+) -> interfero_session::Summary {
     let pb = progress(targets.len(), quiet);
     let stop_rx = stop_on_interrupt();
     let mut warned_control = false;
     let mut warned_resolver = false;
-    let summary = interfero_runner::run(session, targets, stop_rx, |m| {
+    let summary = interfero_session::run(session, targets, stop_rx, |m| {
         if let (false, Some(f)) = (warned_control, &m.test_keys.control_failure) {
             warned_control = true;
             let f = crate::escape::terminal(f);
@@ -547,17 +543,7 @@ pub fn session(args: &RunArgs) -> anyhow::Result<Session> {
         probe_asn: args.asn.clone().unwrap_or_else(|| "AS0".into()),
     };
     // Given (or hidden with ZZ / AS0) by the user: never looked up.
-    let networks = match (&args.cc, &args.asn, &args.networks) {
-        (None, None, Some(p)) => {
-            let text = std::fs::read_to_string(p)
-                .with_context(|| format!("cannot read --networks {}", p.display()))?;
-            let t = interfero_model::networks::NetworkTable::parse(&text)
-                .map_err(|e| anyhow::anyhow!("--networks {}: {e}", p.display()))?;
-            Some(Arc::new(t))
-        }
-        (None, None, None) => Some(Arc::new(interfero_model::networks::NetworkTable::sample())),
-        _ => None,
-    };
+    let networks = (args.cc.is_none() && args.asn.is_none()).then(interfero_netdb::embedded);
     let probe = Arc::new(ProbeConfig {
         resolver,
         networks,
@@ -575,13 +561,13 @@ pub fn session(args: &RunArgs) -> anyhow::Result<Session> {
         ..ProbeConfig::default()
     });
     let session = Session {
-        reach: Arc::new(interfero_runner::reach::Monitor::new(probe.clone())),
+        reach: Arc::new(interfero_session::reach::Monitor::new(probe.clone())),
         probe,
         control,
         parallel: args.parallel.max(1),
         vantage,
         annotations: Default::default(),
-        state_roots: interfero_runner::shipped_state_roots(),
+        state_roots: interfero_session::shipped_state_roots(),
     };
     Ok(session)
 }

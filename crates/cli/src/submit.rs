@@ -5,7 +5,7 @@ use anyhow::Context as _;
 use clap::Args;
 use interfero_model::Measurement;
 use interfero_probe::{load_ca_file, CollectorClient};
-use interfero_runner::upload::Uploader;
+use interfero_session::upload::Uploader;
 use interfero_store::Outbox;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;

@@ -4,10 +4,10 @@
 pub mod addr;
 pub mod base64;
 pub mod control;
+pub mod csv;
 pub mod failure;
 pub mod html;
 pub mod measurement;
-pub mod networks;
 pub mod ooni;
 pub mod privacy;
 pub mod reachability;

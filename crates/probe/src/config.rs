@@ -105,7 +105,7 @@ pub struct ProbeConfig {
     pub resolver: Resolver,
     /// Address ranges to name this vantage point's network (`probe_asn`, `probe_cc`) from the
     /// address the control saw; `None`: the network is not looked up (hidden or given).
-    pub networks: Option<std::sync::Arc<interfero_model::networks::NetworkTable>>,
+    pub networks: Option<&'static interfero_netdb::Table>,
     /// Trust anchors added to webpki-roots (from `--ca-file`).
     pub extra_roots: Vec<CertificateDer<'static>>,
     /// Per-step time bounds.

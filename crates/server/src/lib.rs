@@ -5,11 +5,11 @@
 //! canned answer in tests). And the collector ([`collector`]): OONI's probe-services protocol,
 //! durable acknowledgements with group commit, every submission judged here.
 
-pub mod auth;
 pub mod collector;
 mod control;
-pub mod limits;
-mod serving;
+pub mod shared;
+
+pub use shared::{auth, errors, limits};
 
 pub use collector::{collector_router, CollectorConfig, Ingest, ReportIds};
 
@@ -20,7 +20,8 @@ pub use control::{
 };
 pub use limits::Admission;
 
-pub use serving::{
-    client_addr, default_max_connections, error, raise_descriptor_limit, read_body, serve,
-    serve_with, tls_config, ClientAddr, ServeOptions, ServeStats, ServerError,
+pub use shared::errors::{error, ServerError};
+pub use shared::serving::{
+    client_addr, default_max_connections, raise_descriptor_limit, read_body, serve, serve_with,
+    tls_config, ClientAddr, ServeOptions, ServeStats,
 };

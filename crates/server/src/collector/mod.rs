@@ -24,10 +24,10 @@ pub use ingest::{Ingest, IngestError, IngestStats};
 pub use lists::{TestList, TestUrl};
 pub use wire::{ReportIds, ReportMeta};
 
-use crate::auth::Tokens;
-use crate::control::{too_many, unauthorized};
-use crate::limits::{ClientKey, RateLimiter, Refusal};
-use crate::serving::{error, read_body, ClientAddr};
+use crate::shared::auth::Tokens;
+use crate::shared::errors::{error, too_many, unauthorized};
+use crate::shared::limits::{ClientKey, RateLimiter, Refusal};
+use crate::shared::serving::{read_body, ClientAddr};
 use axum::extract::{DefaultBodyLimit, Path, Query, Request, State};
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
