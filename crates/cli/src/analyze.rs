@@ -16,8 +16,15 @@ use std::process::ExitCode;
 #[derive(Args)]
 pub struct AnalyzeArgs {
     /// JSONL files of measurements, OONI measurement JSON files, or directories of them.
-    #[arg(required = true)]
+    #[arg(required_unless_present = "db")]
     pub paths: Vec<PathBuf>,
+    /// Re-judge the measurements stored in this SQLite database instead (with --rejudge).
+    #[arg(long, requires = "rejudge", conflicts_with_all = ["paths", "out", "compare_ooni"])]
+    pub db: Option<PathBuf>,
+    /// Write the new verdicts into --db (after a rule change); the observations are never
+    /// changed. Streams the database, so memory stays bounded whatever its size.
+    #[arg(long, requires = "db")]
+    pub rejudge: bool,
     /// Write the re-judged measurements as JSONL here.
     #[arg(long)]
     pub out: Option<PathBuf>,
@@ -208,8 +215,61 @@ pub fn rejudge(m: &Measurement) -> Measurement {
     m
 }
 
+/// `interfero analyze --db PATH --rejudge`: every stored measurement judged again from its
+/// observations, its verdict replaced when the rules now say otherwise.
+fn rejudge_store(path: &Path, quiet: bool) -> anyhow::Result<ExitCode> {
+    use interfero_store::{MeasurementStore, Order, Query, SqliteStore};
+    use std::ops::ControlFlow;
+    if !path.is_file() {
+        anyhow::bail!(
+            "--db {}: no such database (give the path of an existing one)",
+            path.display()
+        );
+    }
+    let store: std::sync::Arc<dyn MeasurementStore> = std::sync::Arc::new(SqliteStore::open(path)?);
+    let (mut changed, mut failed) = (0u64, None);
+    // A batch at a time (no lock is held while each runs), so each verdict is written as it
+    // is found and an interruption keeps what was done.
+    let seen = store.scan(&Query::default(), Order::Oldest, &mut |st| {
+        if st.measurement.test_name != "web_connectivity" {
+            return ControlFlow::Continue(());
+        }
+        let v = judge(
+            &st.measurement.input,
+            &st.measurement.test_keys,
+            &Context::default(),
+        );
+        if st.measurement.verdict.as_ref() == Some(&v) {
+            return ControlFlow::Continue(());
+        }
+        match store.set_verdict(st.id, Some(&v)) {
+            Ok(()) => {
+                changed += 1;
+                ControlFlow::Continue(())
+            }
+            Err(e) => {
+                failed = Some(e);
+                ControlFlow::Break(())
+            }
+        }
+    })?;
+    if let Some(e) = failed {
+        return Err(exit::fail(
+            exit::KEEP_FAILED,
+            format!("cannot write a verdict into {}: {e}", path.display()),
+        ));
+    }
+    if !quiet {
+        println!("{seen} measurements re-judged, {changed} verdict(s) changed");
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
 /// `interfero analyze`.
 pub fn analyze(args: AnalyzeArgs) -> anyhow::Result<ExitCode> {
+    if let (Some(db), true) = (&args.db, args.rejudge) {
+        return rejudge_store(db, args.quiet);
+    }
     let files = files(&args.paths)?;
     let inputs: Vec<&Path> = files.iter().map(PathBuf::as_path).collect();
     crate::run::check_outputs(args.out.as_deref(), None, false, &inputs)?;

@@ -20,6 +20,9 @@ pub enum LabCmd {
         /// Also write the measurements as JSONL here.
         #[arg(long)]
         out: Option<PathBuf>,
+        /// Upload to a collector (queued in the database first).
+        #[command(flatten)]
+        submit: crate::submit::SubmitArgs,
     },
     /// The control as shipped under hostile load on loopback: idle and slow connections, a
     /// flood of bad requests from many addresses, an honest client beside them.
@@ -106,6 +109,8 @@ pub enum LabCmd {
     },
     /// Measure the benchmark world (2,275 targets behind a round trip) and print the figures.
     Bench(crate::benchcmd::BenchArgs),
+    /// Load a collector on loopback with submissions and measure the acknowledgements.
+    Load(crate::load::LoadArgs),
     /// Serve the benchmark world for `lab bench` (internal).
     #[command(hide = true)]
     BenchWorld {
@@ -192,7 +197,7 @@ fn same_file(a: &Path, b: &Path) -> bool {
 /// Runs a lab subcommand.
 pub async fn lab(cmd: LabCmd) -> anyhow::Result<ExitCode> {
     match cmd {
-        LabCmd::Demo { db, out } => demo(db, out).await,
+        LabCmd::Demo { db, out, submit } => demo(db, out, submit).await,
         LabCmd::Siege {
             idle,
             slow,
@@ -285,6 +290,7 @@ pub async fn lab(cmd: LabCmd) -> anyhow::Result<ExitCode> {
             markdown,
         } => crate::labwatch::lab_watch(&scenario, step, rounds, db, json, markdown).await,
         LabCmd::Bench(args) => crate::benchcmd::bench(args).await,
+        LabCmd::Load(args) => crate::load::load(args).await,
         LabCmd::BenchWorld {
             targets,
             rtt,
@@ -293,7 +299,11 @@ pub async fn lab(cmd: LabCmd) -> anyhow::Result<ExitCode> {
     }
 }
 
-async fn demo(db: Option<PathBuf>, out: Option<PathBuf>) -> anyhow::Result<ExitCode> {
+async fn demo(
+    db: Option<PathBuf>,
+    out: Option<PathBuf>,
+    submit: crate::submit::SubmitArgs,
+) -> anyhow::Result<ExitCode> {
     let s = scenario("kz-demo")?;
     eprintln!(
         "starting the lab world `{}` on loopback: {}",
@@ -322,8 +332,12 @@ async fn demo(db: Option<PathBuf>, out: Option<PathBuf>) -> anyhow::Result<ExitC
         s.name
     );
     let mut sink = Sink::open(out.as_deref(), Some(&db), &note, &lab.session.vantage)?;
+    sink.submit = crate::submit::Submitter::start(&submit, &db, None)?;
     crate::run::measure_into(&lab.session, targets, &mut sink, false).await;
     finish(&sink, false, out.as_deref(), Some(&db));
+    if let Some(s) = sink.submit.take() {
+        s.finish().await;
+    }
     println!("\nexplore: `interfero lab eval --scenario kz-demo` scores these verdicts against the censor's rules;");
     println!("         each measurement's JSON (evidence, rules, raw observations) is in the database's `json` column.");
     lab.shutdown().await;

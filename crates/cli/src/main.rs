@@ -18,10 +18,14 @@ mod labcmd;
 mod labeval;
 #[cfg(feature = "lab")]
 mod labwatch;
+#[cfg(feature = "lab")]
+mod load;
 mod print;
 mod report;
 mod run;
+mod serve;
 mod services;
+mod submit;
 mod watch;
 
 use clap::{Parser, Subcommand};
@@ -49,6 +53,11 @@ enum Cmd {
     Run(run::RunArgs),
     /// Serve a control (OONI Web Connectivity test helper) from an unfiltered vantage point.
     Control(control::ControlArgs),
+    /// Serve the collector (OONI's probe-services protocol) and everything else that reads
+    /// the store, on one port.
+    Serve(serve::ServeArgs),
+    /// Send the measurements queued by `--submit` to the collector.
+    Upload(submit::UploadArgs),
     /// Measure targets again and again; store every round and each change (a block begins or
     /// ends, a shutdown starts, access returns) as an event.
     #[command(after_help = exit::HELP)]
@@ -99,6 +108,8 @@ fn main() -> ExitCode {
         match cli.cmd {
             Cmd::Run(a) => run::run(a).await,
             Cmd::Control(a) => control::control(a).await,
+            Cmd::Serve(a) => serve::serve(a).await,
+            Cmd::Upload(a) => submit::upload(a).await,
             Cmd::Analyze(a) => analyze::analyze(a),
             Cmd::Watch(a) => watch::watch(a).await,
             Cmd::Correlate(a) => correlate::correlate(a),

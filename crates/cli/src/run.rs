@@ -48,12 +48,14 @@ pub struct RunArgs {
     /// No progress bar and no table.
     #[arg(long)]
     pub quiet: bool,
-    /// Country code to record (default ZZ: not recorded).
-    #[arg(long, default_value = "ZZ")]
-    pub cc: String,
-    /// Network (e.g. AS9198) to record (default AS0: not recorded).
-    #[arg(long, default_value = "AS0")]
-    pub asn: String,
+    /// Country code to record; `--cc ZZ --asn AS0` records neither. Without --cc and --asn,
+    /// both are looked up from the address the control saw (in the embedded IP-to-network
+    /// table), and the address itself is never kept.
+    #[arg(long)]
+    pub cc: Option<String>,
+    /// Network (e.g. AS9198) to record (see --cc).
+    #[arg(long)]
+    pub asn: Option<String>,
     /// Endpoints tried when a target fails, to tell a shutdown from a block: `public` (large
     /// resolvers abroad), `none`, or a TOML file (format: data/canaries/public.toml).
     #[arg(long, default_value = "public")]
@@ -72,6 +74,9 @@ pub struct RunArgs {
     /// Refuse a plain http:// control away from this machine (a censor can forge its answers).
     #[arg(long)]
     pub require_https: bool,
+    /// Upload to a collector (queued in the database first).
+    #[command(flatten)]
+    pub submit: crate::submit::SubmitArgs,
     /// Refuse every destination outside loopback and 198.18.0.0/15, resolver included: for
     /// measuring a lab (`interfero lab up` prints it), so that nothing leaves the machine.
     #[arg(long)]
@@ -289,6 +294,8 @@ pub struct Sink {
     pub errors: Vec<String>,
     /// How many measurements could not be written somewhere they were meant to go.
     pub failures: usize,
+    /// The upload queue, with `--submit`.
+    pub submit: Option<crate::submit::Submitter>,
 }
 
 /// Keep-errors kept for the report (a full disk fails every line the same way).
@@ -331,6 +338,7 @@ impl Sink {
             kept: Vec::new(),
             errors: Vec::new(),
             failures: 0,
+            submit: None,
         })
     }
 
@@ -353,6 +361,12 @@ impl Sink {
         if let Some(Err(e)) = stored {
             self.error(format!(
                 "storing {}: {e}",
+                crate::escape::terminal(&m.input)
+            ));
+        }
+        if let Some(Err(e)) = self.submit.as_mut().map(|s| s.enqueue(&m)) {
+            self.error(format!(
+                "queueing {} for --submit: {e}",
                 crate::escape::terminal(&m.input)
             ));
         }
@@ -446,12 +460,22 @@ pub async fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
         args.db.is_some(),
         &inputs_of(&args),
     )?;
+    let submit_db = match (&args.submit.submit, &db) {
+        (Some(_), None) => bail!("--submit queues measurements in the database: drop --no-db"),
+        (_, db) => db.clone(),
+    };
     let mut sink = Sink::open(args.out.as_deref(), db.as_deref(), "run", &session.vantage)?;
+    if let Some(d) = &submit_db {
+        sink.submit = crate::submit::Submitter::start(&args.submit, d, args.ca_file.as_deref())?;
+    }
     let summary = measure_into(&session, targets, &mut sink, args.quiet).await;
     for record in crate::services::judge(&services, &sink.kept) {
         sink.keep(record);
     }
     finish(&sink, args.quiet, args.out.as_deref(), db.as_deref());
+    if let Some(s) = sink.submit.take() {
+        s.finish().await;
+    }
     Ok(crate::exit::of_run(
         summary.measured,
         summary.skipped,
@@ -519,11 +543,14 @@ pub fn session(args: &RunArgs) -> anyhow::Result<Session> {
         );
     }
     let vantage = Vantage {
-        probe_cc: args.cc.clone(),
-        probe_asn: args.asn.clone(),
+        probe_cc: args.cc.clone().unwrap_or_else(|| "ZZ".into()),
+        probe_asn: args.asn.clone().unwrap_or_else(|| "AS0".into()),
     };
+    // Given (or hidden with ZZ / AS0) by the user: never looked up.
+    let networks = (args.cc.is_none() && args.asn.is_none()).then(interfero_netdb::embedded);
     let probe = Arc::new(ProbeConfig {
         resolver,
+        networks,
         extra_roots,
         canaries: crate::canaries::load(&args.canaries)?,
         trace: interfero_probe::TraceSettings {

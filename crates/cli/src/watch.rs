@@ -95,6 +95,13 @@ pub async fn watch(args: WatchArgs) -> anyhow::Result<ExitCode> {
             humantime::format_duration(args.interval),
         );
     }
+    let mut submitter = match (&a.submit.submit, &db) {
+        (Some(_), None) => {
+            anyhow::bail!("--submit queues measurements in the database: drop --no-db")
+        }
+        (_, Some(d)) => crate::submit::Submitter::start(&a.submit, d, a.ca_file.as_deref())?,
+        (None, None) => None,
+    };
     let mut out_errors = 0usize;
     let mut first_out_error = None;
     let quiet = a.quiet;
@@ -135,6 +142,13 @@ pub async fn watch(args: WatchArgs) -> anyhow::Result<ExitCode> {
         args.rounds,
         stop.clone(),
         |r| {
+            if let Some(s) = submitter.as_mut() {
+                for m in &r.measurements {
+                    if let Err(e) = s.enqueue(m) {
+                        eprintln!("interfero: queueing for --submit: {e} (stored locally)");
+                    }
+                }
+            }
             if let Some(w) = out.as_mut() {
                 for m in &r.measurements {
                     let line = serde_json::to_string(m).unwrap_or_default();
@@ -156,6 +170,9 @@ pub async fn watch(args: WatchArgs) -> anyhow::Result<ExitCode> {
     }
     if let Some(e) = &first_out_error {
         eprintln!("interfero: writing --out: {e} ({out_errors} measurements not written)");
+    }
+    if let Some(s) = submitter {
+        s.finish().await;
     }
     let interrupted = *stop.borrow();
     Ok(crate::exit::of_run(

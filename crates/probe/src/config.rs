@@ -105,6 +105,9 @@ impl Default for Timeouts {
 pub struct ProbeConfig {
     /// The DNS resolver.
     pub resolver: Resolver,
+    /// Address ranges to name this vantage point's network (`probe_asn`, `probe_cc`) from the
+    /// address the control saw; `None`: the network is not looked up (hidden or given).
+    pub networks: Option<&'static interfero_netdb::Table>,
     /// Trust anchors added to webpki-roots (from `--ca-file`).
     pub extra_roots: Vec<CertificateDer<'static>>,
     /// Per-step time bounds.
@@ -191,6 +194,7 @@ impl Default for ProbeConfig {
     fn default() -> Self {
         ProbeConfig {
             resolver: Resolver::System,
+            networks: None,
             extra_roots: Vec::new(),
             timeouts: Timeouts::default(),
             body_cap: 512 * 1024,

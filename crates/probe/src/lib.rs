@@ -21,6 +21,7 @@ pub mod tcp;
 pub mod throughput;
 pub mod tls;
 pub mod trace;
+pub mod upload;
 mod verify;
 pub mod web;
 
@@ -28,4 +29,5 @@ pub use clock::Clock;
 pub use config::{load_ca_file, ProbeConfig, ProbeError, Resolver, Timeouts, TraceSettings};
 pub use control_client::{ControlClient, ControlError};
 pub use fetch::chain_budget;
+pub use upload::{CollectorClient, UploadError};
 pub use verify::cert_info;

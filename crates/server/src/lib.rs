@@ -2,16 +2,16 @@
 //! a `ControlRequest`, answered with a `ControlResponse`), so that OONI probes can use an
 //! Interfero control and Interfero probes can use OONI's. The measuring itself is not here: it
 //! is whatever [`ControlMeasurer`] the caller passes (the probe's test helper in production, a
-//! canned answer in tests). Also a minimal collector (`POST /api/v1/measurement`) that keeps
-//! submitted measurements in a [`interfero_store::MeasurementStore`].
+//! canned answer in tests). And the collector ([`collector`]): OONI's probe-services protocol,
+//! durable acknowledgements with group commit, every submission judged here.
 
-mod collector;
+pub mod collector;
 mod control;
 pub mod shared;
 
 pub use shared::{auth, errors, limits};
 
-pub use collector::collector_router;
+pub use collector::{collector_router, CollectorConfig, Ingest, ReportIds};
 
 pub use auth::Tokens;
 pub use control::{

@@ -7,6 +7,7 @@ pub mod archiving;
 pub mod hosts;
 pub mod reach;
 pub mod service;
+pub mod upload;
 pub mod watcher;
 
 use interfero_analysis::trust::StateRoots;
@@ -98,6 +99,19 @@ pub async fn measure_one(session: &Session, target: &Target, test_start: &str) -
     // judging (so no evidence quotes it), again from the whole record at the end, then forget
     // it.
     let public = tk.control.as_mut().and_then(|c| c.x_client_address.take());
+    // The network is named from the address (when a table is given), then the address is
+    // forgotten with the rest: only the AS number and country are kept.
+    let network = public
+        .as_deref()
+        .and_then(|a| a.parse::<std::net::IpAddr>().ok())
+        .and_then(|ip| session.probe.networks?.lookup(ip));
+    let (probe_asn, probe_cc) = match network {
+        Some(n) => (n.as_label(), n.country().to_string()),
+        None => (
+            session.vantage.probe_asn.clone(),
+            session.vantage.probe_cc.clone(),
+        ),
+    };
     let device = device_addresses();
     let mut forms = interfero_model::scrub::Forms::default();
     for a in public
@@ -158,8 +172,8 @@ pub async fn measure_one(session: &Session, target: &Target, test_start: &str) -
         measurement_start_time: start_time,
         test_start_time: test_start.to_string(),
         test_runtime: started.elapsed().as_secs_f64(),
-        probe_asn: session.vantage.probe_asn.clone(),
-        probe_cc: session.vantage.probe_cc.clone(),
+        probe_asn,
+        probe_cc,
         probe_ip: "127.0.0.1".into(),
         software_name: SOFTWARE_NAME.into(),
         software_version: env!("CARGO_PKG_VERSION").into(),

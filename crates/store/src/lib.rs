@@ -6,6 +6,7 @@
 pub mod captures;
 mod error;
 pub mod incidents;
+pub mod outbox;
 pub mod query;
 mod schema;
 mod sqlite;
@@ -19,10 +20,11 @@ pub use incidents::{
     Audience, AuditEntry, IncidentChange, IncidentFilter, IncidentStore, IncidentStoreError,
     OnExisting,
 };
+pub use outbox::{Outbox, OutboxCounts, Pending};
 pub use query::{
     Axis, Bucket, Counts, Cursor, EventQuery, Order, Page, PageRequest, Query, Stored, MAX_PAGE,
 };
-pub use sqlite::SqliteStore;
+pub use sqlite::{Durability, SqliteStore};
 pub use uid::uid_of;
 
 use interfero_model::{Measurement, Status, Technique, Verdict};

@@ -17,6 +17,20 @@ const INSERT_MEASUREMENT: &str = "INSERT INTO measurements
     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)
     ON CONFLICT(uid) DO NOTHING";
 
+/// How much a commit survives.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum Durability {
+    /// A commit survives the process dying (it is in the WAL, in the kernel's cache) but a
+    /// power cut may lose the last ones (`synchronous = NORMAL`): fine for a probe's own
+    /// measurements, rewritten by the next run.
+    #[default]
+    Crash,
+    /// A commit is on the disk when it returns (`synchronous = FULL`: the WAL is fsynced at
+    /// every commit). For a collector, which acknowledges what it stored: batch the inserts
+    /// ([`MeasurementStore::insert_many`]) so that many share one fsync.
+    PowerLoss,
+}
+
 /// A measurement store in one SQLite file (or in memory).
 #[derive(Debug)]
 pub struct SqliteStore {
@@ -29,6 +43,11 @@ impl SqliteStore {
     /// Opens (creating if needed, with its parent directory) the database at `path`, and
     /// upgrades its schema.
     pub fn open(path: &Path) -> Result<Self, StoreError> {
+        Self::open_with(path, Durability::Crash)
+    }
+
+    /// Opens like [`SqliteStore::open`], with commits as durable as `durability` says.
+    pub fn open_with(path: &Path, durability: Durability) -> Result<Self, StoreError> {
         if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
             std::fs::create_dir_all(dir).map_err(|source| StoreError::CreateDir {
                 path: dir.to_path_buf(),
@@ -40,7 +59,7 @@ impl SqliteStore {
             source,
         };
         let conn = Connection::open(path).map_err(open_err)?;
-        Self::setup(conn, path)
+        Self::setup(conn, path, durability)
     }
 
     /// A fresh database that lives as long as this value.
@@ -50,10 +69,14 @@ impl SqliteStore {
             path: path.to_path_buf(),
             source,
         })?;
-        Self::setup(conn, path)
+        Self::setup(conn, path, Durability::Crash)
     }
 
-    fn setup(mut conn: Connection, path: &Path) -> Result<Self, StoreError> {
+    fn setup(
+        mut conn: Connection,
+        path: &Path,
+        durability: Durability,
+    ) -> Result<Self, StoreError> {
         let open_err = |source| StoreError::Open {
             path: PathBuf::from(path),
             source,
@@ -67,8 +90,14 @@ impl SqliteStore {
         let _mode: String = conn
             .query_row("PRAGMA journal_mode = WAL", [], |r| r.get(0))
             .map_err(open_err)?;
-        conn.execute_batch("PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON;")
-            .map_err(open_err)?;
+        let sync = match durability {
+            Durability::Crash => "NORMAL",
+            Durability::PowerLoss => "FULL",
+        };
+        conn.execute_batch(&format!(
+            "PRAGMA synchronous = {sync}; PRAGMA foreign_keys = ON;"
+        ))
+        .map_err(open_err)?;
         schema::migrate(&mut conn, path)?;
         Ok(SqliteStore {
             conn: Mutex::new(conn),

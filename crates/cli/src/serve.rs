@@ -1,0 +1,255 @@
+//! `interfero serve`: one process for the collector, the public API and the explorer, on one
+//! port, over one store (`Arc<dyn MeasurementStore>`: SQLite by default; another backend
+//! plugs in at [`open_store`]). Mounting another router is one line in [`routers`].
+
+use anyhow::Context as _;
+use clap::Args;
+use interfero_server::collector::{CollectorConfig, Ingest, ReportIds, TestList};
+use interfero_server::{ServeOptions, ServeStats, Tokens};
+use interfero_store::{Durability, MeasurementStore, RunInfo, SqliteStore};
+use std::net::{IpAddr, SocketAddr};
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::Duration;
+
+/// Arguments of `interfero serve`.
+#[derive(Args)]
+pub struct ServeArgs {
+    /// Address to listen on, e.g. 0.0.0.0:8443.
+    #[arg(long)]
+    pub listen: String,
+    /// SQLite database of the collector (default: ~/.local/share/interfero/interfero.db).
+    #[arg(long, conflicts_with = "store")]
+    pub db: Option<PathBuf>,
+    /// Another store, by URL (`sqlite:PATH`; other backends when built in).
+    #[arg(long)]
+    pub store: Option<String>,
+    /// The key that signs report ids (created on first start; keep it so that reports
+    /// opened before a restart stay open). Default: beside the database, `DB.report-key`.
+    #[arg(long)]
+    pub report_key: Option<PathBuf>,
+    /// A control probes should use, named at check-in and by /api/v1/test-helpers
+    /// (repeatable; e.g. https://control.example.org/).
+    #[arg(long = "test-helper")]
+    pub test_helpers: Vec<String>,
+    /// A test list for one country, `CC=FILE` (Citizen Lab CSV; `XX=FILE` for the global
+    /// list; repeatable). Default: the vendored `kz` and global lists.
+    #[arg(long = "test-list")]
+    pub test_lists: Vec<String>,
+    /// Correlate the store this often (e.g. 1h) and record each new cross-network finding as
+    /// a `coordinated` event.
+    #[arg(long, value_parser = humantime::parse_duration)]
+    pub correlate: Option<Duration>,
+    /// How close the first sightings on each network must be for --correlate.
+    #[arg(long, default_value = "1h", value_parser = humantime::parse_duration)]
+    pub correlate_window: Duration,
+    /// Serve HTTPS with this PEM certificate chain (with --tls-key).
+    #[arg(long, requires = "tls_key")]
+    pub tls_cert: Option<PathBuf>,
+    /// The PEM private key of --tls-cert.
+    #[arg(long, requires = "tls_cert")]
+    pub tls_key: Option<PathBuf>,
+    /// Only accept probes that send one of these bearer tokens (one a line, # comments).
+    #[arg(long)]
+    pub token_file: Option<PathBuf>,
+    /// A reverse proxy in front of this server (repeatable): from it, and only from it, the
+    /// client's address (used for rate limits, never kept) is read from X-Forwarded-For.
+    #[arg(long = "trust-proxy")]
+    pub trust_proxy: Vec<IpAddr>,
+    /// Put clients' addresses in the request log. Risk: the log then identifies the people
+    /// who measured.
+    #[arg(long)]
+    pub log_client_addresses: bool,
+    /// Requests a second one client address may sustain (0: no limit).
+    #[arg(long, default_value_t = 50.0)]
+    pub rate: f64,
+    /// Connections open at once (default: 1,024, or fewer if the descriptor limit is low).
+    #[arg(long)]
+    pub max_connections: Option<usize>,
+}
+
+/// Opens the store the arguments name, for serving.
+pub fn open_store(args: &ServeArgs) -> anyhow::Result<(Arc<dyn MeasurementStore>, PathBuf)> {
+    let path = match &args.store {
+        Some(url) => match url.strip_prefix("sqlite:") {
+            Some(p) => PathBuf::from(p.trim_start_matches("//")),
+            None => anyhow::bail!(
+                "--store {}: this build knows only sqlite:PATH (or use --db PATH)",
+                crate::escape::terminal(url)
+            ),
+        },
+        None => args.db.clone().unwrap_or_else(crate::run::default_db),
+    };
+    crate::run::check_outputs(None, Some(&path), args.db.is_some(), &[])?;
+    // The collector answers only once a measurement is on the disk: FULL sync, and the
+    // collector batches its inserts so that many share one fsync (see collector::ingest).
+    let store = SqliteStore::open_with(&path, Durability::PowerLoss)?;
+    Ok((Arc::new(store), path))
+}
+
+/// The report-id key at `path`, created (32 random bytes, readable by the owner only) when
+/// missing.
+fn report_key(path: &Path) -> anyhow::Result<[u8; 32]> {
+    if let Ok(bytes) = std::fs::read(path) {
+        return <[u8; 32]>::try_from(bytes.as_slice()).map_err(|_| {
+            anyhow::anyhow!(
+                "--report-key {}: not a key of 32 bytes (move it away to make a new one)",
+                path.display()
+            )
+        });
+    }
+    let mut key = [0u8; 32];
+    getrandom::getrandom(&mut key)
+        .map_err(|e| anyhow::anyhow!("no system randomness for the report key: {e}"))?;
+    use std::io::Write as _;
+    use std::os::unix::fs::OpenOptionsExt as _;
+    let mut f = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(path)
+        .with_context(|| format!("cannot create the report key {}", path.display()))?;
+    f.write_all(&key)
+        .and_then(|()| f.sync_all())
+        .with_context(|| format!("cannot write the report key {}", path.display()))?;
+    Ok(key)
+}
+
+fn test_lists(specs: &[String]) -> anyhow::Result<TestList> {
+    let mut lists = TestList::default();
+    if specs.is_empty() {
+        lists.add_csv("KZ", include_str!("../../../data/test-lists/kz.csv"));
+        lists.add_csv("XX", include_str!("../../../data/test-lists/global.csv"));
+        return Ok(lists);
+    }
+    for s in specs {
+        let Some((cc, file)) = s.split_once('=') else {
+            anyhow::bail!("--test-list {s:?} is not CC=FILE (e.g. KZ=kz.csv, XX=global.csv)");
+        };
+        let text = std::fs::read_to_string(file)
+            .with_context(|| format!("cannot read --test-list {file}"))?;
+        lists.add_csv(&cc.to_ascii_uppercase(), &text);
+    }
+    Ok(lists)
+}
+
+/// Every router `serve` mounts, over one store. Another router (the explorer, the public
+/// API) is one more `.merge(...)` line here.
+pub fn routers(
+    _store: Arc<dyn MeasurementStore>,
+    ingest: Ingest,
+    collector: CollectorConfig,
+) -> axum::Router {
+    axum::Router::new().merge(interfero_server::collector_router(ingest, collector))
+}
+
+/// `interfero serve`.
+pub async fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
+    let listen: SocketAddr = args.listen.parse().with_context(|| {
+        format!(
+            "--listen {:?} is not ADDR:PORT (e.g. 127.0.0.1:8080)",
+            args.listen
+        )
+    })?;
+    if args.rate.is_nan() || args.rate < 0.0 {
+        anyhow::bail!("--rate must be at least 0");
+    }
+    let tokens = match &args.token_file {
+        Some(p) => Tokens::load(p)?,
+        None => Tokens::default(),
+    };
+    let tls = match (&args.tls_cert, &args.tls_key) {
+        (Some(c), Some(k)) => Some(interfero_server::tls_config(c, k)?),
+        _ => None,
+    };
+    let lists = test_lists(&args.test_lists)?;
+    let (store, path) = open_store(&args)?;
+    let key_path = args.report_key.clone().unwrap_or_else(|| {
+        let mut p = path.clone().into_os_string();
+        p.push(".report-key");
+        PathBuf::from(p)
+    });
+    let key = report_key(&key_path)?;
+    let run = store.begin_run(&RunInfo {
+        started: chrono::Utc::now().format("%Y-%m-%d %H:%M:%S").to_string(),
+        software_version: env!("CARGO_PKG_VERSION").into(),
+        probe_cc: "ZZ".into(),
+        probe_asn: "AS0".into(),
+        note: "collector".into(),
+    })?;
+    let ingest = Ingest::start(store.clone(), run).context("cannot start the writer")?;
+    let helpers: Vec<serde_json::Value> = args
+        .test_helpers
+        .iter()
+        .map(|a| serde_json::json!({"address": a, "type": "https"}))
+        .collect();
+    let collector = CollectorConfig {
+        rate_per_sec: args.rate,
+        burst: (args.rate * 10.0).max(1.0),
+        tokens: tokens.clone(),
+        test_helpers: serde_json::json!({ "web-connectivity": helpers }),
+        lists: Arc::new(lists),
+        ..CollectorConfig::new(ReportIds::new(key))
+    };
+    interfero_server::raise_descriptor_limit();
+    let opts = ServeOptions {
+        max_connections: args
+            .max_connections
+            .unwrap_or_else(interfero_server::default_max_connections),
+        tls: tls.clone(),
+        trusted_proxies: args.trust_proxy.clone(),
+        log_client_addresses: args.log_client_addresses,
+        ..ServeOptions::default()
+    };
+    let listener = tokio::net::TcpListener::bind(listen)
+        .await
+        .with_context(|| format!("cannot listen on {listen}"))?;
+    let bound = listener.local_addr().unwrap_or(listen);
+    let scheme = if tls.is_some() { "https" } else { "http" };
+    eprintln!(
+        "interfero serve listening on {scheme}://{bound}/ with {} (Ctrl-C stops)",
+        path.display()
+    );
+    if tokens.is_open() {
+        eprintln!("interfero serve: open to any probe (as OONI's collector is); --token-file restricts it to yours");
+    }
+    if tls.is_none() {
+        eprintln!(
+            "interfero serve: plain HTTP: use --tls-cert/--tls-key or a TLS proxy on a network"
+        );
+    }
+    if let Some(every) = args.correlate {
+        spawn_correlation(store.clone(), every, args.correlate_window);
+    }
+    let router = routers(store, ingest, collector);
+    let stats = Arc::new(ServeStats::default());
+    interfero_server::serve_with(listener, router, opts, stats, async {
+        let _ = tokio::signal::ctrl_c().await;
+    })
+    .await?;
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Correlates the store every `every` (the first time at once), off the async workers.
+fn spawn_correlation(store: Arc<dyn MeasurementStore>, every: Duration, window: Duration) {
+    let window = i64::try_from(window.as_secs()).unwrap_or(i64::MAX);
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(every.max(Duration::from_secs(1)));
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tick.tick().await;
+            let s = store.clone();
+            let done = tokio::task::spawn_blocking(move || {
+                interfero_server::collector::correlate::correlate_store(s.as_ref(), window)
+            })
+            .await;
+            match done {
+                Ok(Ok(0)) => {}
+                Ok(Ok(n)) => eprintln!("interfero serve: {n} new coordinated finding(s) recorded"),
+                Ok(Err(e)) => eprintln!("interfero serve: correlation failed: {e}"),
+                Err(e) => eprintln!("interfero serve: correlation failed: {e}"),
+            }
+        }
+    });
+}
