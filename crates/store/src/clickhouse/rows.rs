@@ -31,12 +31,18 @@ pub(crate) struct MeasurementRow {
     pub version: u64,
 }
 
-/// The columns read back for a [`crate::Stored`].
-pub(crate) const STORED_COLUMNS: &str = "id, uid, run_id, json, version";
+/// The columns read back for a [`crate::Stored`]. The sorting key's columns are among them:
+/// 18.16 answers "Cannot find column probe_asn in source stream" to a `FINAL` read through a
+/// `Distributed` table that does not select them.
+pub(crate) const STORED_COLUMNS: &str =
+    "probe_cc, probe_asn, measurement_start_time, id, uid, run_id, json, version";
 
 /// What a read of a stored measurement returns.
 #[derive(Debug, Clone, clickhouse::Row, Deserialize)]
 pub(crate) struct StoredRow {
+    pub probe_cc: String,
+    pub probe_asn: String,
+    pub measurement_start_time: String,
     pub id: u64,
     pub uid: String,
     pub run_id: i64,
