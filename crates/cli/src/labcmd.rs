@@ -251,7 +251,13 @@ async fn demo(db: Option<PathBuf>, out: Option<PathBuf>) -> anyhow::Result<ExitC
         targets.len()
     );
     let db = db.unwrap_or_else(default_db);
-    let mut sink = Sink::open(out.as_deref(), Some(&db), "lab demo", &lab.session.vantage)?;
+    let mut sink = Sink::open(
+        out.as_deref(),
+        Some(&db),
+        None,
+        "lab demo",
+        &lab.session.vantage,
+    )?;
     crate::run::measure_into(&lab.session, targets, &mut sink, false).await;
     finish(&sink, false, out.as_deref(), Some(&db));
     println!("\nexplore: `interfero lab eval --scenario kz-demo` scores these verdicts against the censor's rules;");

@@ -9,6 +9,7 @@ mod control;
 mod correlate;
 mod escape;
 mod exit;
+mod import;
 mod labcmd;
 mod labeval;
 mod print;
@@ -50,6 +51,8 @@ enum Cmd {
     /// Re-judge stored measurements (ours, or OONI's own JSON).
     #[command(after_help = exit::HELP)]
     Analyze(analyze::AnalyzeArgs),
+    /// Import OONI's measurement files (JSONL, gzip or not) into a store, judged on the way.
+    Import(import::ImportArgs),
     /// The censor lab: a censor with known rules, to see and prove the verdicts.
     Lab {
         #[command(subcommand)]
@@ -84,6 +87,7 @@ fn main() -> ExitCode {
             Cmd::Analyze(a) => analyze::analyze(a),
             Cmd::Watch(a) => watch::watch(a).await,
             Cmd::Correlate(a) => correlate::correlate(a),
+            Cmd::Import(a) => import::import(a),
             Cmd::Lab { cmd } => labcmd::lab(cmd).await,
         }
     });

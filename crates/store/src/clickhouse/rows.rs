@@ -39,6 +39,7 @@ pub(crate) const STORED_COLUMNS: &str =
 
 /// What a read of a stored measurement returns.
 #[derive(Debug, Clone, clickhouse::Row, Deserialize)]
+#[allow(dead_code)] // the sorting key's columns are read for the reason above, not used
 pub(crate) struct StoredRow {
     pub probe_cc: String,
     pub probe_asn: String,
