@@ -2,6 +2,7 @@
 //! keep the evidence. This binary parses arguments and prints; the work is in the crates.
 
 mod analyze;
+#[cfg(feature = "lab")]
 mod benchcmd;
 mod canaries;
 mod compare;
@@ -10,8 +11,12 @@ mod correlate;
 mod escape;
 mod exit;
 mod import;
+#[cfg(feature = "lab")]
 mod labcmd;
+#[cfg(feature = "lab")]
 mod labeval;
+#[cfg(feature = "lab")]
+mod labwatch;
 mod print;
 mod run;
 mod services;
@@ -54,6 +59,7 @@ enum Cmd {
     /// Import OONI's measurement files (JSONL, gzip or not) into a store, judged on the way.
     Import(import::ImportArgs),
     /// The censor lab: a censor with known rules, to see and prove the verdicts.
+    #[cfg(feature = "lab")]
     Lab {
         #[command(subcommand)]
         cmd: labcmd::LabCmd,
@@ -88,6 +94,7 @@ fn main() -> ExitCode {
             Cmd::Watch(a) => watch::watch(a).await,
             Cmd::Correlate(a) => correlate::correlate(a),
             Cmd::Import(a) => import::import(a),
+            #[cfg(feature = "lab")]
             Cmd::Lab { cmd } => labcmd::lab(cmd).await,
         }
     });

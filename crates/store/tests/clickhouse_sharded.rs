@@ -9,7 +9,7 @@
 mod conformance;
 
 use interfero_store::clickhouse::{server_binary, LocalServer};
-use interfero_store::{synthetic, Axis, MeasurementStore, Query, RunInfo};
+use interfero_store::{synthetic, Axis, Query, RunInfo};
 use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
 

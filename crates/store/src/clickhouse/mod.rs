@@ -89,10 +89,11 @@ impl Config {
             }
         };
         if !u.username().is_empty() || u.password().is_some() {
-            return Err(bad(format!(
-                "--store: put the ClickHouse user and password in INTERFERO_CLICKHOUSE_USER and \
-                 INTERFERO_CLICKHOUSE_PASSWORD, not in the address"
-            )));
+            return Err(bad(
+                "--store: put the ClickHouse user and password in \
+                 INTERFERO_CLICKHOUSE_USER and INTERFERO_CLICKHOUSE_PASSWORD, not in the address"
+                    .to_string(),
+            ));
         }
         let host = u
             .host_str()

@@ -32,8 +32,8 @@ pub(crate) struct MeasurementRow {
 }
 
 /// The columns read back for a [`crate::Stored`]. The sorting key's columns are among them:
-/// 18.16 answers "Cannot find column probe_asn in source stream" to a `FINAL` read through a
-/// `Distributed` table that does not select them.
+/// 18.16 answers "Cannot find column probe_asn (or version) in source stream" to a `FINAL`
+/// read through a `Distributed` table that does not select them.
 pub(crate) const STORED_COLUMNS: &str =
     "probe_cc, probe_asn, measurement_start_time, id, uid, run_id, json, version";
 
@@ -48,6 +48,17 @@ pub(crate) struct StoredRow {
     pub uid: String,
     pub run_id: i64,
     pub json: String,
+    pub version: u64,
+}
+
+/// The key of a stored measurement (the first step of a read).
+#[derive(Debug, Clone, clickhouse::Row, Deserialize)]
+#[allow(dead_code)] // all of the sorting key is selected (see STORED_COLUMNS); the id is used
+pub(crate) struct KeyRow {
+    pub probe_cc: String,
+    pub probe_asn: String,
+    pub measurement_start_time: String,
+    pub id: u64,
     pub version: u64,
 }
 
