@@ -77,7 +77,7 @@ pub fn files(paths: &[PathBuf]) -> anyhow::Result<Vec<PathBuf>> {
 
 /// Reads the next line of at most [`MAX_MEASUREMENT`] bytes into `buf` (without its line
 /// break); `Ok(None)` at the end, `Ok(Some(false))` for a longer line, which is skipped.
-fn next_line(r: &mut impl BufRead, buf: &mut Vec<u8>) -> std::io::Result<Option<bool>> {
+pub(crate) fn next_line(r: &mut impl BufRead, buf: &mut Vec<u8>) -> std::io::Result<Option<bool>> {
     buf.clear();
     let n = r
         .by_ref()
@@ -114,7 +114,13 @@ fn next_line(r: &mut impl BufRead, buf: &mut Vec<u8>) -> std::io::Result<Option<
     Ok(Some(false))
 }
 
-fn parse_one(name: &str, line: usize, whole: bool, bytes: &[u8], each: &mut impl FnMut(Loaded)) {
+pub(crate) fn parse_one(
+    name: &str,
+    line: usize,
+    whole: bool,
+    bytes: &[u8],
+    each: &mut impl FnMut(Loaded),
+) {
     let shown = escape::terminal(name);
     let Ok(chunk) = std::str::from_utf8(bytes) else {
         eprintln!("interfero: {shown}:{line}: not UTF-8 text (skipped)");

@@ -22,8 +22,12 @@ pub struct CorrelateArgs {
     /// How close the first sightings on each network must be (e.g. 1h, 30m).
     #[arg(long, default_value = "1h", value_parser = humantime::parse_duration)]
     pub window: Duration,
-    /// Record each finding as a `coordinated` event in the --db database.
-    #[arg(long, requires = "db")]
+    /// Also read every measurement in this store (`clickhouse://HOST:PORT/DB` or a SQLite
+    /// path) instead of --db.
+    #[arg(long, value_name = "URL", conflicts_with = "db")]
+    pub store: Option<String>,
+    /// Record each finding as a `coordinated` event in the --db (or --store) database.
+    #[arg(long)]
     pub record: bool,
     /// Write every measurement (re-judged) as JSONL here, with each finding added to the
     /// evidence of the verdicts it links.
@@ -43,9 +47,15 @@ pub fn correlate(args: CorrelateArgs) -> anyhow::Result<ExitCode> {
             "--db {}: no such database (give the path of an existing one)",
             p.display()
         ),
-        Some(p) => Some(SqliteStore::open(p)?),
-        None => None,
+        Some(p) => Some(Box::new(SqliteStore::open(p)?) as Box<dyn MeasurementStore>),
+        None => match &args.store {
+            Some(url) => Some(interfero_store::open(url)?),
+            None => None,
+        },
     };
+    if args.record && store.is_none() {
+        anyhow::bail!("--record needs --db PATH or --store URL to record the findings in");
+    }
     // Streamed: files one measurement at a time, the store a batch at a time; only the
     // signatures' first sightings are kept, so memory does not grow with the input.
     let mut correlator = Correlator::default();

@@ -331,7 +331,7 @@ async fn demo(
         "lab demo: scenario {} (invented measurements, not a network)",
         s.name
     );
-    let mut sink = Sink::open(out.as_deref(), Some(&db), &note, &lab.session.vantage)?;
+    let mut sink = Sink::open(out.as_deref(), Some(&db), None, &note, &lab.session.vantage)?;
     sink.submit = crate::submit::Submitter::start(&submit, &db, None)?;
     crate::run::measure_into(&lab.session, targets, &mut sink, false).await;
     finish(&sink, false, out.as_deref(), Some(&db));

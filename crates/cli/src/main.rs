@@ -11,6 +11,7 @@ mod control;
 mod correlate;
 mod escape;
 mod exit;
+mod import;
 mod incident;
 #[cfg(feature = "lab")]
 mod labcmd;
@@ -67,6 +68,8 @@ enum Cmd {
     /// Re-judge stored measurements (ours, or OONI's own JSON).
     #[command(after_help = exit::HELP)]
     Analyze(analyze::AnalyzeArgs),
+    /// Import OONI's measurement files (JSONL, gzip or not) into a store, judged on the way.
+    Import(import::ImportArgs),
     /// Capture pages and keep them as WARC (from here and from the control); export them.
     Archive(archivecmd::ArchiveArgs),
     /// The incident register: records of what was done, linked to the measurements that prove it.
@@ -113,6 +116,7 @@ fn main() -> ExitCode {
             Cmd::Analyze(a) => analyze::analyze(a),
             Cmd::Watch(a) => watch::watch(a).await,
             Cmd::Correlate(a) => correlate::correlate(a),
+            Cmd::Import(a) => import::import(a),
             Cmd::Incident { cmd } => incident::incident(cmd),
             Cmd::Report(a) => report::report(a),
             #[cfg(feature = "lab")]

@@ -45,6 +45,11 @@ pub struct RunArgs {
     /// Do not store in a database.
     #[arg(long)]
     pub no_db: bool,
+    /// Store in this store instead of --db: `clickhouse://HOST:PORT/DB` (`https://` for TLS;
+    /// user and password from INTERFERO_CLICKHOUSE_USER / INTERFERO_CLICKHOUSE_PASSWORD) or a
+    /// SQLite file path.
+    #[arg(long, value_name = "URL", conflicts_with_all = ["db", "no_db"])]
+    pub store: Option<String>,
     /// No progress bar and no table.
     #[arg(long)]
     pub quiet: bool,
@@ -286,7 +291,7 @@ pub fn inputs_of(args: &RunArgs) -> Vec<&Path> {
 /// Where measurements go as they complete: a JSONL file and a database, each optional.
 pub struct Sink {
     out: Option<std::io::BufWriter<std::fs::File>>,
-    store: Option<(SqliteStore, RunId)>,
+    store: Option<(Box<dyn MeasurementStore>, RunId)>,
     /// Every measurement kept, for the final table.
     pub kept: Vec<Measurement>,
     /// Errors met while keeping (reported at the end, never fatal to measuring); the first
@@ -308,12 +313,17 @@ impl Sink {
     pub fn open(
         out: Option<&Path>,
         db: Option<&Path>,
+        store: Option<&str>,
         note: &str,
         vantage: &Vantage,
     ) -> anyhow::Result<Sink> {
-        let store = match db {
-            Some(p) => {
-                let s = SqliteStore::open(p)?;
+        let opened: Option<Box<dyn MeasurementStore>> = match (store, db) {
+            (Some(url), _) => Some(interfero_store::open(url)?),
+            (None, Some(p)) => Some(Box::new(SqliteStore::open(p)?)),
+            (None, None) => None,
+        };
+        let store = match opened {
+            Some(s) => {
                 let run = s.begin_run(&RunInfo {
                     started: chrono::Utc::now().format("%Y-%m-%d %H:%M:%S").to_string(),
                     software_version: env!("CARGO_PKG_VERSION").into(),
@@ -453,7 +463,8 @@ pub async fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
     let targets = collect_targets(&args)?;
     let session = session(&args)?;
     let services = crate::services::select(&args.services)?;
-    let db = (!args.no_db).then(|| args.db.clone().unwrap_or_else(default_db));
+    let db =
+        (!args.no_db && args.store.is_none()).then(|| args.db.clone().unwrap_or_else(default_db));
     check_outputs(
         args.out.as_deref(),
         db.as_deref(),
@@ -464,7 +475,13 @@ pub async fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
         (Some(_), None) => bail!("--submit queues measurements in the database: drop --no-db"),
         (_, db) => db.clone(),
     };
-    let mut sink = Sink::open(args.out.as_deref(), db.as_deref(), "run", &session.vantage)?;
+    let mut sink = Sink::open(
+        args.out.as_deref(),
+        db.as_deref(),
+        args.store.as_deref(),
+        "run",
+        &session.vantage,
+    )?;
     if let Some(d) = &submit_db {
         sink.submit = crate::submit::Submitter::start(&args.submit, d, args.ca_file.as_deref())?;
     }

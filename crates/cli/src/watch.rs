@@ -6,7 +6,7 @@ use crate::run::{
 use anyhow::Context as _;
 use interfero_analysis::timeline::Change;
 use interfero_session::watcher::{describe, watch as run_watch, Pace, Round};
-use interfero_store::SqliteStore;
+use interfero_store::{MeasurementStore, SqliteStore};
 use std::io::Write as _;
 use std::process::ExitCode;
 use std::time::Duration;
@@ -62,7 +62,7 @@ pub async fn watch(args: WatchArgs) -> anyhow::Result<ExitCode> {
     let a = &args.run;
     let targets = collect_targets(a)?;
     let session = session(a)?;
-    let db = (!a.no_db).then(|| a.db.clone().unwrap_or_else(default_db));
+    let db = (!a.no_db && a.store.is_none()).then(|| a.db.clone().unwrap_or_else(default_db));
     check_outputs(
         a.out.as_deref(),
         db.as_deref(),
@@ -70,9 +70,10 @@ pub async fn watch(args: WatchArgs) -> anyhow::Result<ExitCode> {
         &inputs_of(a),
     )?;
     // `--no-db`: the rounds and events live in memory for the watch's own timeline only.
-    let store = match &db {
-        Some(p) => SqliteStore::open(p)?,
-        None => SqliteStore::open_in_memory()?,
+    let store: Box<dyn MeasurementStore> = match (&a.store, &db) {
+        (Some(url), _) => interfero_store::open(url)?,
+        (None, Some(p)) => Box::new(SqliteStore::open(p)?),
+        (None, None) => Box::new(SqliteStore::open_in_memory()?),
     };
     // Opened (and truncated) last, once everything else is known to work.
     let mut out = match &a.out {
@@ -122,7 +123,7 @@ pub async fn watch(args: WatchArgs) -> anyhow::Result<ExitCode> {
                     &session,
                     urls,
                     db,
-                    &store,
+                    &*store,
                     every,
                     args.rounds,
                     stop,
@@ -135,7 +136,7 @@ pub async fn watch(args: WatchArgs) -> anyhow::Result<ExitCode> {
     let watching = run_watch(
         &session,
         targets,
-        &store,
+        &*store,
         Pace::Wall {
             interval: args.interval,
         },

@@ -74,4 +74,31 @@ pub enum StoreError {
     /// Any other database failure.
     #[error("database error: {0}")]
     Sqlite(#[from] rusqlite::Error),
+    /// A store address (`--store`) that cannot be used.
+    #[error("{0}")]
+    Address(String),
+    /// The ClickHouse server refused or failed a request.
+    #[cfg(feature = "clickhouse")]
+    #[error("ClickHouse at {server}: {what}: {source}")]
+    ClickHouse {
+        /// The server's address (without credentials).
+        server: String,
+        /// What the store was doing.
+        what: &'static str,
+        /// The client's error.
+        #[source]
+        source: clickhouse::error::Error,
+    },
+    /// Writes to ClickHouse are failing and the buffer of measurements waiting is full.
+    #[error(
+        "ClickHouse at {server} is not accepting writes ({waiting} measurements wait): {last}"
+    )]
+    Backlog {
+        /// The server's address.
+        server: String,
+        /// How many measurements wait in memory.
+        waiting: usize,
+        /// The last failure.
+        last: String,
+    },
 }

@@ -1,12 +1,16 @@
 //! Storage of measurements behind one interface, [`MeasurementStore`]; SQLite
-//! ([`SqliteStore`]) is the embedded default, and a ClickHouse backend can implement the same
-//! trait later. The store also keeps events (a block begins or ends, a shutdown starts) for
+//! ([`SqliteStore`]) is the embedded default, and ClickHouse (module `clickhouse`, feature
+//! `clickhouse`) implements the same trait for an observatory that outgrows one file;
+//! [`open`] picks one from a `--store` address. The store also keeps events (a block begins or ends, a shutdown starts) for
 //! watching a target over time, and exports measurements as JSON Lines.
 
 pub mod captures;
+#[cfg(feature = "clickhouse")]
+pub mod clickhouse;
 mod error;
 pub mod incidents;
 pub mod outbox;
+mod open;
 pub mod query;
 mod schema;
 mod sqlite;
@@ -21,6 +25,7 @@ pub use incidents::{
     OnExisting,
 };
 pub use outbox::{Outbox, OutboxCounts, Pending};
+pub use open::{is_server_address, open};
 pub use query::{
     Axis, Bucket, Counts, Cursor, EventQuery, Order, Page, PageRequest, Query, Stored, MAX_PAGE,
 };
@@ -166,7 +171,9 @@ pub trait MeasurementStore: Send + Sync {
     /// (same [`uid_of`]) is not stored again: the existing id is returned.
     fn insert(&self, run: RunId, m: &Measurement) -> Result<MeasurementId, StoreError>;
 
-    /// Stores many measurements of a run at once, all or none; returns their ids in order.
+    /// Stores many measurements of a run at once, all or none (on ClickHouse: all or none per
+    /// month, as an INSERT is atomic per partition; storing again is safe); returns their ids
+    /// in order.
     fn insert_many(&self, run: RunId, ms: &[Measurement])
         -> Result<Vec<MeasurementId>, StoreError>;
 

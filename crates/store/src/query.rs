@@ -108,7 +108,8 @@ impl PageRequest {
 /// A measurement as stored: the store's ids beside the measurement itself.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Stored {
-    /// The store's id (stable, increasing in insertion order).
+    /// The store's id (stable; on SQLite increasing in insertion order, on ClickHouse derived
+    /// from the uid, see `clickhouse::rows::id_of`).
     pub id: MeasurementId,
     /// The measurement's uid in OONI's shape (`<time>_<CC>_<test>_<hash>`): the same
     /// observations always get the same uid, so a re-submission is recognised.

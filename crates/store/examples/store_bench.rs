@@ -1,0 +1,287 @@
+//! Both stores side by side on this machine: batched ingest, the explorer's queries and the
+//! size on disk, at one or more table sizes of `synthetic::varied` measurements.
+//!
+//! ```text
+//! cargo run --release -p interfero-store --features clickhouse --example store_bench -- \
+//!     --rows 1000000,10000000 --write docs/performance.md --write docs/scale-out.md
+//! ```
+//!
+//! ClickHouse is a private `clickhouse-server` started in a temporary directory (stopped at
+//! the end), or `--clickhouse URL`. Each query runs `--repeat` times (default 20) after one
+//! warm-up; the table gives the median and the 95th percentile.
+
+use interfero_model::Status;
+use interfero_store::clickhouse::{ClickHouseStore, Config, LocalServer};
+use interfero_store::{
+    synthetic, Axis, MeasurementStore, Order, PageRequest, Query, RunInfo, SqliteStore,
+};
+use std::time::{Duration, Instant};
+
+const BEGIN: &str = "<!-- store bench: generated, do not edit -->";
+const END: &str = "<!-- store bench: end -->";
+
+struct Args {
+    rows: Vec<usize>,
+    repeat: usize,
+    write: Vec<String>,
+    clickhouse: Option<String>,
+    only: Option<String>,
+}
+
+fn args() -> Args {
+    let mut a = Args {
+        rows: vec![1_000_000],
+        repeat: 20,
+        write: Vec::new(),
+        clickhouse: None,
+        only: None,
+    };
+    let mut it = std::env::args().skip(1);
+    while let Some(k) = it.next() {
+        let v = it.next().unwrap_or_default();
+        match k.as_str() {
+            "--rows" => a.rows = v.split(',').filter_map(|n| n.parse().ok()).collect(),
+            "--repeat" => a.repeat = v.parse().unwrap_or(20).max(1),
+            "--write" => a.write.push(v),
+            "--clickhouse" => a.clickhouse = Some(v),
+            "--only" => a.only = Some(v),
+            _ => {
+                eprintln!("unknown argument {k} (see the example's doc comment)");
+                std::process::exit(2);
+            }
+        }
+    }
+    a
+}
+
+/// One store's figures at one size.
+struct Figures {
+    store: &'static str,
+    rows: usize,
+    ingest_per_s: f64,
+    bytes: u64,
+    queries: Vec<(&'static str, Duration, Duration)>,
+}
+
+fn run_info() -> RunInfo {
+    RunInfo {
+        started: "2026-11-01 00:00:00".into(),
+        software_version: "bench".into(),
+        probe_cc: "KZ".into(),
+        probe_asn: "AS9198".into(),
+        note: "store bench".into(),
+    }
+}
+
+/// Ingests `n` varied measurements in batches of 10,000; returns measurements per second
+/// (the time spent making the synthetic values is not counted).
+fn ingest(store: &dyn MeasurementStore, n: usize, flush: &dyn Fn()) -> f64 {
+    let run = store.begin_run(&run_info()).expect("run");
+    let mut spent = Duration::ZERO;
+    let mut i = 0;
+    while i < n {
+        let batch: Vec<_> = (i..(i + 10_000).min(n)).map(synthetic::varied).collect();
+        let t = Instant::now();
+        store.insert_many(run, &batch).expect("insert");
+        spent += t.elapsed();
+        i += batch.len();
+        if i % 1_000_000 == 0 {
+            eprintln!("  {i} stored");
+        }
+    }
+    let t = Instant::now();
+    flush();
+    spent += t.elapsed();
+    n as f64 / spent.as_secs_f64()
+}
+
+fn timed(repeat: usize, mut f: impl FnMut()) -> (Duration, Duration) {
+    f();
+    let mut v: Vec<Duration> = (0..repeat)
+        .map(|_| {
+            let t = Instant::now();
+            f();
+            t.elapsed()
+        })
+        .collect();
+    v.sort();
+    let p = |q: f64| v[((v.len() as f64 * q).ceil() as usize).clamp(1, v.len()) - 1];
+    (p(0.5), p(0.95))
+}
+
+fn queries(store: &dyn MeasurementStore, repeat: usize) -> Vec<(&'static str, Duration, Duration)> {
+    let month = Query {
+        probe_cc: Some("KZ".into()),
+        since: Some("2026-11-01".into()),
+        until: Some("2026-12-01".into()),
+        ..Query::default()
+    };
+    let domain = Query {
+        domain: Some("news-17.example".into()),
+        ..Query::default()
+    };
+    let blocked_here = Query {
+        probe_asn: Some("AS9198".into()),
+        status: Some(Status::Blocked),
+        ..Query::default()
+    };
+    let mut out = Vec::new();
+    let (a, b) = timed(repeat, || {
+        store
+            .aggregate(&month, Axis::Day, Some(Axis::Status))
+            .expect("agg");
+    });
+    out.push(("day × status, one country, 30 days", a, b));
+    let (a, b) = timed(repeat, || {
+        store
+            .aggregate(&month, Axis::Domain, Some(Axis::Day))
+            .expect("agg");
+    });
+    out.push(("domain × day grid, one country, 30 days", a, b));
+    let (a, b) = timed(repeat, || {
+        store
+            .page(&domain, &PageRequest::first(50, Order::Newest))
+            .expect("page");
+    });
+    out.push(("search: one domain, newest 50", a, b));
+    let (a, b) = timed(repeat, || {
+        store
+            .page(&blocked_here, &PageRequest::first(50, Order::Newest))
+            .expect("page");
+    });
+    out.push(("search: network + status, newest 50", a, b));
+    let (a, b) = timed(repeat, || {
+        store.count_matching(&blocked_here).expect("count");
+    });
+    out.push(("count: network + status", a, b));
+    out
+}
+
+fn dir_bytes(p: &std::path::Path) -> u64 {
+    let Ok(rd) = std::fs::read_dir(p) else {
+        return std::fs::metadata(p).map(|m| m.len()).unwrap_or(0);
+    };
+    rd.filter_map(Result::ok)
+        .map(|e| {
+            let p = e.path();
+            if p.is_dir() {
+                dir_bytes(&p)
+            } else {
+                e.metadata().map(|m| m.len()).unwrap_or(0)
+            }
+        })
+        .sum()
+}
+
+fn bench_sqlite(n: usize, repeat: usize) -> Figures {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("bench.db");
+    let store = SqliteStore::open(&path).expect("open");
+    eprintln!("SQLite, {n} rows");
+    let rate = ingest(&store, n, &|| {});
+    let queries = queries(&store, repeat);
+    drop(store);
+    Figures {
+        store: "SQLite",
+        rows: n,
+        ingest_per_s: rate,
+        bytes: dir_bytes(dir.path()),
+        queries,
+    }
+}
+
+fn bench_clickhouse(n: usize, repeat: usize, url: &Option<String>) -> Figures {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let server = match url {
+        Some(_) => None,
+        None => Some(LocalServer::start(dir.path(), None).expect("start clickhouse-server")),
+    };
+    let db = format!("bench_{n}");
+    let address = url
+        .clone()
+        .unwrap_or_else(|| server.as_ref().map(|s| s.url(&db)).unwrap_or_default());
+    let store = ClickHouseStore::open(&Config::parse(&address).expect("address")).expect("open");
+    eprintln!("ClickHouse, {n} rows");
+    let rate = ingest(&store, n, &|| store.flush().expect("flush"));
+    let queries = queries(&store, repeat);
+    let bytes = store.disk_bytes().expect("size");
+    drop(store);
+    drop(server);
+    Figures {
+        store: "ClickHouse",
+        rows: n,
+        ingest_per_s: rate,
+        bytes,
+        queries,
+    }
+}
+
+fn ms(d: Duration) -> String {
+    format!("{:.1}", d.as_secs_f64() * 1e3)
+}
+
+fn table(all: &[Figures], command: &str) -> String {
+    let mut s = format!("{BEGIN}\n\nCommand: `{command}`\n\n");
+    s.push_str(
+        "| store | rows | ingest (measurements/s) | on disk per million |\n|---|---:|---:|---:|\n",
+    );
+    for f in all {
+        s.push_str(&format!(
+            "| {} | {} | {:.0} | {:.0} MB |\n",
+            f.store,
+            f.rows,
+            f.ingest_per_s,
+            f.bytes as f64 / (f.rows as f64 / 1e6) / 1e6
+        ));
+    }
+    s.push_str("\n| query | store | rows | p50 (ms) | p95 (ms) |\n|---|---|---:|---:|---:|\n");
+    for f in all {
+        for (name, p50, p95) in &f.queries {
+            s.push_str(&format!(
+                "| {name} | {} | {} | {} | {} |\n",
+                f.store,
+                f.rows,
+                ms(*p50),
+                ms(*p95)
+            ));
+        }
+    }
+    s.push('\n');
+    s.push_str(END);
+    s
+}
+
+fn write_into(path: &str, block: &str) {
+    let text = std::fs::read_to_string(path).unwrap_or_default();
+    let new = match (text.find(BEGIN), text.find(END)) {
+        (Some(a), Some(b)) if a < b => format!("{}{block}{}", &text[..a], &text[b + END.len()..]),
+        _ => format!(
+            "{}\n## Store: SQLite and ClickHouse side by side\n\n{block}\n",
+            text.trim_end()
+        ),
+    };
+    std::fs::write(path, new).expect("write the table");
+}
+
+fn main() {
+    let a = args();
+    let mut all = Vec::new();
+    for &n in &a.rows {
+        if a.only.as_deref() != Some("clickhouse") {
+            all.push(bench_sqlite(n, a.repeat));
+        }
+        if a.only.as_deref() != Some("sqlite") {
+            all.push(bench_clickhouse(n, a.repeat, &a.clickhouse));
+        }
+    }
+    let rows: Vec<String> = a.rows.iter().map(|n| n.to_string()).collect();
+    let command = format!(
+        "cargo run --release -p interfero-store --features clickhouse --example store_bench -- --rows {}",
+        rows.join(",")
+    );
+    let block = table(&all, &command);
+    println!("{block}");
+    for w in &a.write {
+        write_into(w, &block);
+    }
+}

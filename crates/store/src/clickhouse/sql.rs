@@ -1,0 +1,121 @@
+//! The ClickHouse side of the query interface: [`Query`] and [`EventQuery`] as WHERE clauses
+//! whose values are bound by the client (escaped by `clickhouse::Query::bind`, never pasted),
+//! keyset pagination on (time, id), and the expressions each [`Axis`] groups by.
+
+use crate::{Axis, EventQuery, Query};
+
+/// A value bound to a `?` placeholder.
+#[derive(Debug, Clone)]
+pub(crate) enum Bound {
+    Text(String),
+    Int(i64),
+    Id(u64),
+}
+
+/// Conditions and their values, in the order of their placeholders.
+#[derive(Debug, Default, Clone)]
+pub(crate) struct Where {
+    conditions: Vec<&'static str>,
+    values: Vec<Bound>,
+}
+
+impl Where {
+    fn text(&mut self, condition: &'static str, value: &Option<String>) {
+        if let Some(v) = value {
+            self.conditions.push(condition);
+            self.values.push(Bound::Text(v.clone()));
+        }
+    }
+
+    /// Adds a condition with its values.
+    pub(crate) fn push(
+        &mut self,
+        condition: &'static str,
+        values: impl IntoIterator<Item = Bound>,
+    ) {
+        self.conditions.push(condition);
+        self.values.extend(values);
+    }
+
+    /// `WHERE …` (or nothing).
+    pub(crate) fn clause(&self) -> String {
+        if self.conditions.is_empty() {
+            String::new()
+        } else {
+            format!("WHERE {}", self.conditions.join(" AND "))
+        }
+    }
+
+    /// Binds the values to `q`, in order.
+    pub(crate) fn bind(&self, mut q: clickhouse::query::Query) -> clickhouse::query::Query {
+        for v in &self.values {
+            q = match v {
+                Bound::Text(s) => q.bind(s.as_str()),
+                Bound::Int(i) => q.bind(*i),
+                Bound::Id(i) => q.bind(*i),
+            };
+        }
+        q
+    }
+}
+
+/// The conditions of a measurement query. Times are compared as text, exactly as SQLite does
+/// (a prefix such as `2026-11-10` works), on the text column that leads the sorting key after
+/// country and network, so ClickHouse's primary index narrows the range.
+pub(crate) fn measurement_where(q: &Query) -> Where {
+    let mut w = Where::default();
+    w.text("measurement_start_time >= ?", &q.since);
+    w.text("measurement_start_time < ?", &q.until);
+    w.text("probe_cc = ?", &q.probe_cc);
+    w.text("probe_asn = ?", &q.probe_asn);
+    w.text(
+        "domain = ?",
+        &q.domain.as_ref().map(|d| d.to_ascii_lowercase()),
+    );
+    w.text("input = ?", &q.input);
+    w.text("category = ?", &q.category);
+    w.text("status = ?", &q.status.map(|s| s.as_str().to_string()));
+    w.text(
+        "has(techniques, ?)",
+        &q.technique.map(|t| t.as_str().to_string()),
+    );
+    if let Some(run) = q.run {
+        w.push("run_id = ?", [Bound::Int(run)]);
+    }
+    w
+}
+
+/// What one axis groups by. `status` holds `''` for an unjudged measurement.
+pub(crate) fn axis_expr(a: Axis) -> &'static str {
+    match a {
+        Axis::Hour => "substring(measurement_start_time, 1, 13)",
+        Axis::Day => "substring(measurement_start_time, 1, 10)",
+        Axis::Month => "substring(measurement_start_time, 1, 7)",
+        Axis::Country => "toString(probe_cc)",
+        Axis::Network => "toString(probe_asn)",
+        Axis::Domain => "toString(domain)",
+        Axis::Input => "input",
+        Axis::Category => "toString(category)",
+        Axis::Status => STATUS_NAME,
+        Axis::Run => "toString(run_id)",
+    }
+}
+
+/// The status a measurement is counted under (`unjudged` when it has none).
+pub(crate) const STATUS_NAME: &str = "if(status = '', 'unjudged', toString(status))";
+
+/// The conditions of an event query (the caller orders by `started, id` and limits).
+pub(crate) fn event_where(q: &EventQuery) -> Where {
+    let mut w = Where::default();
+    w.text("started >= ?", &q.since);
+    w.text("started < ?", &q.until);
+    w.text("probe_cc = ?", &q.probe_cc);
+    w.text("probe_asn = ?", &q.probe_asn);
+    w.text(
+        "domain = ?",
+        &q.domain.as_ref().map(|d| d.to_ascii_lowercase()),
+    );
+    w.text("input = ?", &q.input);
+    w.text("kind = ?", &q.kind.map(|k| k.as_str().to_string()));
+    w
+}
