@@ -5,9 +5,11 @@
 //! canned answer in tests). Also a minimal collector (`POST /api/v1/measurement`) that keeps
 //! submitted measurements in a [`interfero_store::MeasurementStore`].
 
+pub mod api;
 pub mod auth;
 mod collector;
 mod control;
+pub mod explorer;
 pub mod limits;
 mod serving;
 
