@@ -4,7 +4,7 @@
 
 use super::measurements::ApiParams;
 use super::{ooni_time, Api};
-use crate::serving::error;
+use crate::error;
 use axum::extract::{Query as UrlQuery, State};
 use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};

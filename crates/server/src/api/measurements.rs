@@ -2,8 +2,8 @@
 //! `raw_measurement` and `measurement/{uid}`.
 
 use super::{ooni_flags, ooni_time, Api};
+use crate::error;
 use crate::explorer::params::{Filter, Params};
-use crate::serving::error;
 use axum::extract::{Path, Query as UrlQuery, State};
 use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};

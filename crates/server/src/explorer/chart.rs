@@ -74,7 +74,7 @@ pub struct Caption {
 
 const W: f64 = 860.0;
 const LEFT: f64 = 56.0;
-const RIGHT: f64 = 12.0;
+const RIGHT: f64 = 48.0;
 const TOP: f64 = 44.0;
 const PLOT_H: f64 = 220.0;
 

@@ -10,7 +10,7 @@ use axum::extract::{Path, Query as UrlQuery, State};
 use axum::http::StatusCode;
 use axum::response::Response;
 use interfero_store::query::domain_of;
-use interfero_store::{Axis, Counts, Event, EventQuery, PageRequest, Query};
+use interfero_store::{Axis, Counts, Event, EventKind, EventQuery, PageRequest, Query};
 
 /// An event as a table row.
 pub(crate) struct EventRow {
@@ -33,7 +33,11 @@ fn event_rows(events: &[(i64, Event)], newest: usize) -> Vec<EventRow> {
         .take(newest)
         .map(|(_, e)| EventRow {
             started: e.started.clone(),
-            ended: e.ended.clone().unwrap_or_else(|| "ongoing".into()),
+            ended: match (&e.ended, e.kind) {
+                (Some(t), _) => t.clone(),
+                (None, EventKind::BlockStarted | EventKind::ShutdownStarted) => "ongoing".into(),
+                (None, _) => String::new(),
+            },
             kind: e.kind.as_str(),
             words: kind_words(e.kind),
             technique: e

@@ -187,7 +187,9 @@ pub(crate) fn draw(
                 .enumerate()
                 .map(|(i, c)| (c.as_str(), i))
                 .collect();
-            let mut rows: BTreeMap<&str, (Counts, Vec<Option<(Counts, String)>>)> = BTreeMap::new();
+            // Links are made only for the rows drawn: a grid over a million measurements has
+            // thousands of cells, and a link costs more than a count.
+            let mut rows: BTreeMap<&str, (Counts, Vec<Option<&Counts>>)> = BTreeMap::new();
             for b in buckets {
                 let row = rows
                     .entry(b.y.as_str())
@@ -196,8 +198,7 @@ pub(crate) fn draw(
                     row.0.add(s, *n);
                 }
                 if let Some(&i) = col_of.get(b.x.as_str()) {
-                    let href = search(&f.narrowed(y, &b.y).narrowed(x, &b.x));
-                    row.1[i] = Some((b.counts.clone(), href));
+                    row.1[i] = Some(&b.counts);
                 }
             }
             let mut rows: Vec<_> = rows.into_iter().collect();
@@ -215,10 +216,19 @@ pub(crate) fn draw(
             let drawn: Vec<Row> = rows
                 .into_iter()
                 .take(GRID_ROWS)
-                .map(|(k, (_, cells))| Row {
-                    label: label(y, k),
-                    href: search(&f.narrowed(y, k)),
-                    cells,
+                .map(|(k, (_, cells))| {
+                    let row_filter = f.narrowed(y, k);
+                    Row {
+                        label: label(y, k),
+                        href: search(&row_filter),
+                        cells: cells
+                            .into_iter()
+                            .zip(&cols)
+                            .map(|(c, col)| {
+                                c.map(|c| (c.clone(), search(&row_filter.narrowed(x, col))))
+                            })
+                            .collect(),
+                    }
                 })
                 .collect();
             let col_labels: Vec<String> = cols.iter().map(|c| label(x, c)).collect();
