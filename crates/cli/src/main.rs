@@ -2,6 +2,7 @@
 //! keep the evidence. This binary parses arguments and prints; the work is in the crates.
 
 mod analyze;
+#[cfg(feature = "lab")]
 mod benchcmd;
 mod canaries;
 mod compare;
@@ -9,8 +10,13 @@ mod control;
 mod correlate;
 mod escape;
 mod exit;
+mod explore;
+#[cfg(feature = "lab")]
 mod labcmd;
+#[cfg(feature = "lab")]
 mod labeval;
+#[cfg(feature = "lab")]
+mod labwatch;
 mod print;
 mod run;
 mod services;
@@ -47,10 +53,14 @@ enum Cmd {
     Watch(watch::WatchArgs),
     /// Find the same interference on different networks at about the same time.
     Correlate(correlate::CorrelateArgs),
+    /// Read stored measurements in a browser: the explorer (search, measurement pages, charts,
+    /// feeds) and an API in OONI's shapes.
+    Explore(explore::ExploreArgs),
     /// Re-judge stored measurements (ours, or OONI's own JSON).
     #[command(after_help = exit::HELP)]
     Analyze(analyze::AnalyzeArgs),
     /// The censor lab: a censor with known rules, to see and prove the verdicts.
+    #[cfg(feature = "lab")]
     Lab {
         #[command(subcommand)]
         cmd: labcmd::LabCmd,
@@ -84,6 +94,8 @@ fn main() -> ExitCode {
             Cmd::Analyze(a) => analyze::analyze(a),
             Cmd::Watch(a) => watch::watch(a).await,
             Cmd::Correlate(a) => correlate::correlate(a),
+            Cmd::Explore(a) => explore::explore(a).await,
+            #[cfg(feature = "lab")]
             Cmd::Lab { cmd } => labcmd::lab(cmd).await,
         }
     });

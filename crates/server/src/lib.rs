@@ -3,15 +3,16 @@
 //! Interfero control and Interfero probes can use OONI's. The measuring itself is not here: it
 //! is whatever [`ControlMeasurer`] the caller passes (the probe's test helper in production, a
 //! canned answer in tests). Also a minimal collector (`POST /api/v1/measurement`) that keeps
-//! submitted measurements in a [`interfero_store::MeasurementStore`].
+//! submitted measurements in a [`interfero_store::MeasurementStore`]. The explorer
+//! ([`explorer::router`]) and an API in OONI's shapes ([`api::router`]) read any store.
 
 pub mod api;
-pub mod auth;
 mod collector;
 mod control;
 pub mod explorer;
-pub mod limits;
-mod serving;
+pub mod shared;
+
+pub use shared::{auth, errors, limits};
 
 pub use collector::collector_router;
 
@@ -22,7 +23,8 @@ pub use control::{
 };
 pub use limits::Admission;
 
-pub use serving::{
-    client_addr, default_max_connections, error, raise_descriptor_limit, read_body, serve,
-    serve_with, tls_config, ClientAddr, ServeOptions, ServeStats, ServerError,
+pub use shared::errors::{error, ServerError};
+pub use shared::serving::{
+    client_addr, default_max_connections, raise_descriptor_limit, read_body, serve, serve_with,
+    tls_config, ClientAddr, ServeOptions, ServeStats,
 };
