@@ -76,7 +76,7 @@ fn fill(store: &SqliteStore, rows: usize) -> f64 {
         let batch: Vec<_> = (i..i + n).map(synthetic::varied).collect();
         store.insert_many(run, &batch).expect("insert");
         i += n;
-        if i % 100_000 == 0 {
+        if i.is_multiple_of(100_000) {
             eprintln!(
                 "stored {i} measurements ({:.0} s)",
                 t0.elapsed().as_secs_f64()

@@ -287,13 +287,10 @@ fn collect(
     }
 }
 
-fn uid_param(p: &ApiParams) -> Result<String, Response> {
+fn uid_param(p: &ApiParams) -> Result<String, String> {
     match p.measurement_uid.as_deref().map(str::trim) {
         Some(u) if !u.is_empty() && u.len() <= 200 => Ok(u.to_string()),
-        _ => Err(error(
-            StatusCode::BAD_REQUEST,
-            "measurement_uid is required (as given in /api/v1/measurements)".into(),
-        )),
+        _ => Err("measurement_uid is required (as given in /api/v1/measurements)".into()),
     }
 }
 
@@ -313,7 +310,7 @@ async fn fetch(api: &Api, uid: String) -> Result<Stored, Response> {
 pub(crate) async fn meta(State(api): State<Api>, UrlQuery(p): UrlQuery<ApiParams>) -> Response {
     let uid = match uid_param(&p) {
         Ok(u) => u,
-        Err(e) => return e,
+        Err(e) => return error(StatusCode::BAD_REQUEST, e),
     };
     let s = match fetch(&api, uid).await {
         Ok(s) => s,
@@ -361,7 +358,7 @@ fn raw_answer(s: &Stored, download: bool) -> Response {
 pub(crate) async fn raw(State(api): State<Api>, UrlQuery(p): UrlQuery<ApiParams>) -> Response {
     let uid = match uid_param(&p) {
         Ok(u) => u,
-        Err(e) => return e,
+        Err(e) => return error(StatusCode::BAD_REQUEST, e),
     };
     match fetch(&api, uid).await {
         Ok(s) => raw_answer(&s, false),

@@ -96,7 +96,7 @@ pub(crate) async fn home(State(app): State<App>) -> Response {
         .map(|b| views::table_row(b.x.clone(), format!("/country/{}", b.x), &b.counts))
         .collect();
     let mut nets: Vec<_> = nets.into_iter().collect();
-    nets.sort_by(|a, b| b.counts.total.cmp(&a.counts.total));
+    nets.sort_by_key(|b| std::cmp::Reverse(b.counts.total));
     render(&Home {
         title: "Explorer".into(),
         total,
@@ -393,11 +393,10 @@ async fn place(app: App, heading: String, filter: Filter, by: Axis, side: bool) 
     })
 }
 
-fn filter_with(f: impl FnOnce(&mut Params)) -> Result<Filter, Response> {
+fn filter_with(f: impl FnOnce(&mut Params)) -> Result<Filter, String> {
     let mut p = Params::default();
     f(&mut p);
     p.filter()
-        .map_err(|e| page_error(StatusCode::BAD_REQUEST, &e))
 }
 
 /// `GET /domain/{domain}`: one site across networks and countries.
@@ -407,7 +406,7 @@ pub(crate) async fn domain(State(app): State<App>, Path(d): Path<String>) -> Res
             let name = f.query.domain.clone().unwrap_or_default();
             place(app, name, f, Axis::Network, false).await
         }
-        Err(e) => e,
+        Err(e) => page_error(StatusCode::BAD_REQUEST, &e),
     }
 }
 
@@ -421,7 +420,7 @@ pub(crate) async fn network(State(app): State<App>, Path(asn): Path<String>) -> 
     };
     match filter_with(|p| p.asn = Some(asn.clone())) {
         Ok(f) => place(app, networks::label(&asn), f, Axis::Domain, false).await,
-        Err(e) => e,
+        Err(e) => page_error(StatusCode::BAD_REQUEST, &e),
     }
 }
 
@@ -432,6 +431,6 @@ pub(crate) async fn country(State(app): State<App>, Path(cc): Path<String>) -> R
             let name = f.query.probe_cc.clone().unwrap_or_default();
             place(app, format!("Country {name}"), f, Axis::Network, true).await
         }
-        Err(e) => e,
+        Err(e) => page_error(StatusCode::BAD_REQUEST, &e),
     }
 }
