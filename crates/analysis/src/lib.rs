@@ -3,12 +3,15 @@
 //! stored measurements.
 
 pub mod addr;
+pub mod change;
 pub mod crossnet;
+pub mod delegation;
 pub mod diff;
 pub mod facts;
 pub mod fingerprint;
 pub mod locate;
 pub mod ooni;
+pub mod pagetext;
 pub mod reach;
 pub mod rules;
 pub mod service;

@@ -2,6 +2,7 @@
 //! keep the evidence. This binary parses arguments and prints; the work is in the crates.
 
 mod analyze;
+mod archivecmd;
 #[cfg(feature = "lab")]
 mod benchcmd;
 mod canaries;
@@ -11,6 +12,7 @@ mod correlate;
 mod escape;
 mod exit;
 mod explore;
+mod incident;
 #[cfg(feature = "lab")]
 mod labcmd;
 #[cfg(feature = "lab")]
@@ -18,6 +20,7 @@ mod labeval;
 #[cfg(feature = "lab")]
 mod labwatch;
 mod print;
+mod report;
 mod run;
 mod services;
 mod watch;
@@ -59,6 +62,15 @@ enum Cmd {
     /// Re-judge stored measurements (ours, or OONI's own JSON).
     #[command(after_help = exit::HELP)]
     Analyze(analyze::AnalyzeArgs),
+    /// Capture pages and keep them as WARC (from here and from the control); export them.
+    Archive(archivecmd::ArchiveArgs),
+    /// The incident register: records of what was done, linked to the measurements that prove it.
+    Incident {
+        #[command(subcommand)]
+        cmd: incident::IncidentCmd,
+    },
+    /// The country report (HTML, PDF) from the register and the measurements of a period.
+    Report(report::ReportArgs),
     /// The censor lab: a censor with known rules, to see and prove the verdicts.
     #[cfg(feature = "lab")]
     Lab {
@@ -95,8 +107,11 @@ fn main() -> ExitCode {
             Cmd::Watch(a) => watch::watch(a).await,
             Cmd::Correlate(a) => correlate::correlate(a),
             Cmd::Explore(a) => explore::explore(a).await,
+            Cmd::Incident { cmd } => incident::incident(cmd),
+            Cmd::Report(a) => report::report(a),
             #[cfg(feature = "lab")]
             Cmd::Lab { cmd } => labcmd::lab(cmd).await,
+            Cmd::Archive(a) => archivecmd::archive(a).await,
         }
     });
     match result {

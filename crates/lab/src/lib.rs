@@ -4,10 +4,12 @@
 //! namespaces behind a kernel censor ([`KernelNet`]); [`score`] compares verdicts with the truth. See `README.md` and `scenarios/README.md`.
 
 mod action;
+mod authority;
 pub mod bench;
 mod censor;
 pub mod clock;
 mod conn;
+pub mod content;
 mod dns;
 mod error;
 pub mod http;

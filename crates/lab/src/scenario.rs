@@ -17,6 +17,7 @@ const BUILTIN: &[(&str, &str)] = &[
     ("kz-demo", include_str!("../scenarios/kz-demo.toml")),
     ("kz-shutdown", include_str!("../scenarios/kz-shutdown.toml")),
     ("kz-watch", include_str!("../scenarios/kz-watch.toml")),
+    ("kz-archive", include_str!("../scenarios/kz-archive.toml")),
     (
         "throttle-sweep",
         include_str!("../scenarios/throttle-sweep.toml"),
@@ -27,6 +28,7 @@ const BUILTIN: &[(&str, &str)] = &[
         "failed-control",
         include_str!("../scenarios/failed-control.toml"),
     ),
+    ("registry", include_str!("../scenarios/registry.toml")),
 ];
 
 /// A parsed and validated scenario.
@@ -148,6 +150,28 @@ pub struct Site {
     /// this rate (a slow honest server).
     #[serde(default)]
     pub uplink_kbps: Option<u32>,
+    /// Pages whose content changes on a schedule (for `lab archive`), served at their paths.
+    #[serde(default)]
+    pub pages: Vec<crate::content::PageSpec>,
+    /// Whether the lab's top-level zone delegates the name (the registry's side).
+    #[serde(default)]
+    pub delegation: SiteDelegation,
+}
+
+/// What the lab's registry (its `test.` zone) does with a site's name.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SiteDelegation {
+    /// Delegated to the lab's publisher server, which answers it.
+    #[default]
+    Normal,
+    /// The registry removed the delegation (a suspended registration): the top-level zone
+    /// answers NXDOMAIN. The probe's resolver looked again and says NXDOMAIN; the control's
+    /// resolver still answers the old address from its cache (the site itself still runs).
+    Removed,
+    /// Delegated to a server where nothing answers (a lame delegation): both resolvers
+    /// answer SERVFAIL.
+    Lame,
 }
 
 /// What an origin does (all of it for every client, except `captcha`).

@@ -3,10 +3,13 @@
 
 pub mod addr;
 pub mod base64;
+pub mod capture;
 pub mod control;
 pub mod csv;
+pub mod delegation;
 pub mod failure;
 pub mod html;
+pub mod incident;
 pub mod measurement;
 pub mod ooni;
 pub mod privacy;

@@ -187,6 +187,10 @@ pub(crate) fn kind_words(k: EventKind) -> &'static str {
         EventKind::ShutdownStarted => "shutdown started",
         EventKind::ShutdownEnded => "shutdown ended",
         EventKind::Coordinated => "coordinated across networks",
+        EventKind::ContentRemoved => "archived page removed",
+        EventKind::ContentChanged => "archived page changed",
+        EventKind::DelegationRemoved => "delegation removed",
+        EventKind::DelegationRestored => "delegation restored",
     }
 }
 

@@ -40,6 +40,8 @@ pub fn technique_words(t: Technique) -> &'static str {
         HttpServerSide => "the site itself refused this vantage point",
         Throughput => "the transfer was far slower than the control's",
         Shutdown => "no protocol reached any canary: the network was cut off",
+        DnsDelegationRemoved => "the domain's delegation was removed from its parent zone",
+        DnsDelegationBroken => "the domain's delegation is broken: its name servers do not answer for it",
     }
 }
 

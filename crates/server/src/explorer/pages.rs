@@ -35,7 +35,12 @@ fn event_rows(events: &[(i64, Event)], newest: usize) -> Vec<EventRow> {
             started: e.started.clone(),
             ended: match (&e.ended, e.kind) {
                 (Some(t), _) => t.clone(),
-                (None, EventKind::BlockStarted | EventKind::ShutdownStarted) => "ongoing".into(),
+                (
+                    None,
+                    EventKind::BlockStarted
+                    | EventKind::ShutdownStarted
+                    | EventKind::DelegationRemoved,
+                ) => "ongoing".into(),
                 (None, _) => String::new(),
             },
             kind: e.kind.as_str(),
