@@ -11,6 +11,7 @@ mod control;
 mod correlate;
 mod escape;
 mod exit;
+mod explore;
 mod import;
 mod incident;
 #[cfg(feature = "lab")]
@@ -65,6 +66,9 @@ enum Cmd {
     Watch(watch::WatchArgs),
     /// Find the same interference on different networks at about the same time.
     Correlate(correlate::CorrelateArgs),
+    /// Read stored measurements in a browser: the explorer (search, measurement pages, charts,
+    /// feeds) and an API in OONI's shapes.
+    Explore(explore::ExploreArgs),
     /// Re-judge stored measurements (ours, or OONI's own JSON).
     #[command(after_help = exit::HELP)]
     Analyze(analyze::AnalyzeArgs),
@@ -117,6 +121,7 @@ fn main() -> ExitCode {
             Cmd::Watch(a) => watch::watch(a).await,
             Cmd::Correlate(a) => correlate::correlate(a),
             Cmd::Import(a) => import::import(a),
+            Cmd::Explore(a) => explore::explore(a).await,
             Cmd::Incident { cmd } => incident::incident(cmd),
             Cmd::Report(a) => report::report(a),
             #[cfg(feature = "lab")]

@@ -137,11 +137,18 @@ fn test_lists(specs: &[String]) -> anyhow::Result<TestList> {
 /// Every router `serve` mounts, over one store. Another router (the explorer, the public
 /// API) is one more `.merge(...)` line here.
 pub fn routers(
-    _store: Arc<dyn MeasurementStore>,
+    store: Arc<dyn MeasurementStore>,
     ingest: Ingest,
     collector: CollectorConfig,
 ) -> axum::Router {
-    axum::Router::new().merge(interfero_server::collector_router(ingest, collector))
+    let explorer = interfero_server::explorer::ExplorerOptions::default();
+    axum::Router::new()
+        .merge(interfero_server::collector_router(ingest, collector))
+        .merge(interfero_server::api::router(
+            store.clone(),
+            explorer.clone(),
+        ))
+        .merge(interfero_server::explorer::router(store, explorer))
 }
 
 /// `interfero serve`.

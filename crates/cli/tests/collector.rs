@@ -1,6 +1,7 @@
 //! `interfero serve` as a team runs it: a probe submits to it; it is killed with SIGKILL under
 //! load and restarted, and every acknowledged measurement is there, intact; forged verdicts
 //! make no cross-network finding.
+#![allow(clippy::unwrap_used, clippy::expect_used)] // a failed unwrap in a test is a failed test
 
 use interfero_model::{Measurement, Status, Technique, Verdict};
 use interfero_store::{MeasurementStore, Order, Query, RunInfo, SqliteStore};

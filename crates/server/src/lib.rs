@@ -3,10 +3,13 @@
 //! Interfero control and Interfero probes can use OONI's. The measuring itself is not here: it
 //! is whatever [`ControlMeasurer`] the caller passes (the probe's test helper in production, a
 //! canned answer in tests). And the collector ([`collector`]): OONI's probe-services protocol,
-//! durable acknowledgements with group commit, every submission judged here.
+//! durable acknowledgements with group commit, every submission judged here. The explorer
+//! ([`explorer::router`]) and an API in OONI's shapes ([`api::router`]) read any store.
 
+pub mod api;
 pub mod collector;
 mod control;
+pub mod explorer;
 pub mod shared;
 
 pub use shared::{auth, errors, limits};

@@ -1,5 +1,6 @@
 //! The upload queue against a real collector: collector down, network cut (a proxy that drops
 //! every connection), restart; everything arrives, once.
+#![allow(clippy::unwrap_used, clippy::expect_used)] // a failed unwrap in a test is a failed test
 
 use interfero_probe::CollectorClient;
 use interfero_server::collector::{CollectorConfig, Ingest, ReportIds};

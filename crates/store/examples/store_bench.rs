@@ -9,6 +9,7 @@
 //! ClickHouse is a private `clickhouse-server` started in a temporary directory (stopped at
 //! the end), or `--clickhouse URL`. Each query runs `--repeat` times (default 20) after one
 //! warm-up; the table gives the median and the 95th percentile.
+#![allow(clippy::unwrap_used, clippy::expect_used)] // a failed unwrap in a test is a failed test
 
 use interfero_model::Status;
 use interfero_store::clickhouse::{ClickHouseStore, Config, LocalServer};

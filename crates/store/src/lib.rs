@@ -9,8 +9,8 @@ pub mod captures;
 pub mod clickhouse;
 mod error;
 pub mod incidents;
-pub mod outbox;
 mod open;
+pub mod outbox;
 pub mod query;
 mod schema;
 mod sqlite;
@@ -24,8 +24,8 @@ pub use incidents::{
     Audience, AuditEntry, IncidentChange, IncidentFilter, IncidentStore, IncidentStoreError,
     OnExisting,
 };
-pub use outbox::{Outbox, OutboxCounts, Pending};
 pub use open::{is_server_address, open};
+pub use outbox::{Outbox, OutboxCounts, Pending};
 pub use query::{
     Axis, Bucket, Counts, Cursor, EventQuery, Order, Page, PageRequest, Query, Stored, MAX_PAGE,
 };

@@ -3,7 +3,7 @@
 //! it; a collector writing through one node and an explorer reading through the other see the
 //! same measurements, spread over both shards, re-submissions kept once. Skips with one line
 //! when `clickhouse-server` is not installed.
-
+#![allow(clippy::unwrap_used, clippy::expect_used)] // a failed unwrap in a test is a failed test
 #![cfg(feature = "clickhouse")]
 
 mod conformance;

@@ -1,7 +1,7 @@
 //! The conformance suite on ClickHouse: a private server started for this test (its own
 //! directory and loopback ports), one fresh database per check. Skips with one line when
 //! `clickhouse-server` is not installed.
-
+#![allow(clippy::unwrap_used, clippy::expect_used)] // a failed unwrap in a test is a failed test
 #![cfg(feature = "clickhouse")]
 
 mod conformance;

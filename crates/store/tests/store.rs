@@ -150,7 +150,7 @@ fn reopen_keeps_data_and_creates_parent_directory() {
     let version: i64 = conn
         .query_row("PRAGMA user_version", [], |r| r.get(0))
         .unwrap();
-    assert_eq!(version, 2);
+    assert_eq!(version, 4);
     let mode: String = conn
         .query_row("PRAGMA journal_mode", [], |r| r.get(0))
         .unwrap();
@@ -233,6 +233,59 @@ fn a_full_run_in_one_transaction() {
         .unwrap();
     assert_eq!(ids.len(), 2275);
     assert_eq!(store.count().unwrap(), 2275);
+}
+
+/// The per-day counts (read for whole-day queries) stay equal to counting the rows (read for
+/// any other) through inserts, re-judging and un-judging.
+#[test]
+fn day_counts_stay_exact_through_rejudging() {
+    use interfero_store::{Axis, Query};
+    let store = SqliteStore::open_in_memory().unwrap();
+    let run = store.begin_run(&run_info("rollup")).unwrap();
+    let ms: Vec<_> = (0..600).map(synthetic::varied).collect();
+    let ids = store.insert_many(run, &ms).unwrap();
+    let v = interfero_model::Verdict::new(interfero_model::Status::Offline, 0.9, "r")
+        .with(interfero_model::Technique::Shutdown);
+    for id in ids.iter().step_by(7) {
+        store.set_verdict(*id, Some(&v)).unwrap();
+    }
+    for id in ids.iter().step_by(11) {
+        store.set_verdict(*id, None).unwrap();
+    }
+    // `since` of 19 characters is not a whole day: the rows themselves are counted.
+    let rows = Query {
+        since: Some("2026-11-01 00:00:00".into()),
+        ..Query::default()
+    };
+    let days = Query {
+        since: Some("2026-11-01".into()),
+        ..Query::default()
+    };
+    for (x, y) in [
+        (Axis::Day, None),
+        (Axis::Network, Some(Axis::Status)),
+        (Axis::Domain, Some(Axis::Day)),
+        (Axis::Month, Some(Axis::Category)),
+    ] {
+        assert_eq!(
+            store.aggregate(&rows, x, y).unwrap(),
+            store.aggregate(&days, x, y).unwrap(),
+            "{x:?} {y:?}"
+        );
+    }
+    let shut = Query {
+        technique: Some(interfero_model::Technique::Shutdown),
+        ..days.clone()
+    };
+    let shut_rows = Query {
+        technique: Some(interfero_model::Technique::Shutdown),
+        ..rows.clone()
+    };
+    assert_eq!(
+        store.count_matching(&shut).unwrap(),
+        store.count_matching(&shut_rows).unwrap()
+    );
+    assert!(store.count_matching(&shut).unwrap() > 50);
 }
 
 #[test]

@@ -1,0 +1,275 @@
+//! A store with realistic content for the explorer's tests: synthetic measurements over 30
+//! days, one measurement with every step recorded (DNS beside the control's, connects, a TLS
+//! chain to a national root, HTTP hops, throughput, a trace), hostile titles, and events.
+#![allow(clippy::unwrap_used, clippy::expect_used)] // a failed unwrap in a test is a failed test
+
+use interfero_model::measurement::{
+    CertInfo, DnsAnswer, DnsQuery, HttpRequest, HttpResponse, HttpRoundTrip, TcpConnect, TcpStatus,
+    Throughput, TlsHandshake,
+};
+use interfero_model::trace::{HopEvent, Trace, TraceHop};
+use interfero_model::{ControlResponse, Failure, Measurement, Status, Technique, Verdict};
+use interfero_server::explorer::ExplorerOptions;
+use interfero_server::{serve_with, ServeOptions, ServeStats};
+use interfero_store::{synthetic, Event, EventKind, MeasurementStore, RunInfo, SqliteStore};
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+/// The hostile titles stored as measured pages' titles.
+pub const XSS: [&str; 3] = [
+    "<script>window.__xss=1;alert(1)</script>",
+    "\"><img src=x onerror=\"window.__xss=2;alert(2)\">",
+    "</title><svg onload=\"window.__xss=3\">",
+];
+
+/// The domain of the rich measurement.
+pub const RICH_DOMAIN: &str = "hola-news.kz";
+
+/// A measurement of `hola-news.kz` stalled after the ClientHello, with every step.
+pub fn rich() -> Measurement {
+    let mut m = synthetic::varied(7);
+    m.input = format!("https://{RICH_DOMAIN}/");
+    m.probe_cc = "KZ".into();
+    m.probe_asn = "AS9198".into();
+    m.measurement_start_time = "2026-11-30 09:15:00".into();
+    let tk = &mut m.test_keys;
+    tk.client_resolver = Some("[local-resolver]".into());
+    tk.queries = vec![DnsQuery {
+        hostname: RICH_DOMAIN.into(),
+        query_type: "A".into(),
+        engine: "udp".into(),
+        resolver_address: "198.18.0.53:53".into(),
+        answers: vec![DnsAnswer {
+            answer_type: "A".into(),
+            ipv4: Some("198.18.0.10".into()),
+            ttl: Some(300),
+            ..DnsAnswer::default()
+        }],
+        x_rcode: Some("NOERROR".into()),
+        ..DnsQuery::default()
+    }];
+    tk.tcp_connect = vec![TcpConnect {
+        ip: "198.18.0.10".into(),
+        port: 443,
+        status: TcpStatus {
+            success: true,
+            failure: None,
+        },
+        t0: 0.01,
+        t: 0.03,
+    }];
+    tk.tls_handshakes = vec![
+        TlsHandshake {
+            address: "198.18.0.10:443".into(),
+            server_name: RICH_DOMAIN.into(),
+            failure: Some(Failure::parse("generic_timeout_error")),
+            x_after_client_hello: Some(true),
+            x_server_bytes: Some(0),
+            t0: 0.03,
+            t: 5.03,
+            ..TlsHandshake::default()
+        },
+        TlsHandshake {
+            address: "198.18.0.11:443".into(),
+            server_name: "mirror.hola-news.kz".into(),
+            tls_version: Some("TLSv1.3".into()),
+            x_chain: vec![
+                CertInfo {
+                    subject: "CN=mirror.hola-news.kz".into(),
+                    issuer: "CN=Information Security Certification Authority".into(),
+                    sha256: "aa".repeat(32),
+                    sha1: "bb".repeat(20),
+                    spki_sha256: "cc".repeat(32),
+                    not_before: "2026-01-01T00:00:00Z".into(),
+                    not_after: "2027-01-01T00:00:00Z".into(),
+                },
+                CertInfo {
+                    subject: "CN=Information Security Certification Authority".into(),
+                    issuer: "CN=Information Security Certification Authority".into(),
+                    sha256: "dd".repeat(32),
+                    sha1: "ee".repeat(20),
+                    spki_sha256: "ff".repeat(32),
+                    not_before: "2020-01-01T00:00:00Z".into(),
+                    not_after: "2030-01-01T00:00:00Z".into(),
+                },
+            ],
+            t0: 0.03,
+            t: 0.2,
+            ..TlsHandshake::default()
+        },
+    ];
+    tk.requests = vec![HttpRoundTrip {
+        address: Some("198.18.0.11:443".into()),
+        request: HttpRequest {
+            url: "https://mirror.hola-news.kz/".into(),
+            method: "GET".into(),
+            headers_list: vec![],
+        },
+        response: HttpResponse {
+            code: 200,
+            x_title: Some(XSS[0].into()),
+            x_body_length: Some(5120),
+            headers_list: vec![("Location".into(), XSS[1].into())],
+            ..HttpResponse::default()
+        },
+        t0: 0.2,
+        t: 0.4,
+        ..HttpRoundTrip::default()
+    }];
+    tk.x_throughput = vec![
+        Throughput {
+            address: "198.18.0.11:443".into(),
+            server_name: RICH_DOMAIN.into(),
+            role: "target".into(),
+            bytes: 40_000,
+            seconds: 4.0,
+            samples: vec![10_000, 20_000, 30_000, 40_000],
+            interval: 1.0,
+            failure: None,
+        },
+        Throughput {
+            address: "198.18.0.11:443".into(),
+            server_name: "innocuous.example".into(),
+            role: "paired".into(),
+            bytes: 400_000,
+            seconds: 1.0,
+            samples: vec![100_000, 200_000, 300_000, 400_000],
+            interval: 0.25,
+            failure: None,
+        },
+    ];
+    tk.x_trace = Some(Trace {
+        hops: vec![
+            TraceHop {
+                ttl: 1,
+                events: vec![HopEvent {
+                    kind: "time_exceeded".into(),
+                    ms: 2,
+                    from: Some("[near-hop]".into()),
+                    ..HopEvent::default()
+                }],
+                failure: None,
+            },
+            TraceHop {
+                ttl: 2,
+                events: vec![],
+                failure: Some("generic_timeout_error".into()),
+            },
+        ],
+        ..Trace::default()
+    });
+    let mut control = ControlResponse::default();
+    control.dns.addrs = vec!["198.18.0.10".into()];
+    control.http_request.status_code = 200;
+    control.http_request.title = "Hola News".into();
+    control.http_request.body_length = 5200;
+    m.test_keys.control = Some(control);
+    m.verdict = Some(
+        Verdict::new(
+            Status::Blocked,
+            0.97,
+            "tls.stall_after_client_hello.control_ok",
+        )
+        .with(Technique::TlsTimeout)
+        .because(
+            "TLS to 198.18.0.10:443 stalled 5.0 s after the ClientHello; the control completed it",
+        )
+        .because(XSS[2]),
+    );
+    m
+}
+
+/// The synthetic measurements stored by [`store`].
+pub const SYNTHETIC: usize = 3_000;
+
+/// A store with [`SYNTHETIC`] varied measurements, [`rich`], one with hostile titles
+/// everywhere, and events for KZ / AS9198 / the rich domain.
+pub fn store() -> Arc<SqliteStore> {
+    let s = SqliteStore::open_in_memory().expect("store");
+    let run = s
+        .begin_run(&RunInfo {
+            started: "2026-11-01 00:00:00".into(),
+            software_version: "0.1.0".into(),
+            probe_cc: "KZ".into(),
+            probe_asn: "AS9198".into(),
+            note: XSS[1].into(),
+        })
+        .expect("run");
+    let ms: Vec<Measurement> = (0..SYNTHETIC).map(synthetic::varied).collect();
+    s.insert_many(run, &ms).expect("insert");
+    s.insert(run, &rich()).expect("rich");
+    let mut hostile = synthetic::varied(SYNTHETIC + 1);
+    hostile.input = format!("https://evil.example/{}", XSS[1]);
+    hostile
+        .annotations
+        .insert("category_code".into(), XSS[0].into());
+    hostile.test_keys.requests = vec![HttpRoundTrip {
+        response: HttpResponse {
+            code: 200,
+            x_title: Some(XSS[1].into()),
+            ..HttpResponse::default()
+        },
+        ..HttpRoundTrip::default()
+    }];
+    s.insert(run, &hostile).expect("hostile");
+    for (kind, started, ended) in [
+        (
+            EventKind::BlockStarted,
+            "2026-11-20 08:00:00",
+            Some("2026-11-30 08:00:00"),
+        ),
+        (EventKind::BlockEnded, "2026-11-30 08:00:00", None),
+    ] {
+        let id = s
+            .record_event(&Event {
+                input: format!("https://{RICH_DOMAIN}/"),
+                kind,
+                technique: Some(Technique::TlsTimeout),
+                started: started.into(),
+                ended: None,
+                evidence: vec![format!("TLS stalled after the ClientHello {}", XSS[0])],
+                probe_cc: "KZ".into(),
+                probe_asn: "AS9198".into(),
+            })
+            .expect("event");
+        if let Some(e) = ended {
+            s.end_event(id, e).expect("end");
+        }
+    }
+    Arc::new(s)
+}
+
+/// The uid of the measurement of `domain` stored in `store`.
+pub fn uid_of_domain(store: &SqliteStore, domain: &str) -> String {
+    let q = interfero_store::Query {
+        domain: Some(domain.into()),
+        ..Default::default()
+    };
+    let p = store
+        .page(
+            &q,
+            &interfero_store::PageRequest::first(1, interfero_store::Order::Newest),
+        )
+        .expect("page");
+    p.items[0].uid.clone()
+}
+
+/// Serves the explorer and the API over `store` on 127.0.0.1 (a free port); returns the
+/// address. The server lives as long as the test's runtime.
+pub async fn serve(store: Arc<dyn MeasurementStore>) -> SocketAddr {
+    let opts = ExplorerOptions::default();
+    let router = interfero_server::explorer::router(store.clone(), opts.clone())
+        .merge(interfero_server::api::router(store, opts));
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let addr = listener.local_addr().expect("addr");
+    tokio::spawn(serve_with(
+        listener,
+        router,
+        ServeOptions::default(),
+        Arc::new(ServeStats::default()),
+        std::future::pending(),
+    ));
+    addr
+}
