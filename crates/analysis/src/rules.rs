@@ -33,7 +33,7 @@ pub fn judge(input: &str, tk: &interfero_model::TestKeys, ctx: &Context) -> Verd
     let judged = judge_with_control(&f, ctx);
     let mut v = merge(certain, judged);
     name_state_roots(&mut v, &f, ctx);
-    let mut v = crate::reach::apply(v, tk.x_reachability.as_ref());
+    let mut v = crate::reach::apply(v, tk.x_reachability.as_ref(), crate::reach::Own::of(tk));
     v = crate::reach::apply_resolver(v, tk.x_resolver_check.as_ref());
     crate::locate::annotate(&mut v, tk.x_trace.as_ref());
     v

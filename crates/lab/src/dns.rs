@@ -85,6 +85,13 @@ pub(crate) fn answer(
     if from_probe && censor::shutdown(&sh.scenario, sh.kind, t) {
         return Vec::new();
     }
+    // A firewall that lets the probe ask only its own (the ISP's) resolver.
+    if from_probe
+        && role == Resolver::Honest
+        && censor::foreign_dns_dropped(&sh.scenario, sh.kind, t)
+    {
+        return Vec::new();
+    }
     if role == Resolver::Honest {
         return vec![now(fit(true_reply, udp))];
     }

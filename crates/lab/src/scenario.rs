@@ -27,6 +27,14 @@ const BUILTIN: &[(&str, &str)] = &[
         "failed-control",
         include_str!("../scenarios/failed-control.toml"),
     ),
+    (
+        "canaries-blocked",
+        include_str!("../scenarios/canaries-blocked.toml"),
+    ),
+    (
+        "dns-firewall",
+        include_str!("../scenarios/dns-firewall.toml"),
+    ),
 ];
 
 /// A parsed and validated scenario.

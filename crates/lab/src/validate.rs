@@ -111,7 +111,7 @@ fn check_rule(s: &Scenario, r: &Rule) -> Result<(), String> {
             m.host.is_some() || m.keyword.is_some() || m.address.is_some() || m.any
         }
         Throttle => m.sni.is_some() || m.host.is_some() || m.address.is_some() || m.any,
-        Shutdown => m.any,
+        Shutdown | DnsDropForeign => m.any,
     };
     if !ok {
         return Err(format!(

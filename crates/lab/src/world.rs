@@ -132,6 +132,18 @@ fn block_ip(net: [u8; 3], last: u8) -> Ipv4Addr {
     Ipv4Addr::new(net[0], net[1], net[2], last)
 }
 
+/// Tells whether a shutdown is in force at the world's clock: what the lab's channel from the
+/// probe to the control follows (a real shutdown cuts it too).
+#[derive(Clone)]
+pub struct ShutdownSwitch(Arc<Shared>);
+
+impl ShutdownSwitch {
+    /// Whether a shutdown rule is in force now.
+    pub fn in_force(&self) -> bool {
+        crate::censor::shutdown_in_force(&self.0.scenario, self.0.now())
+    }
+}
+
 /// A running world. Dropping it aborts its tasks; `shutdown` also waits for them.
 pub struct World {
     shared: Arc<Shared>,
@@ -368,6 +380,11 @@ impl World {
         self.shared
             .scenario
             .services_in(self.shared.now(), self.shared.kind)
+    }
+
+    /// Whether a shutdown is in force, as the world's clock moves.
+    pub fn shutdown_switch(&self) -> ShutdownSwitch {
+        ShutdownSwitch(self.shared.clone())
     }
 
     /// Which world this is.

@@ -16,6 +16,7 @@ pub async fn check(cfg: &ProbeConfig, canaries: &[Canary]) -> Reachability {
     Reachability {
         measured_at,
         canaries: crate::join::join_all(tries.collect()).await,
+        run: None,
     }
 }
 
