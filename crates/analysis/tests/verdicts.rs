@@ -575,6 +575,67 @@ fn throttled_by_paired_transfer() {
     assert_eq!(o.verdict().status, Status::Accessible);
 }
 
+fn leg(role: &str, name: &str, bytes: u64, secs: f64, failure: Option<Failure>) -> Throughput {
+    Throughput {
+        address: format!("{IP}:443"),
+        server_name: name.into(),
+        role: role.into(),
+        bytes,
+        seconds: secs,
+        samples: (1..=10).map(|i| bytes * i / 10).collect(),
+        interval: secs / 10.0,
+        failure,
+    }
+}
+
+#[test]
+fn a_leg_closed_without_close_notify_still_has_its_rate() {
+    // The innocuous-name leg moved the whole page quickly, then the server closed without a
+    // TLS close_notify (read as an EOF error): its rate still counts.
+    let mut o = Obs::site("https://news.example/");
+    o.tk.x_throughput = vec![
+        leg("target", "news.example", 160_000, 10.0, None),
+        leg("paired", "x.invalid", 2_000_000, 1.0, Some(Failure::Eof)),
+    ];
+    let v = o.verdict();
+    assert_eq!(v.status, Status::Throttled, "{v:#?}");
+    assert!(
+        v.evidence
+            .iter()
+            .any(|e| e.contains("paired leg ended with eof_error")),
+        "{:?}",
+        v.evidence
+    );
+}
+
+#[test]
+fn a_stall_with_nothing_to_compare_is_inconclusive_with_the_rates() {
+    // The page's head came, its body crawled, the fetch timed out; the CDN answered the
+    // innocuous name with a small error page (or refused it): not a block.
+    let mut o = Obs::site("https://news.example/");
+    o.tk.requests[0].failure = Some(Failure::Timeout);
+    o.tk.http_experiment_failure = Some(Failure::Timeout);
+    for paired in [
+        leg("paired", "x.invalid", 900, 0.1, None),
+        leg(
+            "paired",
+            "x.invalid",
+            0,
+            0.0,
+            Some(Failure::SslFailedHandshake),
+        ),
+    ] {
+        o.tk.x_throughput = vec![leg("target", "news.example", 160_000, 10.0, None), paired];
+        let v = o.verdict();
+        assert_eq!(v.status, Status::Inconclusive, "{v:#?}");
+        assert_eq!(
+            v.rules.first().map(String::as_str),
+            Some("throughput.no_comparison")
+        );
+        assert!(v.evidence[0].contains("128 kbit/s"), "{:?}", v.evidence);
+    }
+}
+
 #[test]
 fn no_control_is_inconclusive() {
     let mut o = Obs::site("https://news.example/").tls_fail(Failure::Timeout);

@@ -265,6 +265,8 @@ fn build(name: &str, list: Vec<Kind>, rtt_ms: u32) -> BenchWorld {
             cdn: kind == Kind::Cdn,
             dns: SiteDns::Normal,
             uplink_kbps: None,
+            close_notify: true,
+            unknown_sni: Default::default(),
         };
         match kind {
             Kind::Dynamic => site.kind = SiteKind::Dynamic,

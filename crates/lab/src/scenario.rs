@@ -35,6 +35,7 @@ const BUILTIN: &[(&str, &str)] = &[
         "dns-firewall",
         include_str!("../scenarios/dns-firewall.toml"),
     ),
+    ("cdn-quirks", include_str!("../scenarios/cdn-quirks.toml")),
 ];
 
 /// A parsed and validated scenario.
@@ -156,6 +157,26 @@ pub struct Site {
     /// this rate (a slow honest server).
     #[serde(default)]
     pub uplink_kbps: Option<u32>,
+    /// Whether the origin ends its TLS responses with a close_notify (many real servers just
+    /// close the connection).
+    #[serde(default = "yes")]
+    pub close_notify: bool,
+    /// What the origin does with a TLS server name it does not serve (a CDN's edge).
+    #[serde(default)]
+    pub unknown_sni: UnknownSni,
+}
+
+/// How an origin answers a ClientHello for a name that is not its own.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum UnknownSni {
+    /// Serves its page anyway (with its own certificate).
+    #[default]
+    Serve,
+    /// Closes the connection without a server hello.
+    Refuse,
+    /// Completes the handshake and answers every request with a small 421 error page.
+    ErrorPage,
 }
 
 /// What an origin does (all of it for every client, except `captcha`).

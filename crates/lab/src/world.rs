@@ -51,6 +51,8 @@ fn canary_site() -> Site {
         cdn: false,
         dns: SiteDns::Normal,
         uplink_kbps: None,
+        close_notify: true,
+        unknown_sni: Default::default(),
     }
 }
 const FIRST_SITE: u8 = 10;

@@ -168,3 +168,11 @@ async fn kz_shutdown_without_canaries_is_offline_from_the_run_alone() {
         );
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rates_from_what_moved_whatever_the_server_or_cdn_does() {
+    // No close_notify, CDN edges refusing or error-paging the innocuous name: throttled when
+    // the pair shows it, inconclusive with the rates when nothing compares, never blocked.
+    let misses = eval("cdn-quirks").await;
+    assert!(misses.is_empty(), "{misses:#?}");
+}
