@@ -249,6 +249,7 @@ fn build(name: &str, list: Vec<Kind>, rtt_ms: u32) -> BenchWorld {
         control: true,
         services: Vec::new(),
         rtt_ms,
+        loss_pct: 0,
     };
     let mut kinds = Vec::with_capacity(n);
     for (i, kind) in list.into_iter().enumerate() {

@@ -36,6 +36,7 @@ const BUILTIN: &[(&str, &str)] = &[
         include_str!("../scenarios/dns-firewall.toml"),
     ),
     ("cdn-quirks", include_str!("../scenarios/cdn-quirks.toml")),
+    ("lossy-slow", include_str!("../scenarios/lossy-slow.toml")),
 ];
 
 /// A parsed and validated scenario.
@@ -71,6 +72,10 @@ pub struct Scenario {
     /// (`rtt.rs`): DNS replies, a connection's first server bytes, each later response.
     #[serde(default, skip_serializing_if = "is_zero")]
     pub rtt_ms: u32,
+    /// Share of the probe's DNS datagrams lost on the way (percent, at most 50): every
+    /// `100 / loss_pct`-th one, starting with the first, so runs repeat exactly.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub loss_pct: u32,
 }
 
 /// A service: several targets that together make it work, with the service's ground truth.

@@ -5,6 +5,9 @@ use crate::scenario::{duplicates, url_host, Action, Rule, Scenario, SiteKind};
 
 /// Checks a parsed scenario; the error says what is wrong.
 pub fn check(s: &Scenario) -> Result<(), String> {
+    if s.loss_pct > 50 {
+        return Err(format!("loss_pct {} is above 50", s.loss_pct));
+    }
     if let Some(d) = duplicates(s.sites.iter().map(|x| x.name.as_str())) {
         return Err(format!("site {d:?} is listed twice"));
     }

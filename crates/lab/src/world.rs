@@ -101,6 +101,8 @@ pub(crate) struct Shared {
     pub(crate) pki: Pki,
     pub(crate) zone: HashMap<String, ZoneEntry>,
     pub(crate) conn_count: Vec<AtomicU64>,
+    /// The probe's DNS datagrams seen, for the scenario's loss pattern.
+    pub(crate) datagrams: AtomicU64,
     pub(crate) tasks: Tasks,
     pub(crate) kind: WorldKind,
     net: [u8; 3],
@@ -123,6 +125,13 @@ impl Shared {
     /// The blockpage server.
     pub(crate) fn blockpage_ip(&self) -> Ipv4Addr {
         self.ip(9)
+    }
+    /// Whether the probe's next DNS datagram is lost (the scenario's `loss_pct`).
+    pub(crate) fn lose_datagram(&self) -> bool {
+        let Some(every) = 100u64.checked_div(u64::from(self.scenario.loss_pct)) else {
+            return false;
+        };
+        self.datagrams.fetch_add(1, Ordering::Relaxed) % every.max(1) == 0
     }
     /// The round-trip time the world adds (`rtt.rs`).
     pub(crate) fn rtt(&self) -> std::time::Duration {
@@ -309,6 +318,7 @@ impl World {
             let shared = Arc::new(Shared {
                 zone: zone(scenario, &addrs, block_ip(net, 9)),
                 conn_count: scenario.sites.iter().map(|_| AtomicU64::new(0)).collect(),
+                datagrams: AtomicU64::new(0),
                 scenario: scenario.clone(),
                 pki,
                 tasks: Tasks::new(),
