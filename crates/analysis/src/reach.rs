@@ -265,16 +265,19 @@ pub fn got_data(tk: &TestKeys) -> bool {
 
 /// Whether a verdict rests on the target's DNS step failing (the name did not resolve).
 fn rests_on_dns_failure(v: &Verdict) -> bool {
-    v.techniques.iter().any(|t| {
-        matches!(
-            t,
-            Technique::DnsTimeout
-                | Technique::DnsRefused
-                | Technique::DnsServfail
-                | Technique::DnsNoAnswer
-                | Technique::DnsNxdomain
-        )
-    })
+    v.rules
+        .first()
+        .is_some_and(|r| r == "dns.resolver_unreachable")
+        || v.techniques.iter().any(|t| {
+            matches!(
+                t,
+                Technique::DnsTimeout
+                    | Technique::DnsRefused
+                    | Technique::DnsServfail
+                    | Technique::DnsNoAnswer
+                    | Technique::DnsNxdomain
+            )
+        })
 }
 
 /// Applies the check of the configured resolver (if one was made): when the resolver answered

@@ -26,6 +26,18 @@ fn dns_technique(f: &Failure) -> Technique {
     }
 }
 
+/// A DNS failure that says the resolver was never reached, rather than that it did not answer
+/// or answered something.
+fn unreached(fl: &Failure) -> bool {
+    matches!(
+        fl,
+        Failure::ConnectionRefused
+            | Failure::HostUnreachable
+            | Failure::NetworkUnreachable
+            | Failure::Other(_)
+    )
+}
+
 /// A plaintext site reached at an address the control did not give, with the control's page:
 /// geo-DNS or a CDN, not a lie.
 fn plaintext_same_page(f: &Facts) -> bool {
@@ -42,6 +54,16 @@ fn plaintext_same_page(f: &Facts) -> bool {
 pub fn dns(f: &Facts) -> Option<Verdict> {
     if let Some(fl) = f.dns.failure.as_ref().filter(|fl| fl.is_probe_local()) {
         return Some(probe_error("dns", fl));
+    }
+    if let Some(fl) = f.dns.failure.as_ref().filter(|fl| unreached(fl)) {
+        // The resolver itself was not reached (ICMP unreachable, no route, no nameserver, an
+        // error nobody named): not a query the network left unanswered, so not `dns.timeout`.
+        return Some(
+            Verdict::new(Status::Inconclusive, 0.5, "dns.resolver_unreachable").because(format!(
+                "the resolver could not be asked about {}: {fl} (not a DNS timeout nor an answer)",
+                f.host
+            )),
+        );
     }
     if let Some(fl) = &f.dns.failure {
         let ctl = f.control_addrs();

@@ -221,6 +221,28 @@ fn dns_failures_where_control_resolves() {
 }
 
 #[test]
+fn a_resolver_never_reached_is_not_a_dns_timeout() {
+    // ICMP unreachable, no route, an error nobody named: the query never got an answer
+    // because the resolver was not reached, which says nothing about the name.
+    for f in [
+        Failure::ConnectionRefused,
+        Failure::HostUnreachable,
+        Failure::NetworkUnreachable,
+        Failure::Other("dns_lookup_error".into()),
+    ] {
+        let v = Obs::site("https://news.example/")
+            .dns_fail(f.clone())
+            .verdict();
+        assert_eq!(v.status, Status::Inconclusive, "{f}: {v:#?}");
+        assert!(v.techniques.is_empty(), "{f}: {v:#?}");
+        assert_eq!(
+            v.rules.first().map(String::as_str),
+            Some("dns.resolver_unreachable")
+        );
+    }
+}
+
+#[test]
 fn real_nxdomain_is_down() {
     let mut o = Obs::site("https://gone.example/").dns_fail(Failure::DnsNxdomain);
     o.ctl().dns = ControlDns {
