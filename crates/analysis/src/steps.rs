@@ -486,13 +486,37 @@ pub fn http(f: &Facts, ctx: &Context) -> Option<Verdict> {
                 .because(format!("the page matches {} ({} scope)", m.name, m.scope)),
         );
     }
+    let why = format!(
+        "status match {}, body proportion {:.2}, title match {}",
+        cmp.status_match, cmp.body_proportion, cmp.title_match
+    );
+    if !corroborated(f) {
+        // Hosting placeholders, per-visitor pages and load balancers differ from the control's
+        // too: a difference alone is what was seen, not proof of interference.
+        return Some(
+            Verdict::new(Status::Inconclusive, 0.5, "http.diff.uncorroborated")
+                .with(Technique::HttpDiff)
+                .because(detail)
+                .because(why)
+                .because(
+                    "nothing else corroborates interference (no fingerprint, no DNS, TCP or TLS \
+                     inconsistency): not judged blocked",
+                ),
+        );
+    }
     Some(
         Verdict::new(Status::Blocked, 0.7, "http.diff.plaintext")
             .with(Technique::HttpDiff)
             .because(detail)
-            .because(format!(
-                "status match {}, body proportion {:.2}, title match {}",
-                cmp.status_match, cmp.body_proportion, cmp.title_match
-            )),
+            .because(why),
     )
+}
+
+/// Whether anything besides a plaintext page's difference points at interference: an injected
+/// DNS answer, an address the control does not vouch for, a TCP or TLS failure on the way.
+fn corroborated(f: &Facts) -> bool {
+    f.dns.injection.is_some()
+        || f.addrs.iter().any(|a| !consistent(a))
+        || f.tk.tcp_connect.iter().any(|c| c.status.failure.is_some())
+        || f.tk.tls_handshakes.iter().any(|t| t.failure.is_some())
 }

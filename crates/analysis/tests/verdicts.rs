@@ -542,7 +542,33 @@ fn plaintext_diff() {
         300,
         "<p>x</p>",
     ));
+    // A difference alone: what was seen is named, interference is not claimed.
+    assert_verdict(&o, Status::Inconclusive, &[Technique::HttpDiff]);
+    // Corroborated by a failure on the way (a reset connection to another address): blocked.
+    let mut o = o;
+    let mut reset = o.tk.tcp_connect[0].clone();
+    reset.ip = "198.51.100.7".into();
+    reset.status.success = false;
+    reset.status.failure = Some(Failure::ConnectionReset);
+    o.tk.tcp_connect.push(reset);
     assert_verdict(&o, Status::Blocked, &[Technique::HttpDiff]);
+}
+
+#[test]
+fn a_hosting_placeholder_is_a_known_non_blockpage() {
+    let o = Obs::site("http://news.example/").response(page(
+        "http://news.example/",
+        200,
+        "Welcome to nginx!",
+        600,
+        "<html><head><title>Welcome to nginx!</title></head><body>default</body></html>",
+    ));
+    let v = o.verdict();
+    assert_eq!(v.status, Status::Down, "{v:#?}");
+    assert_eq!(
+        v.rules.first().map(String::as_str),
+        Some("http.diff.known_false_positive")
+    );
 }
 
 #[test]
