@@ -39,12 +39,18 @@ fn unreached(fl: &Failure) -> bool {
 }
 
 /// A plaintext site reached at an address the control did not give, with the control's page:
-/// geo-DNS or a CDN, not a lie.
+/// geo-DNS or a CDN, not a lie. Only an address the fetch itself used is vouched for so.
 fn plaintext_same_page(f: &Facts) -> bool {
     let (Some(last), Some(c)) = (f.last(), f.control) else {
         return false;
     };
+    let used = last
+        .address
+        .as_deref()
+        .and_then(|a| a.parse::<std::net::SocketAddr>().ok())
+        .is_some_and(|a| f.addrs.iter().any(|x| x.ip == a.ip()));
     !f.https
+        && used
         && last.failure.is_none()
         && last.response.code > 0
         && diff::compare(&last.response, &c.http_request).same_page()
@@ -74,7 +80,7 @@ pub fn dns(f: &Facts) -> Option<Verdict> {
                 .because(format!("control resolved {} to {ctl:?}", f.host)),
         );
     }
-    if f.addrs.is_empty() || f.addrs.iter().any(consistent) || plaintext_same_page(f) {
+    if f.addrs.is_empty() || f.addrs.iter().any(consistent) {
         return None;
     }
     let addrs: Vec<String> = f.addrs.iter().map(|a| a.ip.to_string()).collect();
@@ -84,15 +90,20 @@ pub fn dns(f: &Facts) -> Option<Verdict> {
             .with(t)
             .because(format!("resolver gave {addrs:?}; control gave {ctl:?}"))
     };
-    if let Some(inj) = &f.dns.injection {
-        return Some(
-            base("dns.injection.two_answers", 0.95, Technique::DnsInjection).because(inj.clone()),
-        );
-    }
+    // Before any exemption: an unroutable answer the control does not give is a lie whatever
+    // page came back (from a box on the local network, say).
     if f.addrs.iter().all(|a| a.bogon) {
         return Some(
             base("dns.bogon.not_in_control", 0.95, Technique::DnsBogon)
                 .because("every address is private or reserved and the control does not give it"),
+        );
+    }
+    if plaintext_same_page(f) {
+        return None;
+    }
+    if let Some(inj) = &f.dns.injection {
+        return Some(
+            base("dns.injection.two_answers", 0.95, Technique::DnsInjection).because(inj.clone()),
         );
     }
     let tls_refutes = f.https

@@ -314,6 +314,18 @@ fn geo_dns_for_plain_http_with_the_same_page() {
 }
 
 #[test]
+fn the_same_page_vouches_only_for_the_address_fetched_and_never_for_a_bogon() {
+    // The page came from another address than the resolver's answer: that answer is not
+    // vouched for.
+    let mut o = Obs::site("http://cdn.example/").dns_answer("151.101.1.1");
+    o.tk.requests[0].address = Some("198.51.100.20:80".into());
+    assert_eq!(o.verdict().status, Status::Blocked, "{:#?}", o.verdict());
+    // A private answer (classifier input, never dialled) is a lie whatever page came back.
+    let o = Obs::site("http://cdn.example/").dns_answer("10.10.34.35");
+    assert_verdict(&o, Status::Blocked, &[Technique::DnsBogon]);
+}
+
+#[test]
 fn injection_two_answers() {
     let mut o = Obs::site("https://news.example/")
         .dns_answer("185.12.1.7")
