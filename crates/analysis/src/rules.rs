@@ -221,9 +221,20 @@ fn judge_with_control(f: &Facts, ctx: &Context) -> Verdict {
         let mut v = Verdict::new(Status::Inconclusive, 0.5, "control.missing")
             .because(format!("control unavailable: {why}"))
             .because(summary(f));
-        // Name what was seen, without claiming that it is interference.
-        if let Some(t) = observed_failure(f) {
+        // The answers are still classified: what they are needs no control. Unroutable
+        // answers explain whatever failed after them.
+        let bogon = !f.addrs.is_empty() && f.addrs.iter().all(|a| a.bogon);
+        if bogon {
+            v.add(Technique::DnsBogon);
+            v.evidence
+                .push("every DNS answer is a private or reserved address".into());
+        } else if let Some(t) = observed_failure(f) {
+            // Name what was seen, without claiming that it is interference.
             v.add(t);
+        }
+        if let Some(inj) = &f.dns.injection {
+            v.add(Technique::DnsInjection);
+            v.evidence.push(inj.clone());
         }
         return v;
     };

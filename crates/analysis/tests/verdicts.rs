@@ -697,6 +697,14 @@ fn a_stall_with_nothing_to_compare_is_inconclusive_with_the_rates() {
 }
 
 #[test]
+fn answers_are_classified_when_the_control_failed() {
+    let mut o = Obs::site("http://news.example/").dns_answer("10.10.34.35");
+    o.tk.control = None;
+    o.tk.control_failure = Some("control unreachable".into());
+    assert_verdict(&o, Status::Inconclusive, &[Technique::DnsBogon]);
+}
+
+#[test]
 fn no_control_is_inconclusive() {
     let mut o = Obs::site("https://news.example/").tls_fail(Failure::Timeout);
     o.tk.control = None;
