@@ -15,7 +15,7 @@
 //! at offset 0), `full` patterns are a hash lookup, and regexps share one `RegexSet` (one pass,
 //! linear time). A body is therefore scanned twice at most, not 1,700 times.
 
-mod csv;
+use interfero_model::csv;
 mod python_re;
 
 use aho_corasick::{AhoCorasick, MatchKind};

@@ -5,10 +5,10 @@
 use anyhow::Context as _;
 use clap::Args;
 use interfero_lab::bench::{self, Kind};
+use interfero_lab_run::bench::{measure, probe_config, WorldCost, WorldInfo, WorldServer};
+use interfero_lab_run::bench_report::{BenchReport, HostileReport};
+use interfero_lab_run::{ideal, throughput, usage};
 use interfero_model::Measurement;
-use interfero_runner::bench::{measure, probe_config, WorldCost, WorldInfo, WorldServer};
-use interfero_runner::bench_report::{BenchReport, HostileReport};
-use interfero_runner::{ideal, throughput, usage};
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::{ExitCode, Stdio};

@@ -24,7 +24,8 @@ pub fn parse(text: &str, origin: &str) -> anyhow::Result<Vec<Canary>> {
     Ok(f.canary)
 }
 
-/// A canary file's text listing `canaries`.
+/// A canary file's text listing `canaries` (for `lab up`).
+#[cfg(feature = "lab")]
 pub fn to_toml(canaries: &[Canary]) -> anyhow::Result<String> {
     Ok(toml::to_string(&File {
         canary: canaries.to_vec(),

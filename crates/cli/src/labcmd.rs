@@ -4,8 +4,8 @@ use crate::run::{default_db, finish, Sink};
 use anyhow::Context as _;
 use clap::Subcommand;
 use interfero_lab::{Scenario, WorldKind};
-use interfero_runner::lab::Lab;
-use std::path::PathBuf;
+use interfero_lab_run::lab::Lab;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 /// The lab's subcommands.
@@ -13,7 +13,8 @@ use std::process::ExitCode;
 pub enum LabCmd {
     /// Start a Kazakhstan-flavoured censor on loopback, measure it, show the verdicts.
     Demo {
-        /// SQLite database for the results (default: the same as `interfero run`).
+        /// SQLite database for the lab's invented measurements (default: `lab.db` beside
+        /// `interfero run`'s database; never that database itself).
         #[arg(long)]
         db: Option<PathBuf>,
         /// Also write the measurements as JSONL here.
@@ -73,7 +74,8 @@ pub enum LabCmd {
         /// Rounds to run.
         #[arg(long, default_value_t = 27)]
         rounds: usize,
-        /// Keep the rounds and events in this SQLite database (default: in memory).
+        /// Keep the rounds and events in this SQLite database (default: in memory; never
+        /// `interfero run`'s database).
         #[arg(long)]
         db: Option<PathBuf>,
         /// Print the score as JSON.
@@ -132,6 +134,42 @@ pub fn scenario(name: &str) -> anyhow::Result<Scenario> {
     Ok(Scenario::builtin(name)?)
 }
 
+/// The database a lab run keeps its measurements in: `given`, or `lab.db` beside the user's
+/// database `user` — never `user` itself, so that nothing reading the user's measurements
+/// (an explorer, a collector, a report) can mistake the lab's invented ones for a network's.
+pub fn lab_db(given: Option<PathBuf>, user: &Path) -> anyhow::Result<PathBuf> {
+    let p = match given {
+        Some(p) => p,
+        None => {
+            let beside = user.with_file_name("lab.db");
+            if same_file(&beside, user) {
+                user.with_file_name("lab-demo.db")
+            } else {
+                beside
+            }
+        }
+    };
+    if same_file(&p, user) {
+        anyhow::bail!(
+            "--db {} is your measurements' database: the lab's invented measurements are kept \
+             apart; give another file (the default is lab.db beside it)",
+            p.display()
+        );
+    }
+    Ok(p)
+}
+
+/// Whether `a` and `b` name the same file (the same path, or the same existing file).
+fn same_file(a: &Path, b: &Path) -> bool {
+    if a == b {
+        return true;
+    }
+    match (std::fs::canonicalize(a), std::fs::canonicalize(b)) {
+        (Ok(x), Ok(y)) => x == y,
+        _ => false,
+    }
+}
+
 /// Runs a lab subcommand.
 pub async fn lab(cmd: LabCmd) -> anyhow::Result<ExitCode> {
     match cmd {
@@ -144,7 +182,7 @@ pub async fn lab(cmd: LabCmd) -> anyhow::Result<ExitCode> {
             markdown,
             binary,
         } => {
-            let plan = interfero_runner::siege::Plan {
+            let plan = interfero_lab_run::siege::Plan {
                 idle,
                 slow,
                 requests,
@@ -180,9 +218,9 @@ pub async fn lab(cmd: LabCmd) -> anyhow::Result<ExitCode> {
             markdown,
         } => {
             let s = scenario(&name)?;
-            let eval = interfero_runner::locate::evaluate(
+            let eval = interfero_lab_run::locate::evaluate(
                 &s,
-                interfero_runner::locate::PATHS,
+                interfero_lab_run::locate::PATHS,
                 runs,
                 |rows| {
                     for r in rows {
@@ -219,7 +257,7 @@ pub async fn lab(cmd: LabCmd) -> anyhow::Result<ExitCode> {
             db,
             json,
             markdown,
-        } => crate::watch::lab_watch(&scenario, step, rounds, db, json, markdown).await,
+        } => crate::labwatch::lab_watch(&scenario, step, rounds, db, json, markdown).await,
         LabCmd::Bench(args) => crate::benchcmd::bench(args).await,
         LabCmd::BenchWorld {
             targets,
@@ -250,8 +288,14 @@ async fn demo(db: Option<PathBuf>, out: Option<PathBuf>) -> anyhow::Result<ExitC
         "measuring {} targets through the censor, with a control beside it",
         targets.len()
     );
-    let db = db.unwrap_or_else(default_db);
-    let mut sink = Sink::open(out.as_deref(), Some(&db), "lab demo", &lab.session.vantage)?;
+    let db = lab_db(db, &default_db())?;
+    // The run says it is the lab's (and every measurement names its scenario in
+    // `annotations.lab_scenario`).
+    let note = format!(
+        "lab demo: scenario {} (invented measurements, not a network)",
+        s.name
+    );
+    let mut sink = Sink::open(out.as_deref(), Some(&db), &note, &lab.session.vantage)?;
     crate::run::measure_into(&lab.session, targets, &mut sink, false).await;
     finish(&sink, false, out.as_deref(), Some(&db));
     println!("\nexplore: `interfero lab eval --scenario kz-demo` scores these verdicts against the censor's rules;");
@@ -326,7 +370,7 @@ async fn up(name: &str, world: WorldKind) -> anyhow::Result<ExitCode> {
 }
 
 async fn siege(
-    plan: interfero_runner::siege::Plan,
+    plan: interfero_lab_run::siege::Plan,
     markdown: Option<PathBuf>,
     binary: Option<PathBuf>,
 ) -> anyhow::Result<ExitCode> {
@@ -346,16 +390,42 @@ async fn siege(
         plan.clients,
         bin.display()
     );
-    let report = interfero_runner::siege::run(&bin, plan).await?;
+    let report = interfero_lab_run::siege::run(&bin, plan).await?;
     let command = format!(
         "interfero lab siege --idle {} --slow {} --requests {} --clients {}",
         plan.idle, plan.slow, plan.requests, plan.clients
     );
-    let text = report.markdown(&command, &interfero_runner::usage::machine());
+    let text = report.markdown(&command, &interfero_lab_run::usage::machine());
     println!("{text}");
     if let Some(p) = markdown {
         std::fs::write(&p, &text).with_context(|| format!("cannot write {}", p.display()))?;
         eprintln!("written to {}", p.display());
     }
     Ok(ExitCode::SUCCESS)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_lab_never_writes_into_the_users_database() {
+        let dir = tempfile::tempdir().unwrap();
+        let user = dir.path().join("interfero.db");
+        assert_eq!(lab_db(None, &user).unwrap(), dir.path().join("lab.db"));
+        let mine = dir.path().join("mine.db");
+        assert_eq!(lab_db(Some(mine.clone()), &user).unwrap(), mine);
+        assert!(lab_db(Some(user.clone()), &user).is_err());
+        // The same file by another spelling, once it exists.
+        std::fs::write(&user, b"").unwrap();
+        let other = dir.path().join(".").join("interfero.db");
+        let e = lab_db(Some(other), &user).unwrap_err().to_string();
+        assert!(e.contains("kept apart"), "{e}");
+        // A user whose own database is called lab.db.
+        let named = dir.path().join("lab.db");
+        assert_eq!(
+            lab_db(None, &named).unwrap(),
+            dir.path().join("lab-demo.db")
+        );
+    }
 }

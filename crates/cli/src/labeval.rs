@@ -3,7 +3,7 @@
 use anyhow::Context as _;
 use interfero_lab::score::score;
 use interfero_lab::{Scenario, WorldKind};
-use interfero_runner::lab::Lab;
+use interfero_lab_run::lab::Lab;
 use std::path::PathBuf;
 use std::process::ExitCode;
 

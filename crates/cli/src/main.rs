@@ -2,6 +2,7 @@
 //! keep the evidence. This binary parses arguments and prints; the work is in the crates.
 
 mod analyze;
+#[cfg(feature = "lab")]
 mod benchcmd;
 mod canaries;
 mod compare;
@@ -9,8 +10,12 @@ mod control;
 mod correlate;
 mod escape;
 mod exit;
+#[cfg(feature = "lab")]
 mod labcmd;
+#[cfg(feature = "lab")]
 mod labeval;
+#[cfg(feature = "lab")]
+mod labwatch;
 mod print;
 mod run;
 mod services;
@@ -51,6 +56,7 @@ enum Cmd {
     #[command(after_help = exit::HELP)]
     Analyze(analyze::AnalyzeArgs),
     /// The censor lab: a censor with known rules, to see and prove the verdicts.
+    #[cfg(feature = "lab")]
     Lab {
         #[command(subcommand)]
         cmd: labcmd::LabCmd,
@@ -84,6 +90,7 @@ fn main() -> ExitCode {
             Cmd::Analyze(a) => analyze::analyze(a),
             Cmd::Watch(a) => watch::watch(a).await,
             Cmd::Correlate(a) => correlate::correlate(a),
+            #[cfg(feature = "lab")]
             Cmd::Lab { cmd } => labcmd::lab(cmd).await,
         }
     });

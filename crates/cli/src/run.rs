@@ -7,7 +7,7 @@ use indicatif::{ProgressBar, ProgressStyle};
 use interfero_model::target::{parse_list, Target};
 use interfero_model::Measurement;
 use interfero_probe::{load_ca_file, ControlClient, ProbeConfig, Resolver};
-use interfero_runner::{Session, Vantage};
+use interfero_session::{Session, Vantage};
 use interfero_store::{MeasurementStore, RunId, RunInfo, SqliteStore};
 use std::io::Write;
 use std::net::{IpAddr, SocketAddr};
@@ -393,12 +393,12 @@ pub async fn measure_into(
     targets: Vec<Target>,
     sink: &mut Sink,
     quiet: bool,
-) -> interfero_runner::Summary {
+) -> interfero_session::Summary {
     let pb = progress(targets.len(), quiet);
     let stop_rx = stop_on_interrupt();
     let mut warned_control = false;
     let mut warned_resolver = false;
-    let summary = interfero_runner::run(session, targets, stop_rx, |m| {
+    let summary = interfero_session::run(session, targets, stop_rx, |m| {
         if let (false, Some(f)) = (warned_control, &m.test_keys.control_failure) {
             warned_control = true;
             let f = crate::escape::terminal(f);
@@ -534,13 +534,13 @@ pub fn session(args: &RunArgs) -> anyhow::Result<Session> {
         ..ProbeConfig::default()
     });
     let session = Session {
-        reach: Arc::new(interfero_runner::reach::Monitor::new(probe.clone())),
+        reach: Arc::new(interfero_session::reach::Monitor::new(probe.clone())),
         probe,
         control,
         parallel: args.parallel.max(1),
         vantage,
         annotations: Default::default(),
-        state_roots: interfero_runner::shipped_state_roots(),
+        state_roots: interfero_session::shipped_state_roots(),
     };
     Ok(session)
 }

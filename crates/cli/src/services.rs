@@ -71,7 +71,7 @@ pub fn judge(services: &[Service], kept: &[Measurement]) -> Vec<Measurement> {
                 .iter()
                 .filter_map(|e| Target::parse(e).ok().map(|t| t.url))
                 .collect();
-            interfero_runner::service::record(&s.name, &urls, kept)
+            interfero_session::service::record(&s.name, &urls, kept)
         })
         .collect()
 }

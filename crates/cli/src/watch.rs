@@ -1,16 +1,13 @@
-//! `interfero watch` and `interfero lab watch`: rounds of measurements, and the changes
-//! between them as events.
+//! `interfero watch`: rounds of measurements, and the changes between them as events.
 
 use crate::run::{
     check_outputs, collect_targets, default_db, inputs_of, session, stop_on_interrupt, RunArgs,
 };
 use anyhow::Context as _;
 use interfero_analysis::timeline::Change;
-use interfero_runner::labwatch::describe;
-use interfero_runner::watcher::{watch as run_watch, Pace, Round};
+use interfero_session::watcher::{describe, watch as run_watch, Pace, Round};
 use interfero_store::SqliteStore;
 use std::io::Write as _;
-use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
 
@@ -37,7 +34,7 @@ fn parse_interval(s: &str) -> Result<Duration, String> {
     }
 }
 
-fn print_round(r: &Round) {
+pub(crate) fn print_round(r: &Round) {
     let pending = if r.pending > 0 {
         format!(", {} waiting to be stored", r.pending)
     } else {
@@ -137,59 +134,4 @@ pub async fn watch(args: WatchArgs) -> anyhow::Result<ExitCode> {
         // not take is lost.
         out_errors,
     ))
-}
-
-/// `interfero lab watch`: steps a lab world's scenario clock and scores the events.
-pub async fn lab_watch(
-    name: &str,
-    step: Duration,
-    rounds: usize,
-    db: Option<PathBuf>,
-    json: bool,
-    markdown: Option<PathBuf>,
-) -> anyhow::Result<ExitCode> {
-    let s = crate::labcmd::scenario(name)?;
-    let lab = interfero_runner::lab::Lab::start(&s).await?;
-    let store = match &db {
-        Some(p) => SqliteStore::open(p)?,
-        None => SqliteStore::open_in_memory()?,
-    };
-    eprintln!(
-        "watching `{}` for {rounds} rounds, the scenario clock {} apart",
-        s.name,
-        humantime::format_duration(step)
-    );
-    let score = interfero_runner::labwatch::watch_lab(
-        &lab,
-        &store,
-        interfero_lab::ScenarioTime(0),
-        step.as_secs().max(60),
-        rounds,
-        |r| {
-            if !json {
-                print_round(r)
-            }
-        },
-    )
-    .await;
-    lab.shutdown().await;
-    if let Some(p) = &markdown {
-        let command = format!(
-            "interfero lab watch --scenario {name} --step {} --rounds {rounds} --markdown {}",
-            humantime::format_duration(step),
-            p.display()
-        );
-        std::fs::write(p, score.to_markdown(&s.name, &command))
-            .with_context(|| format!("cannot write {}", p.display()))?;
-    }
-    if json {
-        println!("{}", serde_json::to_string_pretty(&score)?);
-    } else {
-        print!("\n{}", score.to_text());
-    }
-    Ok(if score.perfect() {
-        ExitCode::SUCCESS
-    } else {
-        ExitCode::from(1)
-    })
 }

@@ -370,3 +370,46 @@ fn correlate_does_not_invent_a_database_nor_overwrite_an_input() {
     assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
     assert_eq!(std::fs::read_to_string(&f).unwrap(), line);
 }
+
+#[test]
+fn lab_demo_keeps_its_measurements_apart_from_the_users() {
+    let dir = tempfile::tempdir().unwrap();
+    let user_db = dir.path().join("interfero.db");
+    // Naming the user's own database is refused before any world starts.
+    let o = Command::new(env!("CARGO_BIN_EXE_interfero"))
+        .env("INTERFERO_DB", &user_db)
+        .args(["lab", "demo", "--db", user_db.to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    assert!(stderr(&o).contains("kept apart"), "{}", stderr(&o));
+    assert!(
+        !user_db.exists(),
+        "the refused demo created the user's database"
+    );
+    // By default the demo writes lab.db beside the user's database, and marks its run.
+    let o = Command::new(env!("CARGO_BIN_EXE_interfero"))
+        .env("INTERFERO_DB", &user_db)
+        .args(["lab", "demo"])
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    assert!(!user_db.exists(), "lab demo wrote into the user's database");
+    use interfero_store::MeasurementStore as _;
+    let lab = interfero_store::SqliteStore::open(&dir.path().join("lab.db")).unwrap();
+    assert!(
+        lab.count().unwrap() > 10,
+        "{} in lab.db",
+        lab.count().unwrap()
+    );
+    // Every measurement names the lab scenario it was invented by.
+    let mut jsonl = Vec::new();
+    lab.export_jsonl(None, &mut jsonl).unwrap();
+    let jsonl = String::from_utf8(jsonl).unwrap();
+    assert!(
+        jsonl
+            .lines()
+            .all(|l| l.contains("\"lab_scenario\":\"kz-demo\"")),
+        "{jsonl}"
+    );
+}

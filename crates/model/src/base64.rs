@@ -1,52 +1,41 @@
-//! Standard base64 (RFC 4648), enough for OONI's binary-data objects. Hand-written to keep the
-//! model crate free of dependencies beyond serde; decoding skips characters outside the alphabet.
+//! Base64 (RFC 4648) for OONI's binary-data objects, with the `base64` crate. Decoding is
+//! lenient, because OONI's data and hostile bodies are not always clean: padding is optional,
+//! the URL-safe characters `-` and `_` are read as `+` and `/`, anything outside the alphabet
+//! (line breaks, spaces) is skipped, and a last lone character (no whole byte) is dropped.
 
-const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+use base64::alphabet;
+use base64::engine::general_purpose::{GeneralPurpose, GeneralPurposeConfig, STANDARD};
+use base64::engine::DecodePaddingMode;
+use base64::Engine as _;
+
+/// Padding optional, stray trailing bits ignored.
+const LENIENT: GeneralPurpose = GeneralPurpose::new(
+    &alphabet::STANDARD,
+    GeneralPurposeConfig::new()
+        .with_decode_padding_mode(DecodePaddingMode::Indifferent)
+        .with_decode_allow_trailing_bits(true),
+);
 
 /// Encodes bytes as padded base64.
 pub fn encode(input: &[u8]) -> String {
-    let mut out = String::with_capacity(input.len().div_ceil(3) * 4);
-    for chunk in input.chunks(3) {
-        let b = [
-            chunk.first().copied().unwrap_or(0),
-            chunk.get(1).copied().unwrap_or(0),
-            chunk.get(2).copied().unwrap_or(0),
-        ];
-        let n = (u32::from(b[0]) << 16) | (u32::from(b[1]) << 8) | u32::from(b[2]);
-        for i in 0..4 {
-            if i <= chunk.len() {
-                out.push(char::from(ALPHABET[((n >> (18 - 6 * i)) & 63) as usize]));
-            } else {
-                out.push('=');
-            }
-        }
-    }
-    out
+    STANDARD.encode(input)
 }
 
-/// Decodes base64, ignoring padding and any byte outside the alphabet.
+/// Decodes base64, ignoring padding and any byte outside the alphabet; never fails.
 pub fn decode(input: &str) -> Vec<u8> {
-    let mut out = Vec::with_capacity(input.len() / 4 * 3);
-    let mut acc = 0u32;
-    let mut bits = 0;
-    for c in input.bytes() {
-        let v = match c {
-            b'A'..=b'Z' => c - b'A',
-            b'a'..=b'z' => c - b'a' + 26,
-            b'0'..=b'9' => c - b'0' + 52,
-            b'+' | b'-' => 62,
-            b'/' | b'_' => 63,
-            _ => continue,
-        };
-        acc = (acc << 6) | u32::from(v);
-        bits += 6;
-        if bits >= 8 {
-            bits -= 8;
-            out.push((acc >> bits) as u8);
-            acc &= (1 << bits) - 1;
-        }
-    }
-    out
+    let clean: Vec<u8> = input
+        .bytes()
+        .filter_map(|c| match c {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'+' | b'/' => Some(c),
+            b'-' => Some(b'+'),
+            b'_' => Some(b'/'),
+            _ => None,
+        })
+        .collect();
+    // Six bits carry no byte: a group of one character is dropped, as it decodes to nothing.
+    let whole = clean.len() - usize::from(clean.len() % 4 == 1);
+    // Only alphabet characters in groups of 2 to 4 remain, which always decode.
+    LENIENT.decode(&clean[..whole]).unwrap_or_default()
 }
 
 #[cfg(test)]
@@ -59,6 +48,15 @@ mod tests {
         assert_eq!(encode(b"f"), "Zg==");
         assert_eq!(encode(b"foob"), "Zm9vYg==");
         assert_eq!(decode("Zm9vYmFy"), b"foobar");
+    }
+
+    #[test]
+    fn lenient_decoding() {
+        assert_eq!(decode("Zm9vYg"), b"foob");
+        assert_eq!(decode("Zm9v\r\nYg=="), b"foob");
+        assert_eq!(decode("-_8="), decode("+/8="));
+        assert_eq!(decode("Zm9vY"), b"foo");
+        assert_eq!(decode("===="), b"");
     }
 
     proptest::proptest! {

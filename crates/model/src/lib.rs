@@ -4,6 +4,7 @@
 pub mod addr;
 pub mod base64;
 pub mod control;
+pub mod csv;
 pub mod failure;
 pub mod html;
 pub mod measurement;

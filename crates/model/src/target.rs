@@ -132,41 +132,50 @@ pub fn parse_list(text: &str) -> (Vec<Target>, Vec<ListProblem>) {
     let mut targets = Vec::new();
     let mut problems = Vec::new();
     let mut seen = std::collections::HashSet::new();
-    let mut lines = text.lines().enumerate().peekable();
-    let csv = lines
-        .peek()
-        .map(|(_, l)| l.trim_start_matches('\u{feff}').starts_with("url,"))
-        .unwrap_or(false);
-    if csv {
-        lines.next();
-    }
-    for (i, raw) in lines {
-        let line = raw.trim();
-        if line.is_empty() || line.starts_with('#') {
-            continue;
+    let mut add = |field: &str, category: Option<String>, line: usize| match Target::parse(field) {
+        Ok(mut t) => {
+            t.category_code = category;
+            if seen.insert(t.url.clone()) {
+                targets.push(t);
+            }
         }
-        let (field, category) = if csv {
-            let mut cols = line.splitn(3, ',');
-            let u = cols.next().unwrap_or("").trim();
-            let c = cols
-                .next()
-                .map(|c| c.trim().to_string())
-                .filter(|c| !c.is_empty());
-            (u, c)
-        } else {
-            (line, None)
-        };
-        match Target::parse(field) {
-            Ok(mut t) => {
-                t.category_code = category;
-                if seen.insert(t.url.clone()) {
-                    targets.push(t);
+        Err(e) => problems.push(ListProblem {
+            line,
+            message: e.to_string(),
+        }),
+    };
+    let text = text.trim_start_matches('\u{feff}');
+    if text.starts_with("url,") {
+        // A Citizen Lab list: columns found by name in the header, quoted fields as CSV has them.
+        match crate::csv::records(text) {
+            Ok(records) => {
+                let mut records = records.into_iter();
+                let header = records.next().map(|(_, h)| h).unwrap_or_default();
+                let col = |name: &str, or: usize| {
+                    header.iter().position(|h| h.trim() == name).unwrap_or(or)
+                };
+                let (url_c, cat_c) = (col("url", 0), col("category_code", 1));
+                for (line, row) in records {
+                    let get = |c: usize| row.get(c).map_or("", |f| f.trim());
+                    if get(0).starts_with('#') || row.iter().all(|f| f.trim().is_empty()) {
+                        continue;
+                    }
+                    let category = Some(get(cat_c).to_string()).filter(|c| !c.is_empty());
+                    add(get(url_c), category, line);
                 }
             }
             Err(e) => problems.push(ListProblem {
-                line: i + 1,
-                message: e.to_string(),
+                line: e.line,
+                message: format!("not a readable CSV list: {}", e.message),
             }),
+        }
+    } else {
+        for (i, raw) in text.lines().enumerate() {
+            let line = raw.trim();
+            if line.is_empty() || line.starts_with('#') {
+                continue;
+            }
+            add(line, None, i + 1);
         }
     }
     (targets, problems)
@@ -221,6 +230,17 @@ mod tests {
         assert_eq!(t[0].category_code.as_deref(), Some("NEWS"));
         assert_eq!(p.len(), 1);
         assert_eq!(p[0].line, 3);
+    }
+
+    #[test]
+    fn csv_list_with_quoted_fields() {
+        let text = "url,category_code,notes\n\"http://a.kz/x,y\",NEWS,\"a note\nover two lines\"\nnot a url,X,\nhttps://b.kz/,POLR,\n";
+        let (t, p) = parse_list(text);
+        assert_eq!(t.len(), 2, "{t:?}");
+        assert_eq!(t[0].url, "http://a.kz/x,y");
+        assert_eq!(t[1].category_code.as_deref(), Some("POLR"));
+        assert_eq!(p.len(), 1);
+        assert_eq!(p[0].line, 4);
     }
 
     #[test]

@@ -4,7 +4,8 @@
 
 use crate::adaptive::Cut;
 use crate::dns::{Linger, Lookup};
-use crate::{dns, http, join::join_all, tcp, tls, Clock, ProbeConfig};
+use crate::{dns, http, tcp, tls, Clock, ProbeConfig};
+use futures_util::future::join_all;
 use interfero_model::measurement::{DnsQuery, HttpRoundTrip, TcpConnect, TlsHandshake};
 use interfero_model::Failure;
 use std::collections::HashMap;
@@ -214,7 +215,7 @@ async fn hop(
         Some(run) => run.connections(eps).await,
         None => Vec::new(),
     };
-    let connects = join_all(eps.iter().map(|a| tcp::connect(cfg, *a, clock)).collect()).await;
+    let connects = join_all(eps.iter().map(|a| tcp::connect(cfg, *a, clock))).await;
     let mut tcp_failure = None;
     let mut streams = Vec::new();
     for (address, (obs, stream)) in eps.iter().zip(connects) {
@@ -237,8 +238,7 @@ async fn hop(
     let handshakes = join_all(
         streams
             .into_iter()
-            .map(|(_, s)| tls::handshake_until(cfg, s, &sni, clock, &steps.cut))
-            .collect(),
+            .map(|(_, s)| tls::handshake_until(cfg, s, &sni, clock, &steps.cut)),
     )
     .await;
     let mut tls_failure = None;

@@ -1,4 +1,8 @@
 //! One HTTP GET over a stream we built (HTTP/1.1 or h2 by ALPN), bounded in bytes and time.
+//!
+//! hyper's connection API rather than a client like reqwest: a measurement needs the TCP and
+//! TLS steps as separate observations (reqwest lumps their failures together), per-phase
+//! timings, the full certificate chain, and a body cut at a byte cap and a deadline.
 
 use crate::adaptive::Cut;
 use crate::{failure, Clock, ProbeConfig};

@@ -13,7 +13,6 @@ pub mod failure;
 mod fetch;
 pub mod helper;
 pub mod http;
-mod join;
 pub mod local;
 pub mod reach;
 pub mod schedule;

@@ -15,7 +15,7 @@ pub async fn check(cfg: &ProbeConfig, canaries: &[Canary]) -> Reachability {
     let tries = canaries.iter().map(|c| one(cfg, c, &clock));
     Reachability {
         measured_at,
-        canaries: crate::join::join_all(tries.collect()).await,
+        canaries: futures_util::future::join_all(tries).await,
         run: None,
     }
 }

@@ -1,6 +1,6 @@
 //! A minimal collector: probes submit measurements, the store keeps them.
 
-use crate::control::error;
+use crate::shared::errors::error;
 use axum::body::to_bytes;
 use axum::extract::{DefaultBodyLimit, Request, State};
 use axum::http::StatusCode;

@@ -5,11 +5,11 @@
 //! canned answer in tests). Also a minimal collector (`POST /api/v1/measurement`) that keeps
 //! submitted measurements in a [`interfero_store::MeasurementStore`].
 
-pub mod auth;
 mod collector;
 mod control;
-pub mod limits;
-mod serving;
+pub mod shared;
+
+pub use shared::{auth, errors, limits};
 
 pub use collector::collector_router;
 
@@ -20,7 +20,8 @@ pub use control::{
 };
 pub use limits::Admission;
 
-pub use serving::{
-    client_addr, default_max_connections, error, raise_descriptor_limit, read_body, serve,
-    serve_with, tls_config, ClientAddr, ServeOptions, ServeStats, ServerError,
+pub use shared::errors::{error, ServerError};
+pub use shared::serving::{
+    client_addr, default_max_connections, raise_descriptor_limit, read_body, serve, serve_with,
+    tls_config, ClientAddr, ServeOptions, ServeStats,
 };

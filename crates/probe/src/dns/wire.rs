@@ -1,5 +1,9 @@
 //! DNS messages in and out: building a query and reading a reply into observations. Pure
 //! functions, no I/O, safe on any input.
+//!
+//! The codec is hickory-proto's; only the exchange around it is ours, because a resolver
+//! library (hickory-resolver, the system's stub) returns one answer and hides the rest, while
+//! a forged answer racing the real one is exactly what this probe must see.
 
 use hickory_proto::op::{Message, MessageType, Query, ResponseCode};
 use hickory_proto::rr::{Name, RData, RecordType};

@@ -1,0 +1,118 @@
+//! End to end in the kernel world: the real probe in a client namespace, the censor in a router
+//! namespace (nftables for tcp.* and shutdown, the middlebox for the rest), the control beside
+//! the servers. The tcp.* targets that userspace cannot emulate are scored and right, every
+//! other verdict matches the userspace world's, and nothing is left behind. Needs root and
+//! `nft`: skips with a message otherwise.
+
+use interfero_lab::kernel::{self, lab_namespaces};
+use interfero_lab::{LabTarget, Scenario, WorldKind};
+use interfero_lab_run::lab::Lab;
+use interfero_model::{Measurement, Technique};
+use std::collections::BTreeMap;
+
+fn available() -> bool {
+    match kernel::check() {
+        Ok(()) => true,
+        Err(e) => {
+            eprintln!("skipping the kernel world tests: {e}");
+            false
+        }
+    }
+}
+
+type Seen = BTreeMap<String, (String, Vec<Technique>)>;
+
+/// Runs `name` in world `kind`: the report, each target's (status, techniques), and the
+/// kernel world's namespace prefix.
+async fn eval(name: &str, kind: WorldKind) -> (interfero_lab::score::Report, Seen, Option<String>) {
+    let s = Scenario::builtin(name).expect("built-in scenario");
+    let lab = Lab::start_in(&s, kind).await.expect("lab starts");
+    let tag = lab.kernel().map(|k| k.tag().to_string());
+    let interfero_lab_run::lab::Evaluation {
+        report, results, ..
+    } = lab.eval().await;
+    let results: Vec<(LabTarget, Measurement)> = results;
+    lab.shutdown().await;
+    let seen = results
+        .into_iter()
+        .filter_map(|(t, m)| {
+            let v = m.verdict?;
+            let mut tech = v.techniques.clone();
+            tech.sort();
+            Some((t.name, (v.status.to_string(), tech)))
+        })
+        .collect();
+    (report, seen, tag)
+}
+
+fn assert_clean(tag: Option<String>) {
+    let tag = tag.expect("a kernel world has namespaces");
+    let left: Vec<String> = lab_namespaces(false)
+        .into_iter()
+        .filter(|n| n.starts_with(&format!("{tag}-")))
+        .collect();
+    assert!(left.is_empty(), "namespaces left behind: {left:?}");
+    // The censor's table lived in a router namespace only; the host has none of ours.
+    let tables = std::process::Command::new("nft")
+        .args(["list", "tables"])
+        .output()
+        .expect("nft runs");
+    let tables = String::from_utf8_lossy(&tables.stdout);
+    assert!(!tables.contains("interfero"), "nft tables left: {tables}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn suite_tcp_scored_and_rest_as_userspace() {
+    if !available() {
+        return;
+    }
+    let (report, kernel_seen, tag) = eval("suite", WorldKind::Kernel).await;
+    assert_clean(tag);
+    assert!(
+        report.unsupported.is_empty(),
+        "the kernel world emulates everything: {:?}",
+        report.unsupported
+    );
+    let misses: Vec<String> = report.misses.iter().map(|m| format!("{m}")).collect();
+    assert!(misses.is_empty(), "{misses:#?}");
+    for (name, tech) in [
+        ("tcp.timeout", Technique::TcpTimeout),
+        ("tcp.reset", Technique::TcpReset),
+        ("tcp.refused", Technique::TcpRefused),
+    ] {
+        let (status, got) = kernel_seen.get(name).expect("tcp target measured");
+        assert_eq!(
+            (status.as_str(), got.as_slice()),
+            ("blocked", &[tech][..]),
+            "{name}"
+        );
+    }
+    let (_, user_seen, _) = eval("suite", WorldKind::Userspace).await;
+    let differ: Vec<String> = user_seen
+        .iter()
+        .filter(|(name, v)| kernel_seen.get(*name) != Some(*v))
+        .map(|(name, v)| {
+            format!(
+                "{name}: userspace {v:?}, kernel {:?}",
+                kernel_seen.get(name)
+            )
+        })
+        .collect();
+    assert!(differ.is_empty(), "{differ:#?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn kz_shutdown_with_real_drops_is_offline() {
+    if !available() {
+        return;
+    }
+    // nftables drops everything the client sends: SYNs go unanswered, canaries included.
+    let (report, seen, tag) = eval("kz-shutdown", WorldKind::Kernel).await;
+    assert_clean(tag);
+    assert_eq!(seen.len(), 4, "every target measured");
+    let misses: Vec<&str> = report.misses.iter().map(|m| m.name.as_str()).collect();
+    assert!(misses.is_empty(), "{misses:?}");
+    assert!(seen
+        .values()
+        .all(|(s, t)| s == "offline" && t == &[Technique::Shutdown]));
+}
