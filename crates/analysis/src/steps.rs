@@ -26,6 +26,22 @@ fn dns_technique(f: &Failure) -> Technique {
     }
 }
 
+/// The announced network (embedded table) shared by one of the probe's answers and one of the
+/// control's, named for the evidence.
+fn same_network(f: &Facts) -> Option<String> {
+    let theirs: Vec<u32> = f
+        .control_addrs()
+        .into_iter()
+        .filter_map(|ip| interfero_netdb::lookup(ip).map(|n| n.asn))
+        .collect();
+    f.addrs.iter().find_map(|a| {
+        let n = interfero_netdb::lookup(a.ip)?;
+        theirs
+            .contains(&n.asn)
+            .then(|| format!("{} {}", n.as_label(), n.name))
+    })
+}
+
 /// A DNS failure that says the resolver was never reached, rather than that it did not answer
 /// or answered something.
 fn unreached(fl: &Failure) -> bool {
@@ -120,6 +136,14 @@ pub fn dns(f: &Facts) -> Option<Verdict> {
     if tls_refutes {
         v.evidence
             .push("TLS on those addresses presents no certificate valid for the name".into());
+    } else if let Some(net) = same_network(f) {
+        // Weaker corroboration, never proof on its own: the answer may be the operator's own
+        // (anycast, per-region addresses); nothing the fetch showed confirms it either way.
+        v.confidence = v.confidence.min(0.6);
+        v.evidence.push(format!(
+            "the answer lies in the same announced network as the control's ({net}): weaker \
+             evidence that it is the operator's own address (anycast, per-region), not proof"
+        ));
     }
     if f.addrs.iter().any(|a| a.bogon) {
         v.add(Technique::DnsBogon);

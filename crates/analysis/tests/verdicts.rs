@@ -727,3 +727,36 @@ fn redirect_hop_failure_is_judged_at_its_step() {
     o.tk.requests = vec![second, first];
     assert_verdict(&o, Status::Blocked, &[Technique::HttpReset]);
 }
+
+#[test]
+fn the_same_announced_network_is_weaker_corroboration_never_proof() {
+    // Two addresses of one CDN's network (classifier input, never dialled).
+    let (probe, control) = ("151.101.65.69", "151.101.1.1");
+    let net = |ip: &str| interfero_netdb::lookup(ip.parse().unwrap()).map(|n| n.asn);
+    assert!(
+        net(probe).is_some() && net(probe) == net(control),
+        "the table names both"
+    );
+    let mut o = Obs::site("http://cdn.example/")
+        .dns_answer(probe)
+        .response(page(
+            "http://cdn.example/",
+            200,
+            "Other",
+            300,
+            "<p>other</p>",
+        ));
+    o.tk.requests[0].address = Some(format!("{probe}:80"));
+    if let Some(c) = o.tk.control.as_mut() {
+        c.dns.addrs = vec![control.into()];
+    }
+    let v = o.verdict();
+    // Still what the fetch showed (another page from another address), stated with less
+    // confidence and the weaker evidence named.
+    assert_eq!(v.status, Status::Blocked, "{v:#?}");
+    assert!(v.confidence <= 0.6, "{v:#?}");
+    assert!(v
+        .evidence
+        .iter()
+        .any(|e| e.contains("same announced network") && e.contains("not proof")));
+}

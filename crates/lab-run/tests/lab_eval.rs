@@ -101,7 +101,7 @@ async fn services_are_judged_from_their_endpoints() {
 async fn every_canary_blocked_is_never_a_shutdown() {
     let s = Scenario::builtin("canaries-blocked").expect("built-in scenario");
     let lab = Lab::start(&s).await.expect("lab starts");
-    let interfero_runner::lab::Evaluation {
+    let interfero_lab_run::lab::Evaluation {
         report, results, ..
     } = lab.eval().await;
     lab.shutdown().await;
@@ -147,9 +147,9 @@ async fn kz_shutdown_without_canaries_is_offline_from_the_run_alone() {
     let mut probe = (*lab.session.probe).clone();
     probe.canaries.clear();
     let probe = std::sync::Arc::new(probe);
-    lab.session.reach = std::sync::Arc::new(interfero_runner::reach::Monitor::new(probe.clone()));
+    lab.session.reach = std::sync::Arc::new(interfero_session::reach::Monitor::new(probe.clone()));
     lab.session.probe = probe;
-    let interfero_runner::lab::Evaluation {
+    let interfero_lab_run::lab::Evaluation {
         report, results, ..
     } = lab.eval().await;
     lab.shutdown().await;
