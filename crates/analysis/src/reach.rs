@@ -57,7 +57,7 @@ pub fn assess(r: &Reachability, own: Own) -> Connectivity {
     };
     let abroad = all.iter().filter(|c| !c.domestic).count();
     let window = if r.run.is_some() {
-        format!(" in the {:.0} s window", run.window_s)
+        format!(" in the {:.1} s window", run.window_s)
     } else {
         String::new()
     };

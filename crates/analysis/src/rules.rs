@@ -221,13 +221,17 @@ fn judge_with_control(f: &Facts, ctx: &Context) -> Verdict {
         let mut v = Verdict::new(Status::Inconclusive, 0.5, "control.missing")
             .because(format!("control unavailable: {why}"))
             .because(summary(f));
-        // The answers are still classified: what they are needs no control. Unroutable
-        // answers explain whatever failed after them.
-        let bogon = !f.addrs.is_empty() && f.addrs.iter().all(|a| a.bogon);
+        // The answers are still classified: what they are needs no control. An address no
+        // host can have (multicast, broadcast, unspecified, reserved) is a lie on any network
+        // (private ones are not: intranets use them) and explains whatever failed after it.
+        let bogon = !f.addrs.is_empty() && f.addrs.iter().all(|a| no_host_has(a.ip));
         if bogon {
             v.add(Technique::DnsBogon);
-            v.evidence
-                .push("every DNS answer is a private or reserved address".into());
+            v.evidence.push(
+                "every DNS answer is an address no host can have (multicast, broadcast, \
+                 unspecified or reserved)"
+                    .into(),
+            );
         } else if let Some(t) = observed_failure(f) {
             // Name what was seen, without claiming that it is interference.
             v.add(t);
@@ -265,6 +269,16 @@ fn judge_with_control(f: &Facts, ctx: &Context) -> Verdict {
             .push(format!("an injected DNS answer lost the race: {inj}"));
     }
     v
+}
+
+/// An address no host can have, on any network.
+fn no_host_has(ip: std::net::IpAddr) -> bool {
+    match ip {
+        std::net::IpAddr::V4(v4) => {
+            v4.is_multicast() || v4.is_broadcast() || v4.is_unspecified() || v4.octets()[0] >= 240
+        }
+        std::net::IpAddr::V6(v6) => v6.is_multicast() || v6.is_unspecified(),
+    }
 }
 
 /// The technique the probe's first failing step would be, if the control had reached the site.
