@@ -22,6 +22,8 @@ fn dns_technique(f: &Failure) -> Technique {
         Failure::DnsNoAnswer => Technique::DnsNoAnswer,
         Failure::DnsMisbehaving => Technique::DnsMalformed,
         Failure::DnsBogon => Technique::DnsBogon,
+        // A system resolver's "no data" (getaddrinfo's EAI_NODATA, as Android reports it).
+        Failure::Other(s) if s.contains("no_data") => Technique::DnsNoAnswer,
         _ => Technique::DnsTimeout,
     }
 }
@@ -42,15 +44,12 @@ fn same_network(f: &Facts) -> Option<String> {
     })
 }
 
-/// A DNS failure that says the resolver was never reached, rather than that it did not answer
-/// or answered something.
+/// A DNS failure that says the resolver was never reached (ICMP unreachable, no route),
+/// rather than that it did not answer or answered something.
 fn unreached(fl: &Failure) -> bool {
     matches!(
         fl,
-        Failure::ConnectionRefused
-            | Failure::HostUnreachable
-            | Failure::NetworkUnreachable
-            | Failure::Other(_)
+        Failure::ConnectionRefused | Failure::HostUnreachable | Failure::NetworkUnreachable
     )
 }
 
@@ -78,8 +77,8 @@ pub fn dns(f: &Facts) -> Option<Verdict> {
         return Some(probe_error("dns", fl));
     }
     if let Some(fl) = f.dns.failure.as_ref().filter(|fl| unreached(fl)) {
-        // The resolver itself was not reached (ICMP unreachable, no route, no nameserver, an
-        // error nobody named): not a query the network left unanswered, so not `dns.timeout`.
+        // The resolver itself was not reached (ICMP unreachable, no route): not a query the
+        // network left unanswered, so not `dns.timeout`.
         return Some(
             Verdict::new(Status::Inconclusive, 0.5, "dns.resolver_unreachable").because(format!(
                 "the resolver could not be asked about {}: {fl} (not a DNS timeout nor an answer)",
