@@ -239,6 +239,11 @@ fn a_resolver_never_reached_is_not_a_dns_timeout() {
             Some("dns.resolver_unreachable")
         );
     }
+    // A system resolver's "no data" is an answer without records, not a timeout.
+    let v = Obs::site("https://news.example/")
+        .dns_fail(Failure::Other("android_dns_cache_no_data".into()))
+        .verdict();
+    assert_eq!(v.techniques, vec![Technique::DnsNoAnswer], "{v:#?}");
 }
 
 #[test]
