@@ -4,6 +4,7 @@
 
 pub mod addr;
 pub mod crossnet;
+pub mod delegation;
 pub mod diff;
 pub mod facts;
 pub mod fingerprint;

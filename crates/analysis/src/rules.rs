@@ -204,6 +204,17 @@ fn summary(f: &Facts) -> String {
 }
 
 fn judge_with_control(f: &Facts, ctx: &Context) -> Verdict {
+    // Registry or resolver: what the zones' own servers say decides before the control's
+    // resolver does (it may answer from a cache the registry has since emptied).
+    if let Some(v) = crate::delegation::judge(f) {
+        return v;
+    }
+    let mut v = judge_steps(f, ctx);
+    crate::delegation::annotate(&mut v, f);
+    v
+}
+
+fn judge_steps(f: &Facts, ctx: &Context) -> Verdict {
     // A control that refused to measure (its scope forbids the site's addresses) saw nothing:
     // the same as no control, never "the control fails too".
     let refused = f

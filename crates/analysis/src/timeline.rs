@@ -19,6 +19,12 @@ pub enum Episode {
     },
     /// The vantage point reaches nothing (or only its own country).
     Shutdown,
+    /// The registry no longer delegates the target's name (`dns.delegation_removed`): a
+    /// suspension, dated by the round that first saw it and the one that saw it restored.
+    Delegation {
+        /// The target (URL).
+        input: String,
+    },
 }
 
 /// A change between two rounds.
@@ -46,6 +52,7 @@ pub enum Change {
 #[derive(Debug, Clone, Default)]
 pub struct Timeline {
     open: BTreeMap<String, Episode>,
+    removed: BTreeMap<String, Episode>,
     offline: bool,
     rounds: usize,
 }
@@ -66,6 +73,9 @@ impl Timeline {
                 Episode::Shutdown => t.offline = true,
                 Episode::Block { input, .. } => {
                     t.open.insert(input.clone(), e.clone());
+                }
+                Episode::Delegation { input } => {
+                    t.removed.insert(input.clone(), e.clone());
                 }
             }
         }
@@ -107,6 +117,7 @@ impl Timeline {
             });
         }
         for (input, v) in verdicts {
+            self.delegation(at, first, input, v, &mut out);
             let was = self.open.get(input).cloned();
             let now = interfered(v).then(|| Episode::Block {
                 input: input.clone(),
@@ -141,9 +152,48 @@ impl Timeline {
         out
     }
 
+    /// A removed delegation begins when a verdict names it, and ends (restored) when a
+    /// settled verdict no longer does; `inconclusive` and `offline` rounds say nothing.
+    fn delegation(
+        &mut self,
+        at: &str,
+        first: bool,
+        input: &str,
+        v: &Verdict,
+        out: &mut Vec<Change>,
+    ) {
+        let removed = v.techniques.contains(&Technique::DnsDelegationRemoved);
+        let settled = !matches!(v.status, Status::Inconclusive | Status::Offline);
+        let open = self.removed.contains_key(input);
+        if removed && !open {
+            let episode = Episode::Delegation {
+                input: input.to_string(),
+            };
+            let mut evidence: Vec<String> = v.rules.iter().take(1).cloned().collect();
+            evidence.extend(v.evidence.iter().take(2).cloned());
+            if first {
+                evidence.insert(0, "already so when watching began".into());
+            }
+            self.removed.insert(input.to_string(), episode.clone());
+            out.push(Change::Began {
+                episode,
+                at: at.into(),
+                evidence,
+            });
+        } else if !removed && settled && open {
+            if let Some(episode) = self.removed.remove(input) {
+                out.push(Change::Ended {
+                    episode,
+                    at: at.into(),
+                });
+            }
+        }
+    }
+
     /// The episodes open now.
     pub fn open(&self) -> Vec<Episode> {
         let mut v: Vec<Episode> = self.open.values().cloned().collect();
+        v.extend(self.removed.values().cloned());
         if self.offline {
             v.push(Episode::Shutdown);
         }

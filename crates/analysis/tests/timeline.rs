@@ -116,3 +116,25 @@ fn a_block_already_there_says_so_and_resume_continues_episodes() {
         }]
     ));
 }
+
+#[test]
+fn a_suspension_is_dated_by_its_removal_and_its_restoration() {
+    let mut t = Timeline::default();
+    let removed = Some(Technique::DnsDelegationRemoved);
+    assert!(round(&mut t, "1", &[(A, Accessible, None)]).is_empty());
+    let c = round(&mut t, "2", &[(A, Down, removed)]);
+    assert_eq!(c.len(), 1, "{c:?}");
+    assert!(c[0].starts_with("2 +Delegation"), "{c:?}");
+    // Still removed, then a round that says nothing (inconclusive): no change.
+    assert!(round(&mut t, "3", &[(A, Down, removed)]).is_empty());
+    assert!(round(&mut t, "4", &[(A, Inconclusive, None)]).is_empty());
+    assert_eq!(t.open().len(), 1);
+    // Delegated again, even if now blocked by the resolver: restored (and a block begins).
+    let c = round(&mut t, "5", &[(A, Blocked, Some(Technique::DnsNxdomain))]);
+    assert!(c.iter().any(|x| x.starts_with("5 -Delegation")), "{c:?}");
+    assert!(c.iter().any(|x| x.starts_with("5 +Block")), "{c:?}");
+    // A resumed timeline keeps the open suspension.
+    let mut r = Timeline::resume(vec![Episode::Delegation { input: B.into() }]);
+    let c = round(&mut r, "6", &[(B, Accessible, None)]);
+    assert_eq!(c, vec![format!("6 -Delegation {{ input: \"{B}\" }}")]);
+}

@@ -58,6 +58,10 @@ pub struct ControlArgs {
     /// Connections open at once (default: 1,024, or fewer if the descriptor limit is low).
     #[arg(long)]
     pub max_connections: Option<usize>,
+    /// Where the delegation walk of a failing name starts: `iana` (the real root servers),
+    /// `none` (no walk), or IP[:PORT],... (a lab's own root).
+    #[arg(long, default_value = "iana")]
+    pub root_hints: String,
 }
 
 /// `interfero control`.
@@ -95,6 +99,11 @@ pub async fn control(args: ControlArgs) -> anyhow::Result<ExitCode> {
             Scope::Any
         } else {
             Scope::Public
+        },
+        delegation: interfero_probe::dns::walk::DelegationSettings {
+            hints: interfero_probe::dns::walk::RootHints::parse(&args.root_hints)
+                .map_err(anyhow::Error::msg)?,
+            ..Default::default()
         },
         ..ProbeConfig::default()
     });

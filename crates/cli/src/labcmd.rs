@@ -351,8 +351,9 @@ async fn up(name: &str, world: WorldKind) -> anyhow::Result<ExitCode> {
         .map(|t| t.url)
         .collect();
     println!(
-        "  {prefix}interfero run --lab-only --resolver {} --control http://{}/ --ca-file {} --canaries {} {}\n",
+        "  {prefix}interfero run --lab-only --resolver {} --root-hints {} --control http://{}/ --ca-file {} --canaries {} {}\n",
         lab.world.probe_resolver(),
+        lab.world.root_hints()[0],
         lab.control_addr,
         ca.display(),
         canaries.display(),

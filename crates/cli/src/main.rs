@@ -10,6 +10,7 @@ mod control;
 mod correlate;
 mod escape;
 mod exit;
+mod incident;
 #[cfg(feature = "lab")]
 mod labcmd;
 #[cfg(feature = "lab")]
@@ -17,6 +18,7 @@ mod labeval;
 #[cfg(feature = "lab")]
 mod labwatch;
 mod print;
+mod report;
 mod run;
 mod services;
 mod watch;
@@ -55,6 +57,13 @@ enum Cmd {
     /// Re-judge stored measurements (ours, or OONI's own JSON).
     #[command(after_help = exit::HELP)]
     Analyze(analyze::AnalyzeArgs),
+    /// The incident register: records of what was done, linked to the measurements that prove it.
+    Incident {
+        #[command(subcommand)]
+        cmd: incident::IncidentCmd,
+    },
+    /// The country report (HTML, PDF) from the register and the measurements of a period.
+    Report(report::ReportArgs),
     /// The censor lab: a censor with known rules, to see and prove the verdicts.
     #[cfg(feature = "lab")]
     Lab {
@@ -90,6 +99,8 @@ fn main() -> ExitCode {
             Cmd::Analyze(a) => analyze::analyze(a),
             Cmd::Watch(a) => watch::watch(a).await,
             Cmd::Correlate(a) => correlate::correlate(a),
+            Cmd::Incident { cmd } => incident::incident(cmd),
+            Cmd::Report(a) => report::report(a),
             #[cfg(feature = "lab")]
             Cmd::Lab { cmd } => labcmd::lab(cmd).await,
         }

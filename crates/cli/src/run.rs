@@ -76,6 +76,10 @@ pub struct RunArgs {
     /// measuring a lab (`interfero lab up` prints it), so that nothing leaves the machine.
     #[arg(long)]
     pub lab_only: bool,
+    /// Where the delegation walk of a failing name starts: `iana` (the real root servers),
+    /// `none` (no walk), or IP[:PORT],... (a lab's own root).
+    #[arg(long, default_value = "iana")]
+    pub root_hints: String,
 }
 
 /// The database used when `--db` is not given.
@@ -530,6 +534,11 @@ pub fn session(args: &RunArgs) -> anyhow::Result<Session> {
             interfero_model::addr::Scope::Lab
         } else {
             interfero_model::addr::Scope::Any
+        },
+        delegation: interfero_probe::dns::walk::DelegationSettings {
+            hints: interfero_probe::dns::walk::RootHints::parse(&args.root_hints)
+                .map_err(anyhow::Error::msg)?,
+            ..Default::default()
         },
         ..ProbeConfig::default()
     });

@@ -81,6 +81,14 @@ pub fn lab_trace() -> interfero_probe::TraceSettings {
     }
 }
 
+/// Walk bounds for the lab: its servers answer in well under a millisecond.
+pub fn lab_walk() -> interfero_probe::dns::walk::WalkBounds {
+    interfero_probe::dns::walk::WalkBounds {
+        budget: Duration::from_secs(4),
+        ..Default::default()
+    }
+}
+
 impl Lab {
     /// Starts the userspace world and a control (on loopback, measuring from the world's
     /// uncensored vantage point) and configures a probe for it.
@@ -125,6 +133,14 @@ impl Lab {
         let roots = rustls_pki_types::pem::PemObject::pem_slice_iter(world.ca_pem().as_bytes())
             .filter_map(Result::ok)
             .collect::<Vec<rustls_pki_types::CertificateDer<'static>>>();
+        // The lab's own root: a failing name's delegation is walked inside the lab.
+        let delegation = interfero_probe::dns::walk::DelegationSettings {
+            hints: interfero_probe::dns::walk::RootHints {
+                servers: world.root_hints(),
+                port: interfero_lab::DNS_PORT,
+            },
+            bounds: lab_walk(),
+        };
         let control_cfg = Arc::new(ProbeConfig {
             resolver: Resolver::Addr(world.control_resolver()),
             extra_roots: roots.clone(),
@@ -133,6 +149,7 @@ impl Lab {
             // The lab's sites live in private space: the control's `--allow-private`, confined
             // to the lab like the probe.
             scope: Scope::Lab,
+            delegation: delegation.clone(),
             ..ProbeConfig::default()
         });
         // The control's API: where the probe can reach it without crossing the censor.
@@ -190,6 +207,7 @@ impl Lab {
             },
             // Nothing the censor answers can send the lab's probe off the machine.
             scope: Scope::Lab,
+            delegation,
             ..ProbeConfig::default()
         };
         let probe = Arc::new(probe);

@@ -116,3 +116,22 @@ async fn kz_shutdown_with_real_drops_is_offline() {
         .values()
         .all(|(s, t)| s == "offline" && t == &[Technique::Shutdown]));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn registry_walks_the_lab_root_through_the_routers() {
+    if !available() {
+        return;
+    }
+    let (report, seen, tag) = eval("registry", WorldKind::Kernel).await;
+    assert_clean(tag);
+    let misses: Vec<String> = report.misses.iter().map(|m| format!("{m}")).collect();
+    assert!(misses.is_empty(), "{misses:#?}");
+    assert_eq!(
+        seen.get("registry.suspended"),
+        Some(&("down".to_string(), vec![Technique::DnsDelegationRemoved]))
+    );
+    assert_eq!(
+        seen.get("registry.lame"),
+        Some(&("down".to_string(), vec![Technique::DnsDelegationBroken]))
+    );
+}

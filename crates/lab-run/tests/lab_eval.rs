@@ -98,6 +98,43 @@ async fn services_are_judged_from_their_endpoints() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn registry_suspension_lame_and_resolver_nxdomain_told_apart() {
+    let s = Scenario::builtin("registry").expect("built-in scenario");
+    let lab = Lab::start(&s).await.expect("lab starts");
+    let interfero_lab_run::lab::Evaluation {
+        report, results, ..
+    } = lab.eval().await;
+    lab.shutdown().await;
+    let misses: Vec<String> = report.misses.iter().map(|m| format!("{m}")).collect();
+    assert!(misses.is_empty(), "{misses:#?}");
+    let walk_of = |name: &str| {
+        let (_, m) = results
+            .iter()
+            .find(|(t, _)| t.name == name)
+            .expect("target measured");
+        // The walk is kept in test_keys (probe's and control's), as OONI-compatible x_ keys.
+        let json = serde_json::to_value(m).expect("serialises");
+        let probe = json["test_keys"]["x_delegation"]["outcome"].clone();
+        let control = json["test_keys"]["control"]["x_delegation"]["outcome"].clone();
+        (probe, control)
+    };
+    assert_eq!(
+        walk_of("registry.suspended"),
+        ("nxdomain".into(), "nxdomain".into())
+    );
+    assert_eq!(walk_of("registry.lame"), ("lame".into(), "lame".into()));
+    assert_eq!(
+        walk_of("registry.resolver-nxdomain"),
+        ("answered".into(), "answered".into())
+    );
+    // A name that resolves is not walked.
+    assert_eq!(
+        walk_of("registry.accessible"),
+        (serde_json::Value::Null, serde_json::Value::Null)
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_canary_blocked_is_never_a_shutdown() {
     let s = Scenario::builtin("canaries-blocked").expect("built-in scenario");
     let lab = Lab::start(&s).await.expect("lab starts");

@@ -268,6 +268,7 @@ fn build(name: &str, list: Vec<Kind>, rtt_ms: u32) -> BenchWorld {
             uplink_kbps: None,
             close_notify: true,
             unknown_sni: Default::default(),
+            delegation: Default::default(),
         };
         match kind {
             Kind::Dynamic => site.kind = SiteKind::Dynamic,

@@ -4,7 +4,7 @@
 //! checked and every read bounded.
 
 use crate::censor;
-use crate::scenario::Action;
+use crate::scenario::{Action, SiteDelegation};
 use crate::util::hold;
 use crate::world::Shared;
 use hickory_proto::op::{Message, MessageType, OpCode, ResponseCode};
@@ -74,8 +74,15 @@ pub(crate) fn answer(
             }
         })
         .unwrap_or_default();
+    // A resolver follows the registry: a lame delegation fails at both; a removed one at the
+    // probe's (it looked again), while the control's still answers from its cache.
+    let delegation = entry.map(|e| e.delegation).unwrap_or_default();
     let true_reply = match entry {
         None => reply(&q, ResponseCode::NXDomain, &[]),
+        Some(_) if delegation == SiteDelegation::Lame => reply(&q, ResponseCode::ServFail, &[]),
+        Some(_) if delegation == SiteDelegation::Removed && role == Resolver::Censored => {
+            reply(&q, ResponseCode::NXDomain, &[])
+        }
         Some(_) if !is_a => reply(&q, ResponseCode::NoError, &[]),
         Some(_) => reply(&q, ResponseCode::NoError, &truth),
     };

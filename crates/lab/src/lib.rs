@@ -4,6 +4,7 @@
 //! namespaces behind a kernel censor ([`KernelNet`]); [`score`] compares verdicts with the truth. See `README.md` and `scenarios/README.md`.
 
 mod action;
+mod authority;
 pub mod bench;
 mod censor;
 pub mod clock;

@@ -37,6 +37,7 @@ const BUILTIN: &[(&str, &str)] = &[
     ),
     ("cdn-quirks", include_str!("../scenarios/cdn-quirks.toml")),
     ("lossy-slow", include_str!("../scenarios/lossy-slow.toml")),
+    ("registry", include_str!("../scenarios/registry.toml")),
 ];
 
 /// A parsed and validated scenario.
@@ -169,6 +170,9 @@ pub struct Site {
     /// What the origin does with a TLS server name it does not serve (a CDN's edge).
     #[serde(default)]
     pub unknown_sni: UnknownSni,
+    /// Whether the lab's top-level zone delegates the name (the registry's side).
+    #[serde(default)]
+    pub delegation: SiteDelegation,
 }
 
 /// How an origin answers a ClientHello for a name that is not its own.
@@ -182,6 +186,22 @@ pub enum UnknownSni {
     Refuse,
     /// Completes the handshake and answers every request with a small 421 error page.
     ErrorPage,
+}
+
+/// What the lab's registry (its `test.` zone) does with a site's name.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SiteDelegation {
+    /// Delegated to the lab's publisher server, which answers it.
+    #[default]
+    Normal,
+    /// The registry removed the delegation (a suspended registration): the top-level zone
+    /// answers NXDOMAIN. The probe's resolver looked again and says NXDOMAIN; the control's
+    /// resolver still answers the old address from its cache (the site itself still runs).
+    Removed,
+    /// Delegated to a server where nothing answers (a lame delegation): both resolvers
+    /// answer SERVFAIL.
+    Lame,
 }
 
 /// What an origin does (all of it for every client, except `captcha`).

@@ -1,7 +1,7 @@
 //! Scenario validation: refuse a scenario that says something the world cannot mean, with the
 //! reason, instead of running a world whose ground truth is wrong.
 
-use crate::scenario::{duplicates, url_host, Action, Rule, Scenario, SiteKind};
+use crate::scenario::{duplicates, url_host, Action, Rule, Scenario, SiteDelegation, SiteKind};
 
 /// Checks a parsed scenario; the error says what is wrong.
 pub fn check(s: &Scenario) -> Result<(), String> {
@@ -49,6 +49,20 @@ pub fn check(s: &Scenario) -> Result<(), String> {
                 "site {:?}: kind redirect needs redirect_to",
                 site.name
             ));
+        }
+        if site.delegation != SiteDelegation::Normal {
+            let labels = site.name.trim_end_matches('.').split('.').count();
+            let shared = s
+                .sites
+                .iter()
+                .any(|o| o.name != site.name && crate::scenario::name_matches(&site.name, &o.name));
+            if labels != 2 || shared {
+                return Err(format!(
+                    "site {:?}: a removed or lame delegation is the registry's, for a \
+                     registered domain of its own (two labels, no other site below it)",
+                    site.name
+                ));
+            }
         }
         addresses += if site.cdn { 2 } else { 1 };
     }

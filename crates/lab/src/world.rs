@@ -9,12 +9,13 @@
 //! A world of more than 240 site addresses (the benchmark world) continues at `.10` of the
 //! following /24s: one address per site, as in the small worlds.
 
+use crate::authority::{self, Level};
 use crate::clock::ScenarioTime;
 use crate::conn::{self, Role};
 use crate::dns::{self, Resolver};
 use crate::kind::WorldKind;
 use crate::pki::{Pki, BLOCKPAGE_NAME};
-use crate::scenario::{CertKind, LabTarget, Scenario, Site, SiteDns, SiteKind};
+use crate::scenario::{CertKind, LabTarget, Scenario, Site, SiteDelegation, SiteDns, SiteKind};
 use crate::tasks::Tasks;
 use crate::util::random_in;
 use crate::LabError;
@@ -53,6 +54,7 @@ fn canary_site() -> Site {
         uplink_kbps: None,
         close_notify: true,
         unknown_sni: Default::default(),
+        delegation: Default::default(),
     }
 }
 const FIRST_SITE: u8 = 10;
@@ -93,6 +95,8 @@ pub(crate) struct ZoneEntry {
     pub(crate) probe: Vec<Ipv4Addr>,
     pub(crate) control: Vec<Ipv4Addr>,
     pub(crate) garbage: bool,
+    /// What the registry does with the name (the resolvers follow it).
+    pub(crate) delegation: SiteDelegation,
 }
 
 /// State shared by every task of a world.
@@ -100,6 +104,8 @@ pub(crate) struct Shared {
     pub(crate) scenario: Scenario,
     pub(crate) pki: Pki,
     pub(crate) zone: HashMap<String, ZoneEntry>,
+    /// Registered domain → what the lab's `test.` zone does with it (`authority`).
+    pub(crate) registry: HashMap<String, SiteDelegation>,
     pub(crate) conn_count: Vec<AtomicU64>,
     /// The probe's DNS datagrams seen, for the scenario's loss pattern.
     pub(crate) datagrams: AtomicU64,
@@ -112,6 +118,10 @@ pub(crate) struct Shared {
 
 impl Shared {
     fn ip(&self, last: u8) -> Ipv4Addr {
+        block_ip(self.net, last)
+    }
+    /// An address of the world's block.
+    pub(crate) fn block_ip(&self, last: u8) -> Ipv4Addr {
         block_ip(self.net, last)
     }
     /// The scenario clock.
@@ -161,6 +171,11 @@ pub struct World {
     on_time: Mutex<Option<TimeHook>>,
 }
 
+enum Bind {
+    Dns(Resolver),
+    Authority(Level),
+}
+
 enum Listen {
     Dns(Resolver),
     Conn(Role),
@@ -183,7 +198,7 @@ fn plan(s: &Scenario, net: [u8; 3]) -> Vec<(Ipv4Addr, Ipv4Addr)> {
         .collect()
 }
 
-type Bound = (Vec<(UdpSocket, Resolver)>, Vec<(TcpListener, Listen)>);
+type Bound = (Vec<(UdpSocket, Bind)>, Vec<(TcpListener, Listen)>);
 
 async fn bind_all(
     s: &Scenario,
@@ -194,10 +209,23 @@ async fn bind_all(
     let mut udp = Vec::new();
     let mut tcp = Vec::new();
     for (last, role) in [(2, Resolver::Censored), (3, Resolver::Honest)] {
-        udp.push((UdpSocket::bind((ip(last), DNS_PORT)).await?, role));
+        udp.push((
+            UdpSocket::bind((ip(last), DNS_PORT)).await?,
+            Bind::Dns(role),
+        ));
         tcp.push((
             TcpListener::bind((ip(last), DNS_PORT)).await?,
             Listen::Dns(role),
+        ));
+    }
+    for (last, level) in [
+        (authority::ROOT_HOST, Level::Root),
+        (authority::TLD_HOST, Level::Tld),
+        (authority::PUBLISHER_HOST, Level::Publisher),
+    ] {
+        udp.push((
+            UdpSocket::bind((ip(last), DNS_PORT)).await?,
+            Bind::Authority(level),
         ));
     }
     for tls in [false, true] {
@@ -244,6 +272,7 @@ fn zone(
             probe: vec![blockpage],
             control: vec![blockpage],
             garbage: false,
+            delegation: SiteDelegation::Normal,
         },
     );
     for (site, (a, b)) in s.sites.iter().zip(addrs) {
@@ -258,6 +287,7 @@ fn zone(
                 probe: vec![*a],
                 control: vec![*b],
                 garbage,
+                delegation: site.delegation,
             },
         );
     }
@@ -317,6 +347,7 @@ impl World {
             };
             let shared = Arc::new(Shared {
                 zone: zone(scenario, &addrs, block_ip(net, 9)),
+                registry: authority::registry(scenario),
                 conn_count: scenario.sites.iter().map(|_| AtomicU64::new(0)).collect(),
                 datagrams: AtomicU64::new(0),
                 scenario: scenario.clone(),
@@ -327,10 +358,19 @@ impl World {
                 clock: AtomicU64::new(0),
                 site_addrs: addrs,
             });
-            for (sock, role) in udp {
-                shared
-                    .tasks
-                    .spawn(dns::serve_udp(shared.clone(), sock, role));
+            for (sock, what) in udp {
+                match what {
+                    Bind::Dns(role) => {
+                        shared
+                            .tasks
+                            .spawn(dns::serve_udp(shared.clone(), sock, role))
+                    }
+                    Bind::Authority(level) => {
+                        shared
+                            .tasks
+                            .spawn(authority::serve(shared.clone(), sock, level))
+                    }
+                }
             }
             for (listener, what) in tcp {
                 match what {
@@ -357,6 +397,15 @@ impl World {
     /// The censored resolver, for the probe (`--resolver`).
     pub fn probe_resolver(&self) -> SocketAddr {
         SocketAddr::from((self.shared.ip(2), DNS_PORT))
+    }
+
+    /// The lab's root server (its root hints): the walk of a delegation starts here; every
+    /// server it learns of listens on [`DNS_PORT`].
+    pub fn root_hints(&self) -> Vec<SocketAddr> {
+        vec![SocketAddr::from((
+            self.shared.ip(authority::ROOT_HOST),
+            DNS_PORT,
+        ))]
     }
 
     /// The honest resolver, for the control.

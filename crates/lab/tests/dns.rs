@@ -126,3 +126,63 @@ async fn dns_over_tcp() {
     assert_eq!(addrs(&m).len(), 1);
     w.shutdown().await;
 }
+
+/// The glue address of a referral.
+fn glue(m: &Message) -> Vec<Ipv4Addr> {
+    m.additionals
+        .iter()
+        .filter_map(|r| match &r.data {
+            hickory_proto::rr::RData::A(a) => Some(a.0),
+            _ => None,
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn the_lab_registry_delegates_suspends_and_lames() {
+    let w = World::start(&Scenario::builtin("registry").unwrap())
+        .await
+        .unwrap();
+    let root = w.root_hints()[0];
+    // The root refers test. to the registry's server, with glue.
+    let m = dns(root, "suspended.test.").await;
+    assert!(!m.metadata.authoritative);
+    let tld = std::net::SocketAddr::new(glue(&m)[0].into(), root.port());
+    // The registry: a removed delegation is NXDOMAIN, authoritatively; a normal one a referral.
+    let m = dns(tld, "suspended.test.").await;
+    assert_eq!(m.metadata.response_code, ResponseCode::NXDomain);
+    assert!(m.metadata.authoritative);
+    let m = dns(tld, "registered.test.").await;
+    assert_eq!(m.metadata.response_code, ResponseCode::NoError);
+    let publisher = std::net::SocketAddr::new(glue(&m)[0].into(), root.port());
+    let m = dns(publisher, "registered.test.").await;
+    assert!(m.metadata.authoritative);
+    assert_eq!(
+        addrs(&m)
+            .into_iter()
+            .map(std::net::IpAddr::V4)
+            .collect::<Vec<_>>(),
+        vec![w.site_addr("registered.test").unwrap()]
+    );
+    // A lame delegation points where nothing serves it.
+    let m = dns(tld, "lame.test.").await;
+    assert_ne!(
+        std::net::SocketAddr::new(glue(&m)[0].into(), root.port()),
+        publisher
+    );
+    // The resolvers follow the registry: the probe's says NXDOMAIN for the suspended name,
+    // the control's answers from its cache; both SERVFAIL the lame one.
+    let (p, c) = (w.probe_resolver(), w.control_resolver());
+    assert_eq!(
+        dns(p, "suspended.test").await.metadata.response_code,
+        ResponseCode::NXDomain
+    );
+    assert_eq!(addrs(&dns(c, "suspended.test").await).len(), 1);
+    for r in [p, c] {
+        assert_eq!(
+            dns(r, "lame.test").await.metadata.response_code,
+            ResponseCode::ServFail
+        );
+    }
+    w.shutdown().await;
+}

@@ -197,3 +197,14 @@ fn score_hand_example() {
     let j = serde_json::to_value(&r).unwrap();
     assert_eq!(j["per_status"][1]["fn"], 0);
 }
+
+#[test]
+fn a_registry_action_needs_a_registered_domain_of_its_own() {
+    let ok = "name = \"x\"\n[[sites]]\nname = \"gone.test\"\ndelegation = \"removed\"\n";
+    assert!(Scenario::parse(ok).is_ok());
+    let deep = "name = \"x\"\n[[sites]]\nname = \"www.gone.test\"\ndelegation = \"lame\"\n";
+    let e = Scenario::parse(deep).unwrap_err().to_string();
+    assert!(e.contains("registered domain"), "{e}");
+    let shared = format!("{ok}[[sites]]\nname = \"www.gone.test\"\n");
+    assert!(Scenario::parse(&shared).is_err());
+}

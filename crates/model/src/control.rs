@@ -21,6 +21,10 @@ pub struct ControlRequest {
     pub x_quic_enabled: bool,
     /// Also time a bulk transfer of the URL, for throttling comparisons.
     pub x_throughput: bool,
+    /// Also walk the name's delegation (the probe's resolver failed it), whatever the
+    /// control's own resolver says.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub x_delegation: bool,
 }
 
 /// What the control saw.
@@ -45,6 +49,10 @@ pub struct ControlResponse {
     /// before keeping anything.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub x_client_address: Option<String>,
+    /// The control's walk of the name's delegation, made when its own resolution failed or
+    /// the probe asked (`x_delegation`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub x_delegation: Option<crate::delegation::DelegationWalk>,
 }
 
 /// A control TCP connect.

@@ -94,6 +94,10 @@ pub struct TestKeys {
     /// The TTL-limited trace made when a traceable kind of interference was seen.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub x_trace: Option<crate::trace::Trace>,
+    /// The walk of the name's delegation made when the probe's resolver failed it
+    /// (NXDOMAIN, no answer, SERVFAIL): what the zones' own servers say.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub x_delegation: Option<crate::delegation::DelegationWalk>,
     /// Everything else OONI put into its test keys, kept verbatim.
     #[serde(flatten)]
     pub extra: Map<String, Value>,

@@ -104,6 +104,10 @@ techniques! {
     DnsInjection => "dns.injection",
     /// The resolver's answer cannot be parsed where the control resolves.
     DnsMalformed => "dns.malformed",
+    /// The parent zone (the registry) no longer delegates the name: it fails for everyone.
+    DnsDelegationRemoved => "dns.delegation_removed",
+    /// The parent delegates the name, but its servers do not answer (lame delegation).
+    DnsDelegationBroken => "dns.delegation_broken",
     /// Connecting times out where the control connects.
     TcpTimeout => "tcp.timeout",
     /// Connecting is reset where the control connects.
@@ -216,7 +220,7 @@ mod tests {
         for t in Technique::ALL {
             assert_eq!(Technique::parse(t.as_str()), Some(*t));
         }
-        assert_eq!(Technique::ALL.len(), 24);
+        assert_eq!(Technique::ALL.len(), 26);
     }
 
     #[test]

@@ -143,6 +143,9 @@ pub struct ProbeConfig {
     /// entries at a control, timed transfers, traces) is checked on the address actually
     /// dialled, so that a name resolving into private space (DNS rebinding) is refused too.
     pub scope: interfero_model::addr::Scope,
+    /// The delegation walk made when a name fails (root hints and bounds). No hints by
+    /// default: the binary sets the real root servers, tests and labs their own.
+    pub delegation: crate::dns::walk::DelegationSettings,
 }
 
 /// Bounds of a TTL-limited trace (`trace::run`).
@@ -202,6 +205,7 @@ impl Default for ProbeConfig {
             run: None,
             trace: TraceSettings::default(),
             scope: interfero_model::addr::Scope::Any,
+            delegation: crate::dns::walk::DelegationSettings::default(),
         }
     }
 }

@@ -36,7 +36,12 @@ pub async fn measure(cfg: &ProbeConfig, url: &str, control: Option<&ControlClien
     tk.dns_experiment_failure = dns_failure.clone();
     let port = parsed.port_or_known_default().unwrap_or(443);
     let endpoints: Vec<SocketAddr> = addrs.iter().map(|ip| SocketAddr::new(*ip, port)).collect();
-    let req = control_request(cfg, url, &endpoints);
+    let mut req = control_request(cfg, url, &endpoints);
+    // A name the resolver fails: the zones' own servers say whether the registry still
+    // delegates it; the control walks too, from outside the network.
+    let walk_host =
+        crate::dns::walk::worth_walking(dns_failure.as_ref()).then(|| fetch::host_name(&parsed));
+    req.x_delegation = walk_host.is_some() && !cfg.delegation.hints.servers.is_empty();
 
     let (hint, cut) = Cut::channel(cfg.adaptive);
     let ask_control = async {
@@ -70,9 +75,16 @@ pub async fn measure(cfg: &ProbeConfig, url: &str, control: Option<&ControlClien
         };
         (steps, failure)
     };
-    let (answer, (mut steps, http_failure), first_queries) =
-        tokio::join!(ask_control, fetch_here, finish_dns);
+    let walk_here = async {
+        match &walk_host {
+            Some(h) => crate::dns::walk::walk(cfg, h, &clock).await,
+            None => None,
+        }
+    };
+    let (answer, (mut steps, http_failure), first_queries, walked) =
+        tokio::join!(ask_control, fetch_here, finish_dns, walk_here);
     tk.queries = first_queries;
+    tk.x_delegation = walked;
     steps.finish().await;
 
     match answer {

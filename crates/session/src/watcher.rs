@@ -59,6 +59,7 @@ fn key(e: &Episode) -> String {
     match e {
         Episode::Shutdown => String::new(),
         Episode::Block { input, .. } => input.clone(),
+        Episode::Delegation { input } => format!("delegation {input}"),
     }
 }
 
@@ -86,6 +87,7 @@ impl Keeper<'_> {
         };
         let (input, technique) = match episode {
             Episode::Shutdown => (String::new(), None),
+            Episode::Delegation { input } => (input.clone(), Some(Technique::DnsDelegationRemoved)),
             Episode::Block {
                 input, technique, ..
             } => (input.clone(), *technique),
@@ -95,6 +97,8 @@ impl Keeper<'_> {
             (Episode::Shutdown, false) => EventKind::ShutdownEnded,
             (Episode::Block { .. }, true) => EventKind::BlockStarted,
             (Episode::Block { .. }, false) => EventKind::BlockEnded,
+            (Episode::Delegation { .. }, true) => EventKind::DelegationRemoved,
+            (Episode::Delegation { .. }, false) => EventKind::DelegationRestored,
         };
         let evidence = match change {
             Change::Began { evidence, .. } => evidence.clone(),
@@ -138,6 +142,10 @@ pub fn describe(c: &Change) -> String {
             "{at} shutdown_{} (vantage point)",
             if begin { "started" } else { "ended" }
         ),
+        Episode::Delegation { input } => format!(
+            "{at} delegation_{} {input}",
+            if begin { "removed" } else { "restored" }
+        ),
         Episode::Block {
             input,
             status,
@@ -168,6 +176,9 @@ fn resume(
     for (id, e) in open {
         let ep = match e.kind {
             EventKind::ShutdownStarted => Episode::Shutdown,
+            EventKind::DelegationRemoved => Episode::Delegation {
+                input: e.input.clone(),
+            },
             _ => Episode::Block {
                 input: e.input.clone(),
                 // The store keeps the technique; the status follows from it.

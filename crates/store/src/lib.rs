@@ -4,6 +4,7 @@
 //! watching a target over time, and exports measurements as JSON Lines.
 
 mod error;
+pub mod incidents;
 pub mod query;
 mod schema;
 mod sqlite;
@@ -12,6 +13,10 @@ pub mod synthetic;
 mod uid;
 
 pub use error::StoreError;
+pub use incidents::{
+    Audience, AuditEntry, IncidentChange, IncidentFilter, IncidentStore, IncidentStoreError,
+    OnExisting,
+};
 pub use query::{
     Axis, Bucket, Counts, Cursor, EventQuery, Order, Page, PageRequest, Query, Stored, MAX_PAGE,
 };
@@ -75,16 +80,22 @@ pub enum EventKind {
     /// The same interference (artefact or behaviour) began on several networks at about the
     /// same time.
     Coordinated,
+    /// The registry stopped delegating a target's name (a suspended registration).
+    DelegationRemoved,
+    /// The registry delegates the name again.
+    DelegationRestored,
 }
 
 impl EventKind {
     /// Every kind.
-    pub const ALL: [EventKind; 5] = [
+    pub const ALL: [EventKind; 7] = [
         EventKind::BlockStarted,
         EventKind::BlockEnded,
         EventKind::ShutdownStarted,
         EventKind::ShutdownEnded,
         EventKind::Coordinated,
+        EventKind::DelegationRemoved,
+        EventKind::DelegationRestored,
     ];
 
     /// The snake_case name stored and written in JSON.
@@ -95,6 +106,8 @@ impl EventKind {
             EventKind::ShutdownStarted => "shutdown_started",
             EventKind::ShutdownEnded => "shutdown_ended",
             EventKind::Coordinated => "coordinated",
+            EventKind::DelegationRemoved => "delegation_removed",
+            EventKind::DelegationRestored => "delegation_restored",
         }
     }
 

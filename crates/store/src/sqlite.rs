@@ -294,7 +294,7 @@ impl MeasurementStore for SqliteStore {
 
     fn open_events(&self) -> Result<Vec<(EventId, Event)>, StoreError> {
         self.select_events(
-            "WHERE ended IS NULL AND kind IN ('block_started', 'shutdown_started')",
+            "WHERE ended IS NULL AND kind IN ('block_started', 'shutdown_started', 'delegation_removed')",
             &[],
         )
     }

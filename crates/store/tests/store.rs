@@ -232,3 +232,28 @@ fn a_full_run_in_one_transaction() {
     assert_eq!(ids.len(), 2275);
     assert_eq!(store.count().unwrap(), 2275);
 }
+
+#[test]
+fn a_removed_delegation_stays_open_until_restored() {
+    let store = SqliteStore::open_in_memory().unwrap();
+    let removed = Event {
+        input: "https://suspended.kz/".into(),
+        kind: EventKind::DelegationRemoved,
+        technique: Some(Technique::DnsDelegationRemoved),
+        started: "2026-11-30 10:00:00".into(),
+        ended: None,
+        evidence: vec!["kz. answers NXDOMAIN".into()],
+        probe_cc: "KZ".into(),
+        probe_asn: "AS9198".into(),
+    };
+    let id = store.record_event(&removed).unwrap();
+    let open = store.open_events().unwrap();
+    assert_eq!(open.len(), 1);
+    assert_eq!(open[0].1.kind, EventKind::DelegationRemoved);
+    assert_eq!(
+        EventKind::parse("delegation_restored"),
+        Some(EventKind::DelegationRestored)
+    );
+    store.end_event(id, "2026-12-01 10:00:00").unwrap();
+    assert!(store.open_events().unwrap().is_empty());
+}

@@ -2,6 +2,8 @@
 //! evidence of on-path injection that a stub resolver would hide).
 
 pub mod cache;
+pub mod referral;
+pub mod walk;
 pub mod wire;
 
 use crate::{failure, tcp, Clock, ProbeConfig};
