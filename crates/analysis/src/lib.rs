@@ -3,6 +3,7 @@
 //! stored measurements.
 
 pub mod addr;
+pub mod change;
 pub mod crossnet;
 pub mod delegation;
 pub mod diff;
@@ -10,6 +11,7 @@ pub mod facts;
 pub mod fingerprint;
 pub mod locate;
 pub mod ooni;
+pub mod pagetext;
 pub mod reach;
 pub mod rules;
 pub mod service;

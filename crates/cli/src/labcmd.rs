@@ -85,6 +85,25 @@ pub enum LabCmd {
         #[arg(long)]
         markdown: Option<PathBuf>,
     },
+    /// Archive pages that change on a schedule (removed, image replaced, 404, blocked here
+    /// only, varying by itself) and score the change events against the schedule.
+    Archive {
+        /// Built-in scenario name or a scenario file.
+        #[arg(long, default_value = "kz-archive")]
+        scenario: String,
+        /// Scenario time between rounds.
+        #[arg(long, default_value = "12h", value_parser = humantime::parse_duration)]
+        step: std::time::Duration,
+        /// Rounds to run.
+        #[arg(long, default_value_t = 21)]
+        rounds: usize,
+        /// Print the score as JSON.
+        #[arg(long)]
+        json: bool,
+        /// Also write the score as Markdown to this file (e.g. docs/archive.md).
+        #[arg(long)]
+        markdown: Option<PathBuf>,
+    },
     /// Measure the benchmark world (2,275 targets behind a round trip) and print the figures.
     Bench(crate::benchcmd::BenchArgs),
     /// Serve the benchmark world for `lab bench` (internal).
@@ -250,6 +269,13 @@ pub async fn lab(cmd: LabCmd) -> anyhow::Result<ExitCode> {
             }
             Ok(ExitCode::SUCCESS)
         }
+        LabCmd::Archive {
+            scenario,
+            step,
+            rounds,
+            json,
+            markdown,
+        } => crate::archivecmd::lab_archive(&scenario, step, rounds, json, markdown).await,
         LabCmd::Watch {
             scenario,
             step,

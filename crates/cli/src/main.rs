@@ -2,6 +2,7 @@
 //! keep the evidence. This binary parses arguments and prints; the work is in the crates.
 
 mod analyze;
+mod archivecmd;
 #[cfg(feature = "lab")]
 mod benchcmd;
 mod canaries;
@@ -57,6 +58,8 @@ enum Cmd {
     /// Re-judge stored measurements (ours, or OONI's own JSON).
     #[command(after_help = exit::HELP)]
     Analyze(analyze::AnalyzeArgs),
+    /// Capture pages and keep them as WARC (from here and from the control); export them.
+    Archive(archivecmd::ArchiveArgs),
     /// The incident register: records of what was done, linked to the measurements that prove it.
     Incident {
         #[command(subcommand)]
@@ -103,6 +106,7 @@ fn main() -> ExitCode {
             Cmd::Report(a) => report::report(a),
             #[cfg(feature = "lab")]
             Cmd::Lab { cmd } => labcmd::lab(cmd).await,
+            Cmd::Archive(a) => archivecmd::archive(a).await,
         }
     });
     match result {

@@ -23,6 +23,10 @@ pub struct WatchArgs {
     /// Stop after this many rounds (default: until Ctrl-C).
     #[arg(long)]
     pub rounds: Option<usize>,
+    /// Also capture every target each round and keep it as WARC beside the database
+    /// (DB.captures/), with content_removed / content_changed events (see `interfero archive`).
+    #[arg(long)]
+    pub archive: bool,
 }
 
 /// `--interval`: a duration of at least a second (0 would measure in a tight loop).
@@ -95,7 +99,33 @@ pub async fn watch(args: WatchArgs) -> anyhow::Result<ExitCode> {
     let mut first_out_error = None;
     let quiet = a.quiet;
     let stop = stop_on_interrupt();
-    let errors = run_watch(
+    if args.archive && db.is_none() {
+        return Err(crate::exit::fail(
+            crate::exit::USAGE,
+            "--archive keeps captures beside the database: drop --no-db",
+        ));
+    }
+    let urls: Vec<String> = targets.iter().map(|t| t.url.clone()).collect();
+    let archiving = async {
+        match (&db, args.archive) {
+            (Some(db), true) => {
+                let (every, stop) = (args.interval, stop.clone());
+                let db = db.clone();
+                crate::archivecmd::watch_archive(
+                    &session,
+                    urls,
+                    db,
+                    &store,
+                    every,
+                    args.rounds,
+                    stop,
+                )
+                .await
+            }
+            _ => Vec::new(),
+        }
+    };
+    let watching = run_watch(
         &session,
         targets,
         &store,
@@ -118,8 +148,9 @@ pub async fn watch(args: WatchArgs) -> anyhow::Result<ExitCode> {
                 print_round(r)
             }
         },
-    )
-    .await;
+    );
+    let (mut errors, archive_errors) = tokio::join!(watching, archiving);
+    errors.extend(archive_errors);
     for e in errors.iter().take(20) {
         eprintln!("interfero: {e}");
     }

@@ -7,6 +7,7 @@ pub mod bench;
 pub mod bench_report;
 pub mod ideal;
 pub mod lab;
+pub mod labarchive;
 mod labcut;
 pub mod labwatch;
 pub mod locate;

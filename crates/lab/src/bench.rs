@@ -268,6 +268,7 @@ fn build(name: &str, list: Vec<Kind>, rtt_ms: u32) -> BenchWorld {
             uplink_kbps: None,
             close_notify: true,
             unknown_sni: Default::default(),
+            pages: Vec::new(),
             delegation: Default::default(),
         };
         match kind {

@@ -223,6 +223,14 @@ where
         .await;
         return;
     }
+    if let Some((code, extra, body)) = crate::content::serve(&site.pages, &req.path, t) {
+        let extra: Vec<(&str, &str)> = extra
+            .iter()
+            .map(|(k, v)| (k.as_str(), v.as_str()))
+            .collect();
+        send(&mut s, &http::response(code, "", &body, &extra)).await;
+        return;
+    }
     let policed = if probe {
         censor::throttle(&sh.scenario, sh.kind, t, &site.name, sni, &req.host)
     } else {

@@ -9,6 +9,7 @@ pub mod bench;
 mod censor;
 pub mod clock;
 mod conn;
+pub mod content;
 mod dns;
 mod error;
 pub mod http;

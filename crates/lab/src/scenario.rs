@@ -17,6 +17,7 @@ const BUILTIN: &[(&str, &str)] = &[
     ("kz-demo", include_str!("../scenarios/kz-demo.toml")),
     ("kz-shutdown", include_str!("../scenarios/kz-shutdown.toml")),
     ("kz-watch", include_str!("../scenarios/kz-watch.toml")),
+    ("kz-archive", include_str!("../scenarios/kz-archive.toml")),
     (
         "throttle-sweep",
         include_str!("../scenarios/throttle-sweep.toml"),
@@ -170,6 +171,9 @@ pub struct Site {
     /// What the origin does with a TLS server name it does not serve (a CDN's edge).
     #[serde(default)]
     pub unknown_sni: UnknownSni,
+    /// Pages whose content changes on a schedule (for `lab archive`), served at their paths.
+    #[serde(default)]
+    pub pages: Vec<crate::content::PageSpec>,
     /// Whether the lab's top-level zone delegates the name (the registry's side).
     #[serde(default)]
     pub delegation: SiteDelegation,

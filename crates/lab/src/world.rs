@@ -54,6 +54,7 @@ fn canary_site() -> Site {
         uplink_kbps: None,
         close_notify: true,
         unknown_sni: Default::default(),
+        pages: Vec::new(),
         delegation: Default::default(),
     }
 }

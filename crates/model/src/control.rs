@@ -21,6 +21,10 @@ pub struct ControlRequest {
     pub x_quic_enabled: bool,
     /// Also time a bulk transfer of the URL, for throttling comparisons.
     pub x_throughput: bool,
+    /// Also return the control's own capture of the page (for the archive), bounded by the
+    /// control's capture cap.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub x_capture: bool,
     /// Also walk the name's delegation (the probe's resolver failed it), whatever the
     /// control's own resolver says.
     #[serde(skip_serializing_if = "std::ops::Not::not")]
@@ -49,6 +53,9 @@ pub struct ControlResponse {
     /// before keeping anything.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub x_client_address: Option<String>,
+    /// The control's capture of the page, when asked (`x_capture`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub x_capture: Option<crate::capture::Capture>,
     /// The control's walk of the name's delegation, made when its own resolution failed or
     /// the probe asked (`x_delegation`).
     #[serde(skip_serializing_if = "Option::is_none")]

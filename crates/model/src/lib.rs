@@ -3,6 +3,7 @@
 
 pub mod addr;
 pub mod base64;
+pub mod capture;
 pub mod control;
 pub mod csv;
 pub mod delegation;

@@ -79,6 +79,17 @@ pub async fn answer(cfg: &ProbeConfig, req: &ControlRequest) -> ControlResponse 
             fetch::follow(cfg, url.clone(), eps.clone(), &clock, &mut steps).await
         }
     };
+    // The control's copy for the archive, when asked: the same steps (and the same scope
+    // checks on every connect), its own fetch beside the measurement.
+    let copy = async {
+        if req.x_capture {
+            let v = interfero_model::capture::Vantage::Control;
+            let cap = crate::capture::CONTROL_CAP;
+            Some(crate::capture::capture(cfg, &req.http_request, v, cap).await)
+        } else {
+            None
+        }
+    };
     // The control walks the delegation when its own resolution fails, or when the probe's did.
     let walk = async {
         if req.x_delegation || crate::dns::walk::worth_walking(resp.dns.failure.as_ref()) {
@@ -87,9 +98,10 @@ pub async fn answer(cfg: &ProbeConfig, req: &ControlRequest) -> ControlResponse 
             None
         }
     };
-    let (failure, rate, walked) = tokio::join!(measured, rate, walk);
+    let (failure, rate, walked, copy) = tokio::join!(measured, rate, walk, copy);
     resp.x_throughput = rate;
     resp.x_delegation = walked;
+    resp.x_capture = copy;
     let (n_tcp, n_tls) = steps.first_hop.unwrap_or((0, 0));
     for t in steps.tcp_connect.iter().take(n_tcp) {
         let key = format!(

@@ -5,6 +5,7 @@
 #![deny(missing_docs)]
 
 pub mod adaptive;
+pub mod capture;
 pub mod clock;
 pub mod config;
 pub mod control_client;

@@ -162,3 +162,29 @@ async fn every_redirect_hop_is_checked() {
         Some(Failure::DestinationRefused)
     );
 }
+
+#[tokio::test]
+async fn the_controls_capture_keeps_the_scope_and_an_allowed_one_is_whole() {
+    let (site, hits) = counted_site("<title>internal</title><p>secret</p>").await;
+    let url = format!("http://127.0.0.1:{}/", site.port());
+    let mut req = ask(url.clone(), vec![]);
+    req.x_capture = true;
+    // A public control refuses to capture loopback: the capture records the refusal.
+    let r = helper::answer(&public_control(no_dns()), &req).await;
+    let cap = r.x_capture.expect("a capture was asked for");
+    assert_eq!(cap.failure, Some(Failure::DestinationRefused), "{cap:?}");
+    assert!(cap.exchanges.is_empty());
+    assert_eq!(
+        hits.load(Ordering::SeqCst),
+        0,
+        "no connection reached the site"
+    );
+    // A lab control (private allowed) captures the page whole, as the control's.
+    let r = helper::answer(&cfg(no_dns()), &req).await;
+    let cap = r.x_capture.expect("a capture was asked for");
+    assert_eq!(cap.vantage, interfero_model::capture::Vantage::Control);
+    let page = cap.page().expect("a page");
+    assert_eq!(page.status, 200);
+    assert!(String::from_utf8_lossy(&page.body).contains("<p>secret</p>"));
+    assert!(page.request_headers.iter().any(|(k, _)| k == "User-Agent"));
+}

@@ -3,6 +3,7 @@
 //! an interrupted run keeps everything measured so far. The product's runs only: the lab's
 //! orchestration lives in `interfero-lab-run`, and nothing here depends on the lab.
 
+pub mod archiving;
 pub mod hosts;
 pub mod reach;
 pub mod service;
@@ -176,7 +177,7 @@ pub async fn measure_one(session: &Session, target: &Target, test_start: &str) -
 }
 
 /// This device's global addresses, listed once per process.
-fn device_addresses() -> &'static [std::net::IpAddr] {
+pub(crate) fn device_addresses() -> &'static [std::net::IpAddr] {
     static ADDRS: std::sync::OnceLock<Vec<std::net::IpAddr>> = std::sync::OnceLock::new();
     ADDRS.get_or_init(interfero_probe::local::global_addresses)
 }

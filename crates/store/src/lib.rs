@@ -3,6 +3,7 @@
 //! trait later. The store also keeps events (a block begins or ends, a shutdown starts) for
 //! watching a target over time, and exports measurements as JSON Lines.
 
+pub mod captures;
 mod error;
 pub mod incidents;
 pub mod query;
@@ -12,6 +13,7 @@ mod sqlite_query;
 pub mod synthetic;
 mod uid;
 
+pub use captures::{CaptureEntry, CaptureIndex};
 pub use error::StoreError;
 pub use incidents::{
     Audience, AuditEntry, IncidentChange, IncidentFilter, IncidentStore, IncidentStoreError,
@@ -80,6 +82,10 @@ pub enum EventKind {
     /// The same interference (artefact or behaviour) began on several networks at about the
     /// same time.
     Coordinated,
+    /// An archived page went away (404/410, redirect home, soft 404, or gone only here).
+    ContentRemoved,
+    /// An archived page's content changed (text altered, image swapped, page replaced).
+    ContentChanged,
     /// The registry stopped delegating a target's name (a suspended registration).
     DelegationRemoved,
     /// The registry delegates the name again.
@@ -88,12 +94,14 @@ pub enum EventKind {
 
 impl EventKind {
     /// Every kind.
-    pub const ALL: [EventKind; 7] = [
+    pub const ALL: [EventKind; 9] = [
         EventKind::BlockStarted,
         EventKind::BlockEnded,
         EventKind::ShutdownStarted,
         EventKind::ShutdownEnded,
         EventKind::Coordinated,
+        EventKind::ContentRemoved,
+        EventKind::ContentChanged,
         EventKind::DelegationRemoved,
         EventKind::DelegationRestored,
     ];
@@ -106,6 +114,8 @@ impl EventKind {
             EventKind::ShutdownStarted => "shutdown_started",
             EventKind::ShutdownEnded => "shutdown_ended",
             EventKind::Coordinated => "coordinated",
+            EventKind::ContentRemoved => "content_removed",
+            EventKind::ContentChanged => "content_changed",
             EventKind::DelegationRemoved => "delegation_removed",
             EventKind::DelegationRestored => "delegation_restored",
         }
