@@ -26,6 +26,10 @@ use std::sync::OnceLock;
 
 const BUILTIN_DNS: &str = include_str!("../data/blocking-fingerprints/fingerprints_dns.csv");
 const BUILTIN_HTTP: &str = include_str!("../data/blocking-fingerprints/fingerprints_http.csv");
+/// Generic hosting placeholder pages (default server pages, parked and suspended domains), in
+/// OONI's schema with scope `fp`: a plaintext page that differs from the control's because the
+/// host shows one of these is not a blockpage.
+const PLACEHOLDERS: &str = include_str!("../data/placeholders.csv");
 
 /// Why a fingerprint file could not be read at all.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -158,7 +162,9 @@ impl Fingerprints {
         BUILTIN.get_or_init(|| {
             // The vendored files are tested to parse; should they ever not, an empty set
             // (no fingerprint evidence) is the honest degraded behaviour, not a panic.
-            Fingerprints::parse(BUILTIN_DNS, BUILTIN_HTTP).unwrap_or_else(|_| Fingerprints::empty())
+            let rows = PLACEHOLDERS.split_once('\n').map_or("", |(_, rows)| rows);
+            let http = format!("{}\n{rows}", BUILTIN_HTTP.trim_end());
+            Fingerprints::parse(BUILTIN_DNS, &http).unwrap_or_else(|_| Fingerprints::empty())
         })
     }
 

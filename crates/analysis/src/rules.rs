@@ -33,7 +33,7 @@ pub fn judge(input: &str, tk: &interfero_model::TestKeys, ctx: &Context) -> Verd
     let judged = judge_with_control(&f, ctx);
     let mut v = merge(certain, judged);
     name_state_roots(&mut v, &f, ctx);
-    let mut v = crate::reach::apply(v, tk.x_reachability.as_ref());
+    let mut v = crate::reach::apply(v, tk.x_reachability.as_ref(), crate::reach::Own::of(tk));
     v = crate::reach::apply_resolver(v, tk.x_resolver_check.as_ref());
     crate::locate::annotate(&mut v, tk.x_trace.as_ref());
     v
@@ -232,9 +232,24 @@ fn judge_steps(f: &Facts, ctx: &Context) -> Verdict {
         let mut v = Verdict::new(Status::Inconclusive, 0.5, "control.missing")
             .because(format!("control unavailable: {why}"))
             .because(summary(f));
-        // Name what was seen, without claiming that it is interference.
-        if let Some(t) = observed_failure(f) {
+        // The answers are still classified: what they are needs no control. An address no
+        // host can have (multicast, broadcast, unspecified, reserved) is a lie on any network
+        // (private ones are not: intranets use them) and explains whatever failed after it.
+        let bogon = !f.addrs.is_empty() && f.addrs.iter().all(|a| no_host_has(a.ip));
+        if bogon {
+            v.add(Technique::DnsBogon);
+            v.evidence.push(
+                "every DNS answer is an address no host can have (multicast, broadcast, \
+                 unspecified or reserved)"
+                    .into(),
+            );
+        } else if let Some(t) = observed_failure(f) {
+            // Name what was seen, without claiming that it is interference.
             v.add(t);
+        }
+        if let Some(inj) = &f.dns.injection {
+            v.add(Technique::DnsInjection);
+            v.evidence.push(inj.clone());
         }
         return v;
     };
@@ -265,6 +280,16 @@ fn judge_steps(f: &Facts, ctx: &Context) -> Verdict {
             .push(format!("an injected DNS answer lost the race: {inj}"));
     }
     v
+}
+
+/// An address no host can have, on any network.
+fn no_host_has(ip: std::net::IpAddr) -> bool {
+    match ip {
+        std::net::IpAddr::V4(v4) => {
+            v4.is_multicast() || v4.is_broadcast() || v4.is_unspecified() || v4.octets()[0] >= 240
+        }
+        std::net::IpAddr::V6(v6) => v6.is_multicast() || v6.is_unspecified(),
+    }
 }
 
 /// The technique the probe's first failing step would be, if the control had reached the site:

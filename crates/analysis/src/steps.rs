@@ -22,17 +22,50 @@ pub(crate) fn dns_technique(f: &Failure) -> Technique {
         Failure::DnsNoAnswer => Technique::DnsNoAnswer,
         Failure::DnsMisbehaving => Technique::DnsMalformed,
         Failure::DnsBogon => Technique::DnsBogon,
+        // A system resolver's "no data" (getaddrinfo's EAI_NODATA, as Android reports it).
+        Failure::Other(s) if s.contains("no_data") => Technique::DnsNoAnswer,
         _ => Technique::DnsTimeout,
     }
 }
 
+/// The announced network (embedded table) shared by one of the probe's answers and one of the
+/// control's, named for the evidence.
+fn same_network(f: &Facts) -> Option<String> {
+    let theirs: Vec<u32> = f
+        .control_addrs()
+        .into_iter()
+        .filter_map(|ip| interfero_netdb::lookup(ip).map(|n| n.asn))
+        .collect();
+    f.addrs.iter().find_map(|a| {
+        let n = interfero_netdb::lookup(a.ip)?;
+        theirs
+            .contains(&n.asn)
+            .then(|| format!("{} {}", n.as_label(), n.name))
+    })
+}
+
+/// A DNS failure that says the resolver was never reached (ICMP unreachable, no route),
+/// rather than that it did not answer or answered something.
+fn unreached(fl: &Failure) -> bool {
+    matches!(
+        fl,
+        Failure::ConnectionRefused | Failure::HostUnreachable | Failure::NetworkUnreachable
+    )
+}
+
 /// A plaintext site reached at an address the control did not give, with the control's page:
-/// geo-DNS or a CDN, not a lie.
+/// geo-DNS or a CDN, not a lie. Only an address the fetch itself used is vouched for so.
 fn plaintext_same_page(f: &Facts) -> bool {
     let (Some(last), Some(c)) = (f.last(), f.control) else {
         return false;
     };
+    let used = last
+        .address
+        .as_deref()
+        .and_then(|a| a.parse::<std::net::SocketAddr>().ok())
+        .is_some_and(|a| f.addrs.iter().any(|x| x.ip == a.ip()));
     !f.https
+        && used
         && last.failure.is_none()
         && last.response.code > 0
         && diff::compare(&last.response, &c.http_request).same_page()
@@ -43,6 +76,16 @@ pub fn dns(f: &Facts) -> Option<Verdict> {
     if let Some(fl) = f.dns.failure.as_ref().filter(|fl| fl.is_probe_local()) {
         return Some(probe_error("dns", fl));
     }
+    if let Some(fl) = f.dns.failure.as_ref().filter(|fl| unreached(fl)) {
+        // The resolver itself was not reached (ICMP unreachable, no route): not a query the
+        // network left unanswered, so not `dns.timeout`.
+        return Some(
+            Verdict::new(Status::Inconclusive, 0.5, "dns.resolver_unreachable").because(format!(
+                "the resolver could not be asked about {}: {fl} (not a DNS timeout nor an answer)",
+                f.host
+            )),
+        );
+    }
     if let Some(fl) = &f.dns.failure {
         let ctl = f.control_addrs();
         return Some(
@@ -52,7 +95,7 @@ pub fn dns(f: &Facts) -> Option<Verdict> {
                 .because(format!("control resolved {} to {ctl:?}", f.host)),
         );
     }
-    if f.addrs.is_empty() || f.addrs.iter().any(consistent) || plaintext_same_page(f) {
+    if f.addrs.is_empty() || f.addrs.iter().any(consistent) {
         return None;
     }
     let addrs: Vec<String> = f.addrs.iter().map(|a| a.ip.to_string()).collect();
@@ -62,15 +105,20 @@ pub fn dns(f: &Facts) -> Option<Verdict> {
             .with(t)
             .because(format!("resolver gave {addrs:?}; control gave {ctl:?}"))
     };
-    if let Some(inj) = &f.dns.injection {
-        return Some(
-            base("dns.injection.two_answers", 0.95, Technique::DnsInjection).because(inj.clone()),
-        );
-    }
+    // Before any exemption: an unroutable answer the control does not give is a lie whatever
+    // page came back (from a box on the local network, say).
     if f.addrs.iter().all(|a| a.bogon) {
         return Some(
             base("dns.bogon.not_in_control", 0.95, Technique::DnsBogon)
                 .because("every address is private or reserved and the control does not give it"),
+        );
+    }
+    if plaintext_same_page(f) {
+        return None;
+    }
+    if let Some(inj) = &f.dns.injection {
+        return Some(
+            base("dns.injection.two_answers", 0.95, Technique::DnsInjection).because(inj.clone()),
         );
     }
     let tls_refutes = f.https
@@ -87,6 +135,14 @@ pub fn dns(f: &Facts) -> Option<Verdict> {
     if tls_refutes {
         v.evidence
             .push("TLS on those addresses presents no certificate valid for the name".into());
+    } else if let Some(net) = same_network(f) {
+        // Weaker corroboration, never proof on its own: the answer may be the operator's own
+        // (anycast, per-region addresses); nothing the fetch showed confirms it either way.
+        v.confidence = v.confidence.min(0.6);
+        v.evidence.push(format!(
+            "the answer lies in the same announced network as the control's ({net}): weaker \
+             evidence that it is the operator's own address (anycast, per-region), not proof"
+        ));
     }
     if f.addrs.iter().any(|a| a.bogon) {
         v.add(Technique::DnsBogon);
@@ -464,13 +520,37 @@ pub fn http(f: &Facts, ctx: &Context) -> Option<Verdict> {
                 .because(format!("the page matches {} ({} scope)", m.name, m.scope)),
         );
     }
+    let why = format!(
+        "status match {}, body proportion {:.2}, title match {}",
+        cmp.status_match, cmp.body_proportion, cmp.title_match
+    );
+    if !corroborated(f) {
+        // Hosting placeholders, per-visitor pages and load balancers differ from the control's
+        // too: a difference alone is what was seen, not proof of interference.
+        return Some(
+            Verdict::new(Status::Inconclusive, 0.5, "http.diff.uncorroborated")
+                .with(Technique::HttpDiff)
+                .because(detail)
+                .because(why)
+                .because(
+                    "nothing else corroborates interference (no fingerprint, no DNS, TCP or TLS \
+                     inconsistency): not judged blocked",
+                ),
+        );
+    }
     Some(
         Verdict::new(Status::Blocked, 0.7, "http.diff.plaintext")
             .with(Technique::HttpDiff)
             .because(detail)
-            .because(format!(
-                "status match {}, body proportion {:.2}, title match {}",
-                cmp.status_match, cmp.body_proportion, cmp.title_match
-            )),
+            .because(why),
     )
+}
+
+/// Whether anything besides a plaintext page's difference points at interference: an injected
+/// DNS answer, an address the control does not vouch for, a TCP or TLS failure on the way.
+fn corroborated(f: &Facts) -> bool {
+    f.dns.injection.is_some()
+        || f.addrs.iter().any(|a| !consistent(a))
+        || f.tk.tcp_connect.iter().any(|c| c.status.failure.is_some())
+        || f.tk.tls_handshakes.iter().any(|t| t.failure.is_some())
 }

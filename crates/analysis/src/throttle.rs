@@ -2,7 +2,7 @@
 //! path, under a name no filter targets. A slow server or a congested link slows both.
 
 use interfero_model::measurement::{TestKeys, Throughput};
-use interfero_model::{Status, Technique, Verdict};
+use interfero_model::{Failure, Status, Technique, Verdict};
 
 /// Below this share of the paired rate, the target's transfer is throttled.
 pub const RATIO_THRESHOLD: f64 = 0.4;
@@ -33,23 +33,41 @@ pub fn plateau_cv(t: &Throughput) -> Option<f64> {
     Some(var.sqrt() / mean)
 }
 
-/// The throttling verdict, when the paired transfers show one.
+/// A leg whose rate can be read: it moved bytes over a measurable time, however its connection
+/// ended (servers often close without a TLS close_notify, which reads as an error: the bytes
+/// that came still came, at the rate they came).
+fn moved<'a>(tk: &'a TestKeys, role: &str) -> Option<&'a Throughput> {
+    tk.x_throughput
+        .iter()
+        .find(|t| t.role == role && t.bytes > 0 && t.seconds > 0.0)
+}
+
+/// How a leg ended, when it ended with an error after moving bytes.
+fn ended(t: &Throughput) -> Option<String> {
+    t.failure.as_ref().map(|f| {
+        format!(
+            "the {} leg ended with {} after {} bytes: its rate is those bytes over their time",
+            t.role,
+            f.as_str(),
+            t.bytes
+        )
+    })
+}
+
+/// The throttling verdict, when the paired transfers show one; `inconclusive` with the rates
+/// when the page's own transfer moved bytes and then stalled but the innocuous-name leg gives
+/// nothing to compare with (refused, or answered with a small error page, as many CDNs do for
+/// a name they do not serve): a stall that may be a policer is not called a block.
 pub fn judge(tk: &TestKeys) -> Option<Verdict> {
-    let ok = |role: &str| {
-        tk.x_throughput
-            .iter()
-            .find(|t| t.role == role && t.failure.is_none() && t.bytes > 0)
-    };
-    let target = ok("target")?;
-    let paired = ok("paired")?;
+    let target = moved(tk, "target")?;
     // A paired leg that moved only a few bytes (an error page for the innocuous name) has no
     // rate worth comparing with.
-    if paired.bytes < MIN_PAIRED_BYTES {
-        return None;
-    }
+    let Some(paired) = moved(tk, "paired").filter(|p| p.bytes >= MIN_PAIRED_BYTES) else {
+        return unpaired(tk, target);
+    };
     let (rt, rp) = (target.kbps(), paired.kbps());
     if rp <= 0.0 {
-        return None;
+        return unpaired(tk, target);
     }
     let ratio = rt / rp;
     if ratio >= RATIO_THRESHOLD {
@@ -65,6 +83,8 @@ pub fn judge(tk: &TestKeys) -> Option<Verdict> {
         v.evidence
             .push(format!("control fetched at {:.0} kbit/s", c.kbps()));
     }
+    v.evidence
+        .extend([target, paired].into_iter().filter_map(ended));
     if let Some(cv) = plateau_cv(target) {
         if cv < 0.25 {
             v.confidence = 0.95;
@@ -73,5 +93,45 @@ pub fn judge(tk: &TestKeys) -> Option<Verdict> {
             ));
         }
     }
+    Some(v)
+}
+
+/// The page's transfer moved bytes and the fetch then timed out, with no usable innocuous-name
+/// leg on the same path: `inconclusive`, with every rate there is.
+fn unpaired(tk: &TestKeys, target: &Throughput) -> Option<Verdict> {
+    if tk.http_experiment_failure != Some(Failure::Timeout) {
+        return None;
+    }
+    let rt = target.kbps();
+    let paired = match tk.x_throughput.iter().find(|t| t.role == "paired") {
+        None => "no transfer under an innocuous name was made".to_string(),
+        Some(p) if p.bytes == 0 => format!(
+            "the transfer under the innocuous name {} was refused ({})",
+            p.server_name,
+            p.failure.as_ref().map_or("no bytes", Failure::as_str)
+        ),
+        Some(p) => format!(
+            "the transfer under the innocuous name {} was answered differently ({} bytes, at \
+             {:.0} kbit/s: an error page, not the page)",
+            p.server_name,
+            p.bytes,
+            p.kbps()
+        ),
+    };
+    // What was seen (a slow transfer) is named; that it is interference is not claimed.
+    let mut v = Verdict::new(Status::Inconclusive, 0.5, "throughput.no_comparison")
+        .with(Technique::Throughput)
+        .because(format!(
+            "{} bytes for {} at {rt:.0} kbit/s, then the fetch timed out; {paired}: nothing on \
+             the same path to compare the rate with, so neither a block nor throttling is shown",
+            target.bytes, target.server_name
+        ));
+    if let Some(c) = tk.control.as_ref().and_then(|c| c.x_throughput.as_ref()) {
+        v.evidence.push(format!(
+            "the control fetched at {:.0} kbit/s (another path: not compared)",
+            c.kbps()
+        ));
+    }
+    v.evidence.extend(ended(target));
     Some(v)
 }

@@ -222,6 +222,32 @@ fn dns_failures_where_control_resolves() {
 }
 
 #[test]
+fn a_resolver_never_reached_is_not_a_dns_timeout() {
+    // ICMP unreachable, no route: the query never got an answer because the resolver was not
+    // reached, which says nothing about the name.
+    for f in [
+        Failure::ConnectionRefused,
+        Failure::HostUnreachable,
+        Failure::NetworkUnreachable,
+    ] {
+        let v = Obs::site("https://news.example/")
+            .dns_fail(f.clone())
+            .verdict();
+        assert_eq!(v.status, Status::Inconclusive, "{f}: {v:#?}");
+        assert!(v.techniques.is_empty(), "{f}: {v:#?}");
+        assert_eq!(
+            v.rules.first().map(String::as_str),
+            Some("dns.resolver_unreachable")
+        );
+    }
+    // A system resolver's "no data" is an answer without records, not a timeout.
+    let v = Obs::site("https://news.example/")
+        .dns_fail(Failure::Other("android_dns_cache_no_data".into()))
+        .verdict();
+    assert_eq!(v.techniques, vec![Technique::DnsNoAnswer], "{v:#?}");
+}
+
+#[test]
 fn real_nxdomain_is_down() {
     let mut o = Obs::site("https://gone.example/").dns_fail(Failure::DnsNxdomain);
     o.ctl().dns = ControlDns {
@@ -290,6 +316,18 @@ fn a_cdn_address_tied_to_the_https_fetch_is_consistent_without_a_tls_address() {
 fn geo_dns_for_plain_http_with_the_same_page() {
     let o = Obs::site("http://cdn.example/").dns_answer("151.101.1.1");
     assert_verdict(&o, Status::Accessible, &[]);
+}
+
+#[test]
+fn the_same_page_vouches_only_for_the_address_fetched_and_never_for_a_bogon() {
+    // The page came from another address than the resolver's answer: that answer is not
+    // vouched for.
+    let mut o = Obs::site("http://cdn.example/").dns_answer("151.101.1.1");
+    o.tk.requests[0].address = Some("198.51.100.20:80".into());
+    assert_eq!(o.verdict().status, Status::Blocked, "{:#?}", o.verdict());
+    // A private answer (classifier input, never dialled) is a lie whatever page came back.
+    let o = Obs::site("http://cdn.example/").dns_answer("10.10.34.35");
+    assert_verdict(&o, Status::Blocked, &[Technique::DnsBogon]);
 }
 
 #[test]
@@ -521,7 +559,33 @@ fn plaintext_diff() {
         300,
         "<p>x</p>",
     ));
+    // A difference alone: what was seen is named, interference is not claimed.
+    assert_verdict(&o, Status::Inconclusive, &[Technique::HttpDiff]);
+    // Corroborated by a failure on the way (a reset connection to another address): blocked.
+    let mut o = o;
+    let mut reset = o.tk.tcp_connect[0].clone();
+    reset.ip = "198.51.100.7".into();
+    reset.status.success = false;
+    reset.status.failure = Some(Failure::ConnectionReset);
+    o.tk.tcp_connect.push(reset);
     assert_verdict(&o, Status::Blocked, &[Technique::HttpDiff]);
+}
+
+#[test]
+fn a_hosting_placeholder_is_a_known_non_blockpage() {
+    let o = Obs::site("http://news.example/").response(page(
+        "http://news.example/",
+        200,
+        "Welcome to nginx!",
+        600,
+        "<html><head><title>Welcome to nginx!</title></head><body>default</body></html>",
+    ));
+    let v = o.verdict();
+    assert_eq!(v.status, Status::Down, "{v:#?}");
+    assert_eq!(
+        v.rules.first().map(String::as_str),
+        Some("http.diff.known_false_positive")
+    );
 }
 
 #[test]
@@ -574,6 +638,80 @@ fn throttled_by_paired_transfer() {
         mk("paired", "x.invalid", 170_000, 10.0),
     ];
     assert_eq!(o.verdict().status, Status::Accessible);
+}
+
+fn leg(role: &str, name: &str, bytes: u64, secs: f64, failure: Option<Failure>) -> Throughput {
+    Throughput {
+        address: format!("{IP}:443"),
+        server_name: name.into(),
+        role: role.into(),
+        bytes,
+        seconds: secs,
+        samples: (1..=10).map(|i| bytes * i / 10).collect(),
+        interval: secs / 10.0,
+        failure,
+    }
+}
+
+#[test]
+fn a_leg_closed_without_close_notify_still_has_its_rate() {
+    // The innocuous-name leg moved the whole page quickly, then the server closed without a
+    // TLS close_notify (read as an EOF error): its rate still counts.
+    let mut o = Obs::site("https://news.example/");
+    o.tk.x_throughput = vec![
+        leg("target", "news.example", 160_000, 10.0, None),
+        leg("paired", "x.invalid", 2_000_000, 1.0, Some(Failure::Eof)),
+    ];
+    let v = o.verdict();
+    assert_eq!(v.status, Status::Throttled, "{v:#?}");
+    assert!(
+        v.evidence
+            .iter()
+            .any(|e| e.contains("paired leg ended with eof_error")),
+        "{:?}",
+        v.evidence
+    );
+}
+
+#[test]
+fn a_stall_with_nothing_to_compare_is_inconclusive_with_the_rates() {
+    // The page's head came, its body crawled, the fetch timed out; the CDN answered the
+    // innocuous name with a small error page (or refused it): not a block.
+    let mut o = Obs::site("https://news.example/");
+    o.tk.requests[0].failure = Some(Failure::Timeout);
+    o.tk.http_experiment_failure = Some(Failure::Timeout);
+    for paired in [
+        leg("paired", "x.invalid", 900, 0.1, None),
+        leg(
+            "paired",
+            "x.invalid",
+            0,
+            0.0,
+            Some(Failure::SslFailedHandshake),
+        ),
+    ] {
+        o.tk.x_throughput = vec![leg("target", "news.example", 160_000, 10.0, None), paired];
+        let v = o.verdict();
+        assert_eq!(v.status, Status::Inconclusive, "{v:#?}");
+        assert_eq!(
+            v.rules.first().map(String::as_str),
+            Some("throughput.no_comparison")
+        );
+        assert!(v.evidence[0].contains("128 kbit/s"), "{:?}", v.evidence);
+    }
+}
+
+#[test]
+fn answers_are_classified_when_the_control_failed() {
+    let mut o = Obs::site("http://news.example/").dns_answer("233.252.0.35");
+    o.tk.control = None;
+    o.tk.control_failure = Some("control unreachable".into());
+    assert_verdict(&o, Status::Inconclusive, &[Technique::DnsBogon]);
+    // A private answer may be an intranet's: without a control it is not called a lie.
+    let mut o = Obs::site("http://news.example/").dns_answer("10.10.34.35");
+    o.tk.control = None;
+    o.tk.control_failure = Some("control unreachable".into());
+    assert!(o.verdict().techniques.is_empty(), "{:#?}", o.verdict());
 }
 
 #[test]
@@ -630,4 +768,37 @@ fn redirect_hop_failure_is_judged_at_its_step() {
     second.response = HttpResponse::default();
     o.tk.requests = vec![second, first];
     assert_verdict(&o, Status::Blocked, &[Technique::HttpReset]);
+}
+
+#[test]
+fn the_same_announced_network_is_weaker_corroboration_never_proof() {
+    // Two addresses of one CDN's network (classifier input, never dialled).
+    let (probe, control) = ("151.101.65.69", "151.101.1.1");
+    let net = |ip: &str| interfero_netdb::lookup(ip.parse().unwrap()).map(|n| n.asn);
+    assert!(
+        net(probe).is_some() && net(probe) == net(control),
+        "the table names both"
+    );
+    let mut o = Obs::site("http://cdn.example/")
+        .dns_answer(probe)
+        .response(page(
+            "http://cdn.example/",
+            200,
+            "Other",
+            300,
+            "<p>other</p>",
+        ));
+    o.tk.requests[0].address = Some(format!("{probe}:80"));
+    if let Some(c) = o.tk.control.as_mut() {
+        c.dns.addrs = vec![control.into()];
+    }
+    let v = o.verdict();
+    // Still what the fetch showed (another page from another address), stated with less
+    // confidence and the weaker evidence named.
+    assert_eq!(v.status, Status::Blocked, "{v:#?}");
+    assert!(v.confidence <= 0.6, "{v:#?}");
+    assert!(v
+        .evidence
+        .iter()
+        .any(|e| e.contains("same announced network") && e.contains("not proof")));
 }

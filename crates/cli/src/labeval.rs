@@ -25,8 +25,11 @@ from the servers namespace and never crosses the censor.\n\n";
 
 /// What the report says about misses.
 const KNOWN_MISSES: &str = "\
-Shutdowns are judged with a reachability check over the lab's canaries (a canary site only \
-rules matching everything touch, and the name at both resolvers), made when targets fail. \
+Shutdowns are judged from all the evidence of the run, made when targets fail: the lab's \
+canaries (a canary site only rules matching everything touch, and the name at both \
+resolvers), the control (a shutdown cuts the probe's channel to it, as a real one does), the \
+resolver and the run's other targets; silent canaries alone never make a shutdown \
+(`canaries-blocked`). \
 Services are scored from their endpoints' verdicts (`service:NAME` rows). Every miss, if any, \
 is listed at the end with the evidence behind it.\n\n";
 

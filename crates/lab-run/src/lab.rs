@@ -39,6 +39,7 @@ pub struct Lab {
     /// A probe configured to measure this world.
     pub session: Session,
     stop_control: Option<oneshot::Sender<()>>,
+    stop_relay: Option<oneshot::Sender<()>>,
     // After `world`: fields drop in order, and the world's tasks must end before the
     // namespaces go.
     kernel: Option<KernelNet>,
@@ -215,7 +216,22 @@ impl Lab {
             .await?
             .local_addr()
             .map_err(LabError::Io)?;
-        let base = if scenario.control { control_addr } else { dead };
+        // The probe reaches the control through a relay that a shutdown cuts, as a real
+        // shutdown cuts every path abroad.
+        let relay = bind_in(&probe_rt, api_ip).await?;
+        let relay_addr = relay.local_addr().map_err(LabError::Io)?;
+        let (stop_relay, relay_stop) = oneshot::channel::<()>();
+        let cut = world.shutdown_switch();
+        probe_rt.spawn(async move {
+            let Ok(listener) = tokio::net::TcpListener::from_std(relay) else {
+                return;
+            };
+            let stop = async move {
+                let _ = relay_stop.await;
+            };
+            crate::labcut::relay(listener, control_addr, cut, stop).await;
+        });
+        let base = if scenario.control { relay_addr } else { dead };
         let mut control = ControlClient::new(format!("http://{base}/"));
         control.retries = 1;
         control.timeout = Duration::from_secs(20);
@@ -235,6 +251,7 @@ impl Lab {
             control_addr,
             session,
             stop_control: Some(stop_tx),
+            stop_relay: Some(stop_relay),
             kernel,
         })
     }
@@ -322,6 +339,9 @@ impl Lab {
     /// Stops the control and the world; in the kernel world, then removes its namespaces.
     pub async fn shutdown(mut self) {
         if let Some(tx) = self.stop_control.take() {
+            let _ = tx.send(());
+        }
+        if let Some(tx) = self.stop_relay.take() {
             let _ = tx.send(());
         }
         let kernel = self.kernel.take();

@@ -8,6 +8,7 @@ pub mod bench_report;
 pub mod ideal;
 pub mod lab;
 pub mod labarchive;
+mod labcut;
 pub mod labwatch;
 pub mod locate;
 pub mod siege;

@@ -134,3 +134,90 @@ async fn registry_suspension_lame_and_resolver_nxdomain_told_apart() {
         (serde_json::Value::Null, serde_json::Value::Null)
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_canary_blocked_is_never_a_shutdown() {
+    let s = Scenario::builtin("canaries-blocked").expect("built-in scenario");
+    let lab = Lab::start(&s).await.expect("lab starts");
+    let interfero_lab_run::lab::Evaluation {
+        report, results, ..
+    } = lab.eval().await;
+    lab.shutdown().await;
+    let misses: Vec<String> = report.misses.iter().map(|m| m.to_string()).collect();
+    assert!(misses.is_empty(), "{misses:#?}");
+    // The scenario does what it says: every check made found every canary silent, and the
+    // verdict names what proved the vantage point online.
+    let checked: Vec<_> = results
+        .iter()
+        .filter_map(|(_, m)| Some((m.test_keys.x_reachability.as_ref()?, m)))
+        .collect();
+    assert!(!checked.is_empty(), "failed targets made no check");
+    for (r, m) in checked {
+        assert!(
+            !r.canaries.is_empty() && r.canaries.iter().all(|c| !c.answered),
+            "{}: a canary answered: {:?}",
+            m.input,
+            r.canaries
+        );
+        let v = m.verdict.as_ref().expect("judged");
+        assert!(
+            v.evidence
+                .iter()
+                .any(|e| e.starts_with("the vantage point was online") && e.contains("control")),
+            "{}: {:?}",
+            m.input,
+            v.evidence
+        );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn dns_dropped_to_all_but_the_isp_resolver_is_not_a_shutdown() {
+    let misses = eval("dns-firewall").await;
+    assert!(misses.is_empty(), "{misses:#?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn kz_shutdown_without_canaries_is_offline_from_the_run_alone() {
+    let s = Scenario::builtin("kz-shutdown").expect("built-in scenario");
+    let mut lab = Lab::start(&s).await.expect("lab starts");
+    // `--canaries none`: the control, the resolver and the other targets decide.
+    let mut probe = (*lab.session.probe).clone();
+    probe.canaries.clear();
+    let probe = std::sync::Arc::new(probe);
+    lab.session.reach = std::sync::Arc::new(interfero_session::reach::Monitor::new(probe.clone()));
+    lab.session.probe = probe;
+    let interfero_lab_run::lab::Evaluation {
+        report, results, ..
+    } = lab.eval().await;
+    lab.shutdown().await;
+    let misses: Vec<String> = report.misses.iter().map(|m| m.to_string()).collect();
+    assert!(misses.is_empty(), "{misses:#?}");
+    for (_, m) in &results {
+        let v = m.verdict.as_ref().expect("judged");
+        let decided = v
+            .evidence
+            .iter()
+            .find(|e| e.starts_with("decided by:"))
+            .unwrap_or_else(|| panic!("{}: no deciding evidence: {:?}", m.input, v.evidence));
+        assert!(
+            decided.contains("control:") && decided.contains("resolver:"),
+            "{decided}"
+        );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rates_from_what_moved_whatever_the_server_or_cdn_does() {
+    // No close_notify, CDN edges refusing or error-paging the innocuous name: throttled when
+    // the pair shows it, inconclusive with the rates when nothing compares, never blocked.
+    let misses = eval("cdn-quirks").await;
+    assert!(misses.is_empty(), "{misses:#?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_lossy_slow_path_is_not_a_block() {
+    // 4% of the probe's DNS datagrams lost (the first included): retransmitted, not blocked.
+    let misses = eval("lossy-slow").await;
+    assert!(misses.is_empty(), "{misses:#?}");
+}

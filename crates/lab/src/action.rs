@@ -74,6 +74,10 @@ pub enum Action {
     /// Drop every probe-side query and connection.
     #[serde(rename = "shutdown")]
     Shutdown,
+    /// Drop the probe's DNS queries to every resolver but its own (the ISP's), as many
+    /// national and corporate firewalls do.
+    #[serde(rename = "dns.drop_foreign")]
+    DnsDropForeign,
 }
 
 impl Action {

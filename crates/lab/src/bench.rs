@@ -249,6 +249,7 @@ fn build(name: &str, list: Vec<Kind>, rtt_ms: u32) -> BenchWorld {
         control: true,
         services: Vec::new(),
         rtt_ms,
+        loss_pct: 0,
     };
     let mut kinds = Vec::with_capacity(n);
     for (i, kind) in list.into_iter().enumerate() {
@@ -265,6 +266,8 @@ fn build(name: &str, list: Vec<Kind>, rtt_ms: u32) -> BenchWorld {
             cdn: kind == Kind::Cdn,
             dns: SiteDns::Normal,
             uplink_kbps: None,
+            close_notify: true,
+            unknown_sni: Default::default(),
             pages: Vec::new(),
             delegation: Default::default(),
         };

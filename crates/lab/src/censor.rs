@@ -26,6 +26,19 @@ pub fn shutdown(s: &Scenario, k: WorldKind, t: ScenarioTime) -> bool {
     live(s, k, t).any(|r| r.action == Action::Shutdown)
 }
 
+/// Whether a shutdown rule is in force, whoever enforces it: the lab then also cuts the
+/// probe's channel to the control, as a real shutdown cuts every path abroad.
+pub fn shutdown_in_force(s: &Scenario, t: ScenarioTime) -> bool {
+    s.rules
+        .iter()
+        .any(|r| r.action == Action::Shutdown && rule_in_force(r, t))
+}
+
+/// Whether the probe's queries to resolvers other than its own are dropped at `t`.
+pub fn foreign_dns_dropped(s: &Scenario, k: WorldKind, t: ScenarioTime) -> bool {
+    live(s, k, t).any(|r| r.action == Action::DnsDropForeign)
+}
+
 /// Whether a router's injector forges answers for `qname` at `t` (kernel world, `at_hop`).
 pub fn injected_at_hop(s: &Scenario, k: WorldKind, t: ScenarioTime, qname: &str) -> bool {
     k == WorldKind::Kernel

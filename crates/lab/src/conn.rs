@@ -6,7 +6,7 @@ use crate::censor;
 use crate::http::{self, read_request, Request, BLOCKPAGE_BODY, REPLACED_BODY};
 use crate::pki::{Leaf, BLOCKPAGE_NAME};
 use crate::rtt::Pace;
-use crate::scenario::{Action, Site, SiteKind};
+use crate::scenario::{Action, Site, SiteKind, UnknownSni};
 use crate::util::{arm_reset, hold};
 use crate::world::{Shared, BLOCKPAGE_URL};
 use rustls::server::Acceptor;
@@ -91,6 +91,16 @@ async fn handle(sh: Arc<Shared>, stream: TcpStream, role: Role, probe: bool) {
         .client_hello()
         .server_name()
         .map(str::to_ascii_lowercase);
+    let foreign = sni
+        .as_deref()
+        .is_some_and(|n| !n.eq_ignore_ascii_case(&site.name));
+    if foreign && site.unknown_sni == UnknownSni::Refuse {
+        // A CDN edge that serves no such name: the handshake ends before a server hello.
+        pace.first_bytes().await;
+        let mut io = start.io;
+        let _ = io.shutdown().await;
+        return;
+    }
     if site.kind == SiteKind::TlsGarbage {
         pace.first_bytes().await;
         let mut io = start.io;
@@ -203,6 +213,16 @@ where
             _ => {}
         }
     }
+    let foreign = sni.is_some_and(|n| !n.eq_ignore_ascii_case(&site.name));
+    if foreign && site.unknown_sni == UnknownSni::ErrorPage {
+        let page = b"<html><head><title>421 Misdirected Request</title></head><body>Unknown domain</body></html>";
+        send(
+            &mut s,
+            &http::response(421, "Misdirected Request", page, &[]),
+        )
+        .await;
+        return;
+    }
     if let Some((code, extra, body)) = crate::content::serve(&site.pages, &req.path, t) {
         let extra: Vec<(&str, &str)> = extra
             .iter()
@@ -224,7 +244,7 @@ where
     origin(site, &req, probe, s, rate).await;
 }
 
-async fn origin<S: AsyncWrite + Unpin>(
+async fn origin<S: AsyncWrite + Unpin + Tcp>(
     site: &Site,
     req: &Request,
     probe: bool,
@@ -277,7 +297,13 @@ async fn origin<S: AsyncWrite + Unpin>(
         _ => ok(http::page(&title, &req.host).into_bytes()),
     };
     if write_paced(&mut s, &bytes, rate).await && s.flush().await.is_ok() {
-        let _ = s.shutdown().await;
+        if site.close_notify {
+            let _ = s.shutdown().await;
+        } else {
+            // Closed below TLS: the client reads the whole page, then an EOF with no
+            // close_notify.
+            let _ = s.tcp().shutdown().await;
+        }
     }
 }
 

@@ -92,6 +92,13 @@ pub(crate) fn answer(
     if from_probe && censor::shutdown(&sh.scenario, sh.kind, t) {
         return Vec::new();
     }
+    // A firewall that lets the probe ask only its own (the ISP's) resolver.
+    if from_probe
+        && role == Resolver::Honest
+        && censor::foreign_dns_dropped(&sh.scenario, sh.kind, t)
+    {
+        return Vec::new();
+    }
     if role == Resolver::Honest {
         return vec![now(fit(true_reply, udp))];
     }
@@ -186,6 +193,10 @@ pub(crate) async fn serve_udp(sh: Arc<Shared>, sock: UdpSocket, role: Resolver) 
         };
         let query = buf.get(..n).unwrap_or_default();
         let from_probe = peer.ip() != sh.control_ip();
+        // A lossy path: the datagram never arrives.
+        if from_probe && sh.lose_datagram() {
+            continue;
+        }
         for mut r in answer(&sh, role, query, true, from_probe) {
             r.delay += sh.rtt();
             if r.delay.is_zero() {

@@ -29,4 +29,6 @@ pub use error::LabError;
 pub use kernel::{KernelNet, KernelOptions};
 pub use kind::WorldKind;
 pub use scenario::{Expectation, LabService, LabTarget, Scenario};
-pub use world::{Placement, World, BLOCKPAGE_URL, CANARY_NAME, DNS_PORT, HTTPS_PORT, HTTP_PORT};
+pub use world::{
+    Placement, ShutdownSwitch, World, BLOCKPAGE_URL, CANARY_NAME, DNS_PORT, HTTPS_PORT, HTTP_PORT,
+};

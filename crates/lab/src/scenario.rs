@@ -28,6 +28,16 @@ const BUILTIN: &[(&str, &str)] = &[
         "failed-control",
         include_str!("../scenarios/failed-control.toml"),
     ),
+    (
+        "canaries-blocked",
+        include_str!("../scenarios/canaries-blocked.toml"),
+    ),
+    (
+        "dns-firewall",
+        include_str!("../scenarios/dns-firewall.toml"),
+    ),
+    ("cdn-quirks", include_str!("../scenarios/cdn-quirks.toml")),
+    ("lossy-slow", include_str!("../scenarios/lossy-slow.toml")),
     ("registry", include_str!("../scenarios/registry.toml")),
 ];
 
@@ -64,6 +74,10 @@ pub struct Scenario {
     /// (`rtt.rs`): DNS replies, a connection's first server bytes, each later response.
     #[serde(default, skip_serializing_if = "is_zero")]
     pub rtt_ms: u32,
+    /// Share of the probe's DNS datagrams lost on the way (percent, at most 50): every
+    /// `100 / loss_pct`-th one, starting with the first, so runs repeat exactly.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub loss_pct: u32,
 }
 
 /// A service: several targets that together make it work, with the service's ground truth.
@@ -150,12 +164,32 @@ pub struct Site {
     /// this rate (a slow honest server).
     #[serde(default)]
     pub uplink_kbps: Option<u32>,
+    /// Whether the origin ends its TLS responses with a close_notify (many real servers just
+    /// close the connection).
+    #[serde(default = "yes")]
+    pub close_notify: bool,
+    /// What the origin does with a TLS server name it does not serve (a CDN's edge).
+    #[serde(default)]
+    pub unknown_sni: UnknownSni,
     /// Pages whose content changes on a schedule (for `lab archive`), served at their paths.
     #[serde(default)]
     pub pages: Vec<crate::content::PageSpec>,
     /// Whether the lab's top-level zone delegates the name (the registry's side).
     #[serde(default)]
     pub delegation: SiteDelegation,
+}
+
+/// How an origin answers a ClientHello for a name that is not its own.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum UnknownSni {
+    /// Serves its page anyway (with its own certificate).
+    #[default]
+    Serve,
+    /// Closes the connection without a server hello.
+    Refuse,
+    /// Completes the handshake and answers every request with a small 421 error page.
+    ErrorPage,
 }
 
 /// What the lab's registry (its `test.` zone) does with a site's name.

@@ -91,6 +91,39 @@ pub struct Report {
     pub misses: Vec<Miss>,
     /// Targets not scored.
     pub unsupported: Vec<Unsupported>,
+    /// Per confidence band, how often the verdicts in it were right.
+    #[serde(default)]
+    pub calibration: Vec<Band>,
+}
+
+/// Verdicts whose confidence lies in `[from, to)` (the last band includes 1.0), and how many
+/// were right (status and techniques).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Band {
+    /// Lowest confidence of the band.
+    pub from: f64,
+    /// Highest confidence of the band (exclusive, but for the last).
+    pub to: f64,
+    /// Verdicts in the band.
+    pub verdicts: usize,
+    /// Of those, right.
+    pub right: usize,
+}
+
+/// The confidence bands of the calibration table.
+const BANDS: [(f64, f64); 5] = [
+    (0.0, 0.5),
+    (0.5, 0.7),
+    (0.7, 0.85),
+    (0.85, 0.95),
+    (0.95, 1.0),
+];
+
+fn band_of(confidence: f64) -> usize {
+    BANDS
+        .iter()
+        .position(|(from, to)| confidence >= *from && confidence < *to)
+        .unwrap_or(BANDS.len() - 1)
 }
 
 fn metric(label: &str, tp: usize, fp: usize, fn_: usize) -> Metric {
@@ -117,6 +150,15 @@ pub fn score(results: &[(LabTarget, Verdict)]) -> Report {
     let mut misses = Vec::new();
     let mut unsupported = Vec::new();
     let (mut correct, mut status_correct) = (0, 0);
+    let mut calibration: Vec<Band> = BANDS
+        .iter()
+        .map(|(from, to)| Band {
+            from: *from,
+            to: *to,
+            verdicts: 0,
+            right: 0,
+        })
+        .collect();
     for (target, verdict) in results {
         if let Err(reason) = &target.supported {
             unsupported.push(Unsupported {
@@ -141,6 +183,10 @@ pub fn score(results: &[(LabTarget, Verdict)]) -> Report {
         }
         let ok_status = truth == verdict.status;
         status_correct += usize::from(ok_status);
+        if let Some(b) = calibration.get_mut(band_of(verdict.confidence)) {
+            b.verdicts += 1;
+            b.right += usize::from(ok_status && want == got);
+        }
         if ok_status && want == got {
             correct += 1;
         } else {
@@ -193,6 +239,7 @@ pub fn score(results: &[(LabTarget, Verdict)]) -> Report {
         per_technique,
         misses,
         unsupported,
+        calibration,
     }
 }
 
@@ -302,6 +349,23 @@ impl Report {
             }
         }
         out.push('\n');
+        out.push_str(
+            "\n**Calibration** (per confidence band, how often the verdict was right: status and \
+             techniques)\n\n| confidence | verdicts | right | share right |\n|---|---:|---:|---:|\n",
+        );
+        for b in &self.calibration {
+            let share = (b.verdicts > 0).then(|| b.right as f64 / b.verdicts as f64);
+            let close = if b.to >= 1.0 { ']' } else { ')' };
+            let _ = writeln!(
+                out,
+                "| [{:.2}, {:.2}{close} | {} | {} | {} |",
+                b.from,
+                b.to,
+                b.verdicts,
+                b.right,
+                pct(share)
+            );
+        }
         if !self.misses.is_empty() {
             out.push_str("\n**Misses**\n\n");
             for m in &self.misses {

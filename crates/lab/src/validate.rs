@@ -5,6 +5,9 @@ use crate::scenario::{duplicates, url_host, Action, Rule, Scenario, SiteDelegati
 
 /// Checks a parsed scenario; the error says what is wrong.
 pub fn check(s: &Scenario) -> Result<(), String> {
+    if s.loss_pct > 50 {
+        return Err(format!("loss_pct {} is above 50", s.loss_pct));
+    }
     if let Some(d) = duplicates(s.sites.iter().map(|x| x.name.as_str())) {
         return Err(format!("site {d:?} is listed twice"));
     }
@@ -125,7 +128,7 @@ fn check_rule(s: &Scenario, r: &Rule) -> Result<(), String> {
             m.host.is_some() || m.keyword.is_some() || m.address.is_some() || m.any
         }
         Throttle => m.sni.is_some() || m.host.is_some() || m.address.is_some() || m.any,
-        Shutdown => m.any,
+        Shutdown | DnsDropForeign => m.any,
     };
     if !ok {
         return Err(format!(

@@ -52,6 +52,8 @@ fn canary_site() -> Site {
         cdn: false,
         dns: SiteDns::Normal,
         uplink_kbps: None,
+        close_notify: true,
+        unknown_sni: Default::default(),
         pages: Vec::new(),
         delegation: Default::default(),
     }
@@ -106,6 +108,8 @@ pub(crate) struct Shared {
     /// Registered domain → what the lab's `test.` zone does with it (`authority`).
     pub(crate) registry: HashMap<String, SiteDelegation>,
     pub(crate) conn_count: Vec<AtomicU64>,
+    /// The probe's DNS datagrams seen, for the scenario's loss pattern.
+    pub(crate) datagrams: AtomicU64,
     pub(crate) tasks: Tasks,
     pub(crate) kind: WorldKind,
     net: [u8; 3],
@@ -133,6 +137,15 @@ impl Shared {
     pub(crate) fn blockpage_ip(&self) -> Ipv4Addr {
         self.ip(9)
     }
+    /// Whether the probe's next DNS datagram is lost (the scenario's `loss_pct`).
+    pub(crate) fn lose_datagram(&self) -> bool {
+        let Some(every) = 100u64.checked_div(u64::from(self.scenario.loss_pct)) else {
+            return false;
+        };
+        self.datagrams
+            .fetch_add(1, Ordering::Relaxed)
+            .is_multiple_of(every.max(1))
+    }
     /// The round-trip time the world adds (`rtt.rs`).
     pub(crate) fn rtt(&self) -> std::time::Duration {
         std::time::Duration::from_millis(u64::from(self.scenario.rtt_ms))
@@ -141,6 +154,18 @@ impl Shared {
 
 fn block_ip(net: [u8; 3], last: u8) -> Ipv4Addr {
     Ipv4Addr::new(net[0], net[1], net[2], last)
+}
+
+/// Tells whether a shutdown is in force at the world's clock: what the lab's channel from the
+/// probe to the control follows (a real shutdown cuts it too).
+#[derive(Clone)]
+pub struct ShutdownSwitch(Arc<Shared>);
+
+impl ShutdownSwitch {
+    /// Whether a shutdown rule is in force now.
+    pub fn in_force(&self) -> bool {
+        crate::censor::shutdown_in_force(&self.0.scenario, self.0.now())
+    }
 }
 
 /// A running world. Dropping it aborts its tasks; `shutdown` also waits for them.
@@ -327,6 +352,7 @@ impl World {
                 zone: zone(scenario, &addrs, block_ip(net, 9)),
                 registry: authority::registry(scenario),
                 conn_count: scenario.sites.iter().map(|_| AtomicU64::new(0)).collect(),
+                datagrams: AtomicU64::new(0),
                 scenario: scenario.clone(),
                 pki,
                 tasks: Tasks::new(),
@@ -418,6 +444,11 @@ impl World {
         self.shared
             .scenario
             .services_in(self.shared.now(), self.shared.kind)
+    }
+
+    /// Whether a shutdown is in force, as the world's clock moves.
+    pub fn shutdown_switch(&self) -> ShutdownSwitch {
+        ShutdownSwitch(self.shared.clone())
     }
 
     /// Which world this is.

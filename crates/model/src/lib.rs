@@ -22,6 +22,8 @@ pub mod verdict;
 pub use control::{ControlRequest, ControlResponse};
 pub use failure::Failure;
 pub use measurement::{Measurement, TestKeys};
-pub use reachability::{Canary, CanaryKind, CanaryResult, Reachability, ResolverCheck};
+pub use reachability::{
+    Canary, CanaryKind, CanaryResult, Reachability, ResolverCheck, RunEvidence,
+};
 pub use target::{Target, TargetError};
 pub use verdict::{Status, Technique, Verdict};

@@ -56,14 +56,38 @@ pub struct CanaryResult {
     pub t: f64,
 }
 
-/// One reachability check: every canary, tried at once.
+/// One reachability check: every canary, tried at once, and what the rest of the run saw in
+/// the same window.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(default)]
 pub struct Reachability {
     /// UTC time the check started, `YYYY-MM-DD HH:MM:SS`.
     pub measured_at: String,
-    /// One result per canary.
+    /// One result per canary (none with `--canaries none`).
     pub canaries: Vec<CanaryResult>,
+    /// What the run's other traffic showed in the window of the failed target: an answer from
+    /// the control or from another target proves the path beyond the vantage point carried
+    /// data, whatever the canaries say. `None` in records made before it was kept.
+    pub run: Option<RunEvidence>,
+}
+
+/// What the traffic of one run showed between a failed target's start and its check: the
+/// evidence besides the canaries that something beyond the vantage point answered, or not.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct RunEvidence {
+    /// Seconds the window covers.
+    pub window_s: f64,
+    /// Answers from the control to the run's other targets in the window (any answer proves
+    /// the path to the control carries data).
+    pub control_answered: usize,
+    /// Requests to the control that failed in the window.
+    pub control_failed: usize,
+    /// Other targets of the run that got data from beyond the vantage point in the window (a
+    /// finished TLS handshake or an HTTP response).
+    pub targets_answered: usize,
+    /// Other targets that ended in the window without any such data.
+    pub targets_failed: usize,
 }
 
 /// The check of the resolver the probe was configured with (`--resolver` or the system's),

@@ -19,12 +19,17 @@ pub struct Adaptive {
     pub floor: Duration,
 }
 
+/// The longest a lost segment of a TLS handshake delays it on a lossy path: a retransmission
+/// after the 1 s initial timeout, a second one after the doubled 2 s, and the round trips of a
+/// slow mobile link (about 1 s of them) — a cut sooner would call packet loss a stall.
+pub const LOSSY_HANDSHAKE: Duration = Duration::from_secs(4);
+
 impl Default for Adaptive {
-    /// 3 × the control's time, at least 2 s.
+    /// 3 × the control's time, at least [`LOSSY_HANDSHAKE`].
     fn default() -> Self {
         Adaptive {
             multiplier: 3,
-            floor: Duration::from_secs(2),
+            floor: LOSSY_HANDSHAKE,
         }
     }
 }

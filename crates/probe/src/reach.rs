@@ -16,6 +16,7 @@ pub async fn check(cfg: &ProbeConfig, canaries: &[Canary]) -> Reachability {
     Reachability {
         measured_at,
         canaries: futures_util::future::join_all(tries).await,
+        run: None,
     }
 }
 

@@ -166,3 +166,24 @@ async fn records_cnames() {
     assert_eq!(qs[0].answers[0].hostname.as_deref(), Some("edge.cdn.test."));
     assert_eq!(qs[0].failure, Some(Failure::DnsNoAnswer));
 }
+
+#[tokio::test]
+async fn a_lost_datagram_is_retransmitted_within_the_timeout() {
+    // The first datagram of every query is lost; a stub resolver sends it again.
+    let seen = Arc::new(std::sync::Mutex::new(std::collections::HashSet::new()));
+    let script = {
+        let seen = seen.clone();
+        Arc::new(move |q: &Message, _tcp: bool| {
+            let first = seen.lock().unwrap().insert(q.metadata.id);
+            if first {
+                return Vec::new();
+            }
+            vec![reply(q, ResponseCode::NoError, &[ip("10.0.0.1")], false)]
+        })
+    };
+    let addr = dns_server(script).await;
+    let qs = dns::lookup(&cfg(addr), "example.test", &Clock::start()).await;
+    // Without the retransmission the query times out.
+    assert_eq!(qs[0].failure, None, "{:?}", qs[0]);
+    assert_eq!(qs[0].answers[0].ipv4.as_deref(), Some("10.0.0.1"));
+}

@@ -174,4 +174,8 @@ fn the_adaptive_wait_is_a_multiple_of_the_control_with_a_floor() {
     let a = Adaptive::default();
     assert_eq!(a.wait(Duration::from_millis(100)), a.floor);
     assert_eq!(a.wait(Duration::from_secs(3)), Duration::from_secs(9));
+    // A ClientHello lost twice on a 300 ms path (retransmitted after 1 s, then after 2 s)
+    // still completes before the cut: packet loss is not a stall.
+    let lossy = Duration::from_secs(1) + Duration::from_secs(2) + Duration::from_millis(300) * 2;
+    assert!(a.wait(Duration::from_millis(100)) > lossy);
 }

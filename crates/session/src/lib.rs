@@ -132,9 +132,13 @@ pub async fn measure_one(session: &Session, target: &Target, test_start: &str) -
         "the control did not report the address it saw"
     };
     let mut verdict = judge(&target.url, &tk, &session.context());
+    // What this target showed about the path is evidence for the others failing with it.
+    session.reach.observe(&target.url, &tk);
     // A DNS failure may be the configured resolver's own (dead, mistyped, stopped): ask it a
-    // question every resolver answers, and judge again with the answer.
-    if tk.dns_experiment_failure.is_some()
+    // question every resolver answers, and judge again with the answer. Without canaries the
+    // resolver is also one of the sources that tell a cut from a block, so it is asked then
+    // for any failure.
+    if (tk.dns_experiment_failure.is_some() || !session.reach.has_canaries())
         && interfero_analysis::reach::explained_by_outage(&verdict)
     {
         let r = session.reach.resolver_since(started).await;
@@ -142,12 +146,12 @@ pub async fn measure_one(session: &Session, target: &Target, test_start: &str) -
         verdict = judge(&target.url, &tk, &session.context());
     }
     // A failure may be the connection's rather than the site's: ask whether anything at all
-    // was reachable, and judge again with the answer (kept in the measurement as evidence).
+    // was reachable (canaries, the control, the resolver, the run's other targets), and judge
+    // again with the answer (kept in the measurement as evidence).
     if interfero_analysis::reach::explained_by_outage(&verdict) {
-        if let Some(r) = session.reach.check_since(started).await {
-            tk.x_reachability = Some((*r).clone());
-            verdict = judge(&target.url, &tk, &session.context());
-        }
+        let r = session.reach.check_since(started, &target.url).await;
+        tk.x_reachability = Some(r);
+        verdict = judge(&target.url, &tk, &session.context());
     }
     // Interference a device on the path causes after a trigger: find where it sits (bounded
     // by the probe's trace settings; only for such verdicts, so normal runs stay fast).

@@ -247,8 +247,9 @@ async fn udp(
     };
     let end = Instant::now() + cfg.timeouts.dns;
     let mut buf = vec![0u8; 65_535];
+    let mut resend = Retransmit::new(end);
     let first = loop {
-        let n = match timeout_at(end, sock.recv(&mut buf)).await {
+        let n = match resend.recv(&sock, &q.bytes, &mut buf).await {
             Err(_) => {
                 obs.failure = Some(Failure::Timeout);
                 obs.t = clock.now();
@@ -285,6 +286,55 @@ async fn udp(
                 let _ = tx.send(listen(sock, q, until, clock, buf).await);
             });
             (truncated, Some(rx))
+        }
+    }
+}
+
+/// Datagrams one query is sent in, within the one DNS timeout: a stub resolver retransmits
+/// (glibc's `attempts`), so one lost datagram is not a failure.
+const UDP_TRIES: u32 = 3;
+
+/// The retransmission schedule of one UDP query: the same datagram again at even steps of
+/// the timeout while no reply has come.
+struct Retransmit {
+    end: Instant,
+    step: std::time::Duration,
+    next: Instant,
+    sent: u32,
+}
+
+impl Retransmit {
+    /// A schedule for a query first sent now and given up at `end`.
+    fn new(end: Instant) -> Retransmit {
+        let now = Instant::now();
+        let step = end.saturating_duration_since(now) / UDP_TRIES;
+        Retransmit {
+            end,
+            step,
+            next: now + step,
+            sent: 1,
+        }
+    }
+
+    /// The next datagram on `sock`, re-sending `query` when a step passes without one;
+    /// `Err` when `end` passes.
+    async fn recv(
+        &mut self,
+        sock: &UdpSocket,
+        query: &[u8],
+        buf: &mut [u8],
+    ) -> Result<std::io::Result<usize>, tokio::time::error::Elapsed> {
+        loop {
+            if self.sent >= UDP_TRIES || self.next >= self.end {
+                return timeout_at(self.end, sock.recv(buf)).await;
+            }
+            if let Ok(r) = timeout_at(self.next, sock.recv(buf)).await {
+                return Ok(r);
+            }
+            // A lost datagram (query or reply): send the same query again.
+            let _ = sock.send(query).await;
+            self.sent += 1;
+            self.next += self.step;
         }
     }
 }
