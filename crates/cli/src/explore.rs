@@ -1,6 +1,5 @@
 //! `interfero explore`: the explorer and the OONI-shaped API over a measurement database, in
-//! a browser. (Until `interfero serve` lands, which mounts the same routers beside the
-//! collector, this is how to read a database.)
+//! a browser, without a collector (`interfero serve` mounts the same routers beside one).
 
 use anyhow::Context as _;
 use clap::Args;
