@@ -63,9 +63,10 @@ async fn a_reader_searches_opens_follows_a_bar_downloads_and_reads_a_feed() {
     s.type_into(&input, RICH_DOMAIN).await;
     let button = s.find("form.filters button").await;
     s.click(&button).await;
-    assert!(s.url().await.contains("domain=hola-news.kz"));
+    s.wait_url("domain=hola-news.kz").await;
     let first = s.find("a.m").await;
     s.click(&first).await;
+    s.wait_url("/m/").await;
     let verdict = s.text(&s.find("#verdict").await).await;
     assert!(
         verdict.contains("hola-news.kz was blocked on JSC Kazakhtelecom (AS9198)"),
@@ -96,7 +97,7 @@ async fn a_reader_searches_opens_follows_a_bar_downloads_and_reads_a_feed() {
     };
     let n = tooltip_count(&title);
     s.click(&bar).await;
-    let url = s.url().await;
+    let url = s.wait_url("/search?").await;
     assert!(
         url.contains("/search?") && url.contains("status=blocked") && url.contains("since="),
         "{url}"
@@ -212,19 +213,20 @@ async fn everything_works_with_javascript_off() {
     s.type_into(&input, "AS48503").await;
     let button = s.find("form.filters button").await;
     s.click(&button).await;
-    assert!(s.url().await.contains("asn=AS48503"));
+    s.wait_url("asn=AS48503").await;
     let next = s.find("#next").await;
     s.click(&next).await;
-    assert!(s.url().await.contains("after="));
+    s.wait_url("after=").await;
     let m = s.find("a.m").await;
     s.click(&m).await;
+    s.wait_url("/m/").await;
     let verdict = s.text(&s.find("#verdict").await).await;
     let name = interfero_server::explorer::networks::label("AS48503");
     assert!(verdict.contains(&name), "{verdict} (wanted {name})");
     s.goto(&format!("{base}/chart?cc=KZ&x=network&pct=1")).await;
     let bar = s.find("figure.chart svg a rect").await;
     s.click(&bar).await;
-    assert!(s.url().await.contains("/search?cc=KZ&asn="));
+    s.wait_url("/search?cc=KZ&asn=").await;
     assert!(!s.find_all("a.m").await.is_empty());
     s.close().await;
 }

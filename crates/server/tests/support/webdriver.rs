@@ -143,6 +143,22 @@ impl Session {
             .to_string()
     }
 
+    /// Waits (bounded: 20 s) until the browser's URL contains `part`, as a click's navigation
+    /// may still be under way when the click returns; answers the URL.
+    pub async fn wait_url(&self, part: &str) -> String {
+        for _ in 0..400 {
+            let u = self.url().await;
+            if u.contains(part) {
+                return u;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
+        panic!(
+            "the browser never reached a URL with {part:?}: {}",
+            self.url().await
+        );
+    }
+
     pub async fn find_all(&self, css: &str) -> Vec<String> {
         let v = self
             .call(
