@@ -65,27 +65,13 @@ pub struct Outbox {
 impl Outbox {
     /// Opens the queue in the database at `path`, creating its tables when missing.
     pub fn open(path: &Path) -> Result<Outbox, StoreError> {
-        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-            std::fs::create_dir_all(dir).map_err(|source| StoreError::CreateDir {
-                path: dir.to_path_buf(),
-                source,
-            })?;
-        }
-        let conn = Connection::open(path).map_err(|source| StoreError::Open {
-            path: path.to_path_buf(),
-            source,
-        })?;
-        Self::setup(conn, path)
+        Self::setup(crate::sqlite::connect(path)?, path)
     }
 
     /// A queue that lives as long as this value.
     pub fn open_in_memory() -> Result<Outbox, StoreError> {
         let path = Path::new(":memory:");
-        let conn = Connection::open_in_memory().map_err(|source| StoreError::Open {
-            path: path.to_path_buf(),
-            source,
-        })?;
-        Self::setup(conn, path)
+        Self::setup(crate::sqlite::connect_in_memory()?, path)
     }
 
     fn setup(mut conn: Connection, path: &Path) -> Result<Outbox, StoreError> {

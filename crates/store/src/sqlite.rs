@@ -31,6 +31,29 @@ pub enum Durability {
     PowerLoss,
 }
 
+/// Opens (creating if needed, with its parent directory) the SQLite file at `path`: shared by
+/// the store and the tables kept beside it (captures, upload queue).
+pub(crate) fn connect(path: &Path) -> Result<Connection, StoreError> {
+    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        std::fs::create_dir_all(dir).map_err(|source| StoreError::CreateDir {
+            path: dir.to_path_buf(),
+            source,
+        })?;
+    }
+    Connection::open(path).map_err(|source| StoreError::Open {
+        path: path.to_path_buf(),
+        source,
+    })
+}
+
+/// A fresh in-memory SQLite database.
+pub(crate) fn connect_in_memory() -> Result<Connection, StoreError> {
+    Connection::open_in_memory().map_err(|source| StoreError::Open {
+        path: Path::new(":memory:").to_path_buf(),
+        source,
+    })
+}
+
 /// A measurement store in one SQLite file (or in memory).
 #[derive(Debug)]
 pub struct SqliteStore {
@@ -48,28 +71,16 @@ impl SqliteStore {
 
     /// Opens like [`SqliteStore::open`], with commits as durable as `durability` says.
     pub fn open_with(path: &Path, durability: Durability) -> Result<Self, StoreError> {
-        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-            std::fs::create_dir_all(dir).map_err(|source| StoreError::CreateDir {
-                path: dir.to_path_buf(),
-                source,
-            })?;
-        }
-        let open_err = |source| StoreError::Open {
-            path: path.to_path_buf(),
-            source,
-        };
-        let conn = Connection::open(path).map_err(open_err)?;
-        Self::setup(conn, path, durability)
+        Self::setup(connect(path)?, path, durability)
     }
 
     /// A fresh database that lives as long as this value.
     pub fn open_in_memory() -> Result<Self, StoreError> {
-        let path = Path::new(":memory:");
-        let conn = Connection::open_in_memory().map_err(|source| StoreError::Open {
-            path: path.to_path_buf(),
-            source,
-        })?;
-        Self::setup(conn, path, Durability::Crash)
+        Self::setup(
+            connect_in_memory()?,
+            Path::new(":memory:"),
+            Durability::Crash,
+        )
     }
 
     fn setup(
