@@ -326,7 +326,7 @@ fn the_same_page_vouches_only_for_the_address_fetched_and_never_for_a_bogon() {
     o.tk.requests[0].address = Some("198.51.100.20:80".into());
     assert_eq!(o.verdict().status, Status::Blocked, "{:#?}", o.verdict());
     // A private answer (classifier input, never dialled) is a lie whatever page came back.
-    let o = Obs::site("http://cdn.example/").dns_answer("10.10.34.35");
+    let o = Obs::site("http://cdn.example/").dns_answer("100.64.7.9");
     assert_verdict(&o, Status::Blocked, &[Technique::DnsBogon]);
 }
 

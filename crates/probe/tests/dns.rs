@@ -178,12 +178,12 @@ async fn a_lost_datagram_is_retransmitted_within_the_timeout() {
             if first {
                 return Vec::new();
             }
-            vec![reply(q, ResponseCode::NoError, &[ip("10.0.0.1")], false)]
+            vec![reply(q, ResponseCode::NoError, &[ip("198.18.0.1")], false)]
         })
     };
     let addr = dns_server(script).await;
     let qs = dns::lookup(&cfg(addr), "example.test", &Clock::start()).await;
     // Without the retransmission the query times out.
     assert_eq!(qs[0].failure, None, "{:?}", qs[0]);
-    assert_eq!(qs[0].answers[0].ipv4.as_deref(), Some("10.0.0.1"));
+    assert_eq!(qs[0].answers[0].ipv4.as_deref(), Some("198.18.0.1"));
 }
