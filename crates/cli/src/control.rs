@@ -28,23 +28,9 @@ pub struct ControlArgs {
     /// For labs only.
     #[arg(long)]
     pub allow_private: bool,
-    /// Serve HTTPS with this PEM certificate chain (with --tls-key).
-    #[arg(long, requires = "tls_key")]
-    pub tls_cert: Option<PathBuf>,
-    /// The PEM private key of --tls-cert.
-    #[arg(long, requires = "tls_cert")]
-    pub tls_key: Option<PathBuf>,
-    /// Only answer probes that send one of these bearer tokens (one a line, # comments).
-    #[arg(long)]
-    pub token_file: Option<PathBuf>,
-    /// A reverse proxy in front of this control (repeatable): from it, and only from it, the
-    /// client's address is read from X-Forwarded-For.
-    #[arg(long = "trust-proxy")]
-    pub trust_proxy: Vec<IpAddr>,
-    /// Put clients' addresses in the request log. Risk: the log then identifies the people
-    /// who measured.
-    #[arg(long)]
-    pub log_client_addresses: bool,
+    /// TLS, tokens, proxies and logging, as for every server.
+    #[command(flatten)]
+    pub exposure: ExposureArgs,
     /// Measurements at once, all clients together.
     #[arg(long, default_value_t = Limits::default().admission.max_concurrent)]
     pub max_concurrent: usize,
@@ -83,14 +69,8 @@ pub async fn control(args: ControlArgs) -> anyhow::Result<ExitCode> {
         Some(p) => load_ca_file(p)?,
         None => Vec::new(),
     };
-    let tokens = match &args.token_file {
-        Some(p) => Tokens::load(p)?,
-        None => Tokens::default(),
-    };
-    let tls = match (&args.tls_cert, &args.tls_key) {
-        (Some(c), Some(k)) => Some(interfero_server::tls_config(c, k)?),
-        _ => None,
-    };
+    let tokens = args.exposure.tokens()?;
+    let tls = args.exposure.tls()?;
     interfero_server::raise_descriptor_limit();
     let cfg = Arc::new(ProbeConfig {
         resolver,
@@ -122,8 +102,8 @@ pub async fn control(args: ControlArgs) -> anyhow::Result<ExitCode> {
             .max_connections
             .unwrap_or_else(interfero_server::default_max_connections),
         tls: tls.clone(),
-        trusted_proxies: args.trust_proxy.clone(),
-        log_client_addresses: args.log_client_addresses,
+        trusted_proxies: args.exposure.trust_proxy.clone(),
+        log_client_addresses: args.exposure.log_client_addresses,
         ..ServeOptions::default()
     };
     let listener = tokio::net::TcpListener::bind(listen)
@@ -166,7 +146,7 @@ fn startup_notes(args: &ControlArgs, tokens: &Tokens, opts: &ServeOptions) -> Ve
     if opts.tls.is_none() {
         notes.push("plain HTTP: on a network a censor can forge its answers; use --tls-cert/--tls-key or a TLS proxy".into());
     }
-    if args.log_client_addresses {
+    if args.exposure.log_client_addresses {
         notes.push("--log-client-addresses: the request log identifies who measured".into());
     }
     notes.push(format!(
@@ -174,4 +154,44 @@ fn startup_notes(args: &ControlArgs, tokens: &Tokens, opts: &ServeOptions) -> Ve
         opts.max_connections, args.max_concurrent, args.per_client, args.rate
     ));
     notes
+}
+
+/// How a server is exposed: the flags `control` and `serve` share.
+#[derive(Args)]
+pub struct ExposureArgs {
+    /// Serve HTTPS with this PEM certificate chain (with --tls-key).
+    #[arg(long, requires = "tls_key")]
+    pub tls_cert: Option<PathBuf>,
+    /// The PEM private key of --tls-cert.
+    #[arg(long, requires = "tls_cert")]
+    pub tls_key: Option<PathBuf>,
+    /// Only answer probes that send one of these bearer tokens (one a line, # comments).
+    #[arg(long)]
+    pub token_file: Option<PathBuf>,
+    /// A reverse proxy in front of this server (repeatable): from it, and only from it, the
+    /// client's address (used for rate limits, never kept) is read from X-Forwarded-For.
+    #[arg(long = "trust-proxy")]
+    pub trust_proxy: Vec<IpAddr>,
+    /// Put clients' addresses in the request log. Risk: the log then identifies the people
+    /// who measured.
+    #[arg(long)]
+    pub log_client_addresses: bool,
+}
+
+impl ExposureArgs {
+    /// The accepted bearer tokens (none: every client is served).
+    pub fn tokens(&self) -> anyhow::Result<Tokens> {
+        Ok(match &self.token_file {
+            Some(p) => Tokens::load(p)?,
+            None => Tokens::default(),
+        })
+    }
+
+    /// The TLS configuration, when --tls-cert and --tls-key are given.
+    pub fn tls(&self) -> anyhow::Result<Option<Arc<interfero_server::TlsConfig>>> {
+        Ok(match (&self.tls_cert, &self.tls_key) {
+            (Some(c), Some(k)) => Some(interfero_server::tls_config(c, k)?),
+            _ => None,
+        })
+    }
 }

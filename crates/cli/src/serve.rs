@@ -5,9 +5,9 @@
 use anyhow::Context as _;
 use clap::Args;
 use interfero_server::collector::{CollectorConfig, Ingest, ReportIds, TestList};
-use interfero_server::{ServeOptions, ServeStats, Tokens};
+use interfero_server::{ServeOptions, ServeStats};
 use interfero_store::{Durability, MeasurementStore, RunInfo, SqliteStore};
-use std::net::{IpAddr, SocketAddr};
+use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::Arc;
@@ -44,23 +44,9 @@ pub struct ServeArgs {
     /// How close the first sightings on each network must be for --correlate.
     #[arg(long, default_value = "1h", value_parser = humantime::parse_duration)]
     pub correlate_window: Duration,
-    /// Serve HTTPS with this PEM certificate chain (with --tls-key).
-    #[arg(long, requires = "tls_key")]
-    pub tls_cert: Option<PathBuf>,
-    /// The PEM private key of --tls-cert.
-    #[arg(long, requires = "tls_cert")]
-    pub tls_key: Option<PathBuf>,
-    /// Only accept probes that send one of these bearer tokens (one a line, # comments).
-    #[arg(long)]
-    pub token_file: Option<PathBuf>,
-    /// A reverse proxy in front of this server (repeatable): from it, and only from it, the
-    /// client's address (used for rate limits, never kept) is read from X-Forwarded-For.
-    #[arg(long = "trust-proxy")]
-    pub trust_proxy: Vec<IpAddr>,
-    /// Put clients' addresses in the request log. Risk: the log then identifies the people
-    /// who measured.
-    #[arg(long)]
-    pub log_client_addresses: bool,
+    /// TLS, tokens, proxies and logging, as for every server.
+    #[command(flatten)]
+    pub exposure: crate::control::ExposureArgs,
     /// Requests a second one client address may sustain (0: no limit).
     #[arg(long, default_value_t = 50.0)]
     pub rate: f64,
@@ -162,14 +148,8 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
     if args.rate.is_nan() || args.rate < 0.0 {
         anyhow::bail!("--rate must be at least 0");
     }
-    let tokens = match &args.token_file {
-        Some(p) => Tokens::load(p)?,
-        None => Tokens::default(),
-    };
-    let tls = match (&args.tls_cert, &args.tls_key) {
-        (Some(c), Some(k)) => Some(interfero_server::tls_config(c, k)?),
-        _ => None,
-    };
+    let tokens = args.exposure.tokens()?;
+    let tls = args.exposure.tls()?;
     let lists = test_lists(&args.test_lists)?;
     let (store, path) = open_store(&args)?;
     let key_path = args.report_key.clone().unwrap_or_else(|| {
@@ -205,8 +185,8 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
             .max_connections
             .unwrap_or_else(interfero_server::default_max_connections),
         tls: tls.clone(),
-        trusted_proxies: args.trust_proxy.clone(),
-        log_client_addresses: args.log_client_addresses,
+        trusted_proxies: args.exposure.trust_proxy.clone(),
+        log_client_addresses: args.exposure.log_client_addresses,
         ..ServeOptions::default()
     };
     let listener = tokio::net::TcpListener::bind(listen)

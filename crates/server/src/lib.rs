@@ -22,6 +22,8 @@ pub use control::{
     MAX_TCP_CONNECT, MAX_URL_BYTES,
 };
 pub use limits::Admission;
+/// The TLS configuration a server is given (`tls_config`'s result).
+pub use rustls::ServerConfig as TlsConfig;
 
 pub use shared::errors::{error, ServerError};
 pub use shared::serving::{
