@@ -64,6 +64,22 @@ pub enum LabCmd {
         /// Write every measurement behind the report as JSONL to this file.
         #[arg(long)]
         out: Option<PathBuf>,
+        /// shipped (`interfero run` and `interfero control` at their defaults) or fast (the
+        /// test suite's short timeouts, an unlimited control).
+        #[arg(long, default_value = "shipped")]
+        profile: interfero_lab_run::lab::Profile,
+        /// Round trip added to every exchange of every scenario, in ms (a scenario's own,
+        /// if longer, is kept).
+        #[arg(long, default_value_t = 0)]
+        rtt_ms: u32,
+        /// Jitter on top of the round trip, in ms.
+        #[arg(long, default_value_t = 0)]
+        jitter_ms: u32,
+        /// Share of packets lost, in percent: every packet either way in the kernel world
+        /// (TCP retransmits), DNS datagrams only in the userspace world (loopback cannot
+        /// lose segments).
+        #[arg(long, default_value_t = 0)]
+        loss_pct: u32,
     },
     /// Watch a world whose rules switch on and off: rounds on its scenario clock, events
     /// scored against the rules.
@@ -221,11 +237,24 @@ pub async fn lab(cmd: LabCmd) -> anyhow::Result<ExitCode> {
             json,
             markdown,
             out,
+            profile,
+            rtt_ms,
+            jitter_ms,
+            loss_pct,
         } => {
+            let setup = crate::labeval::Setup {
+                world,
+                profile,
+                path: crate::labeval::PathSpec {
+                    rtt_ms,
+                    jitter_ms,
+                    loss_pct,
+                },
+            };
             // Ctrl-C drops the evaluation, and with it the world: the kernel world's
             // namespaces are deleted before the process exits.
             tokio::select! {
-                r = crate::labeval::eval(world, only, json, markdown, out) => r,
+                r = crate::labeval::eval(setup, only, json, markdown, out) => r,
                 _ = tokio::signal::ctrl_c() => {
                     anyhow::bail!("interrupted: the lab world was stopped and removed")
                 }

@@ -3,7 +3,7 @@
 use anyhow::Context as _;
 use interfero_lab::score::score;
 use interfero_lab::{Scenario, WorldKind};
-use interfero_lab_run::lab::Lab;
+use interfero_lab_run::lab::{Lab, Profile};
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -44,19 +44,145 @@ fn suite(only: Option<String>) -> Vec<String> {
     }
 }
 
-/// Runs the suite in world `kind` and prints (or writes) the report.
+/// The path every scenario is measured over, on top of its own (`lab eval --rtt-ms …`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct PathSpec {
+    /// Round trip added to every exchange (a scenario's own, if longer, is kept).
+    pub rtt_ms: u32,
+    /// Jitter on top of it.
+    pub jitter_ms: u32,
+    /// Packets lost, percent (DNS datagrams only in the userspace world).
+    pub loss_pct: u32,
+}
+
+impl PathSpec {
+    fn check(&self) -> anyhow::Result<()> {
+        if self.rtt_ms > 2000 || self.jitter_ms > 1000 || self.loss_pct > 20 {
+            anyhow::bail!(
+                "--rtt-ms at most 2000, --jitter-ms at most 1000, --loss-pct at most 20 \
+                 (beyond them no web page loads anywhere)"
+            );
+        }
+        Ok(())
+    }
+
+    fn apply(&self, s: &mut Scenario, kind: WorldKind) {
+        s.rtt_ms = s.rtt_ms.max(self.rtt_ms);
+        s.jitter_ms = s.jitter_ms.max(self.jitter_ms);
+        match kind {
+            WorldKind::Userspace => s.loss_pct = s.loss_pct.max(self.loss_pct),
+            WorldKind::Kernel => s.packet_loss_pct = s.packet_loss_pct.max(self.loss_pct),
+        }
+    }
+
+    /// The flags that give this path.
+    fn flags(&self) -> String {
+        let mut f = String::new();
+        for (name, v) in [
+            ("rtt-ms", self.rtt_ms),
+            ("jitter-ms", self.jitter_ms),
+            ("loss-pct", self.loss_pct),
+        ] {
+            if v > 0 {
+                f.push_str(&format!(" --{name} {v}"));
+            }
+        }
+        f
+    }
+
+    /// The path in words, for the report.
+    fn describe(&self, kind: WorldKind) -> String {
+        if *self == PathSpec::default() {
+            return "each scenario's own (most: loopback speed, no loss)".into();
+        }
+        let loss = match kind {
+            _ if self.loss_pct == 0 => String::from("no added loss"),
+            WorldKind::Userspace => format!(
+                "{}% of DNS datagrams lost (loopback cannot lose TCP segments; the kernel world \
+                 loses every kind of packet)",
+                self.loss_pct
+            ),
+            WorldKind::Kernel => format!(
+                "{}% of packets lost each way in the censor's router (nftables `numgen random`): \
+                 TCP retransmits, DNS retries",
+                self.loss_pct
+            ),
+        };
+        format!(
+            "at least {} ms round trip with up to {} ms jitter on every exchange, {loss}",
+            self.rtt_ms, self.jitter_ms
+        )
+    }
+}
+
+/// How `lab eval` runs: the world, the probe's profile and the path.
+#[derive(Debug, Clone, Copy)]
+pub struct Setup {
+    /// Userspace or kernel.
+    pub world: WorldKind,
+    /// Shipped defaults or the tests' fast settings.
+    pub profile: Profile,
+    /// The path over every scenario.
+    pub path: PathSpec,
+}
+
+impl Setup {
+    /// The command that regenerates a report written to `file`.
+    fn regen(&self, file: &std::path::Path) -> String {
+        let mut flags = String::new();
+        if self.profile != Profile::Shipped {
+            flags.push_str(&format!(" --profile {}", self.profile));
+        }
+        flags.push_str(&self.path.flags());
+        match self.world {
+            WorldKind::Userspace => format!(
+                "cargo run --release -- lab eval{flags} --markdown {}",
+                file.display()
+            ),
+            WorldKind::Kernel => format!(
+                "sudo target/release/interfero lab eval --world kernel{flags} --markdown {}",
+                file.display()
+            ),
+        }
+    }
+
+    /// The probe's settings in words, for the report.
+    fn describe_profile(&self) -> &'static str {
+        match self.profile {
+            Profile::Shipped => {
+                "shipped — `interfero run` at its defaults (DNS 3 s, connect and TLS 5 s, HTTP \
+                 10 s, a 10 s throughput window, 32 targets at once, the control client's 30 s \
+                 timeout and 2 retries) against `interfero control` at its defaults (8 \
+                 measurements at once per client, 20 requests a second)"
+            }
+            Profile::Fast => {
+                "fast — the test suite's settings (DNS 2 s, connect and TLS 3 s, HTTP 5 s, a 3 s \
+                 throughput window, 64 targets at once, an unlimited control), not what ships"
+            }
+        }
+    }
+}
+
+/// Runs the suite as `setup` says and prints (or writes) the report.
 pub async fn eval(
-    kind: WorldKind,
+    setup: Setup,
     only: Option<String>,
     json: bool,
     markdown: Option<PathBuf>,
     out: Option<PathBuf>,
 ) -> anyhow::Result<ExitCode> {
+    setup.path.check()?;
+    let kind = setup.world;
     let mut all = Vec::new();
+    let started = std::time::Instant::now();
     for name in suite(only) {
-        let s = Scenario::builtin(&name)?;
-        eprintln!("scenario {name}: starting ({kind} world)");
-        let lab = Lab::start_in(&s, kind).await?;
+        let mut s = Scenario::builtin(&name)?;
+        setup.path.apply(&mut s, kind);
+        eprintln!(
+            "scenario {name}: starting ({kind} world, {} profile)",
+            setup.profile
+        );
+        let lab = Lab::start_profiled(&s, kind, setup.profile).await?;
         let ev = lab.eval().await;
         for (t, v) in ev.judged {
             let m = ev
@@ -71,6 +197,7 @@ pub async fn eval(
         }
         lab.shutdown().await;
     }
+    let took = started.elapsed();
     let pairs: Vec<_> = all.iter().map(|(t, v, _)| (t.clone(), v.clone())).collect();
     let report = score(&pairs);
     if let Some(p) = &out {
@@ -100,20 +227,20 @@ pub async fn eval(
         }
     }
     if let Some(p) = markdown {
-        let (title, regen, limits) = match kind {
-            WorldKind::Userspace => (
-                "",
-                "cargo run --release -- lab eval --markdown docs/accuracy.md",
-                USERSPACE_LIMITS,
-            ),
-            WorldKind::Kernel => (
-                " (kernel world)",
-                "sudo target/release/interfero lab eval --world kernel --markdown docs/accuracy-kernel.md",
-                KERNEL_LIMITS,
-            ),
+        let (title, limits) = match kind {
+            WorldKind::Userspace => ("", USERSPACE_LIMITS),
+            WorldKind::Kernel => (" (kernel world)", KERNEL_LIMITS),
         };
-        let mut md =
-            format!("# Accuracy against the censor lab{title}\n\nRegenerate with `{regen}`.\n\n");
+        let mut md = format!(
+            "# Accuracy against the censor lab{title}\n\nRegenerate with `{}`.\n\n",
+            setup.regen(&p)
+        );
+        md.push_str(&format!(
+            "Probe and control: {}.\n\nPath: {}.\n\nThe whole suite took {:.0} s.\n\n",
+            setup.describe_profile(),
+            setup.path.describe(kind),
+            took.as_secs_f64()
+        ));
         md.push_str(limits);
         md.push_str(KNOWN_MISSES);
         md.push_str(&report.to_markdown());

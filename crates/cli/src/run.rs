@@ -34,7 +34,7 @@ pub struct RunArgs {
     #[arg(long)]
     pub ca_file: Option<PathBuf>,
     /// Targets measured at once (1 to 4096).
-    #[arg(long, default_value_t = 32, value_parser = parse_parallel)]
+    #[arg(long, default_value_t = interfero_session::DEFAULT_PARALLEL, value_parser = parse_parallel)]
     pub parallel: usize,
     /// Write every measurement as one JSON line to this file.
     #[arg(long)]

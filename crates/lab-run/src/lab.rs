@@ -30,6 +30,39 @@ pub struct Evaluation {
     pub results: Vec<(LabTarget, Measurement)>,
 }
 
+/// How the lab's probe and control are set.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum Profile {
+    /// Short timeouts, a 3 s throughput window, 64 targets at once and an unlimited control:
+    /// the test suite's, where every round trip is sub-millisecond.
+    #[default]
+    Fast,
+    /// As shipped: `interfero run`'s defaults (timeouts, throughput window, walk bounds, 32
+    /// targets at once, the control client's timeout and retries) against `interfero
+    /// control`'s default limits (8 measurements at once per client, 20 requests a second).
+    Shipped,
+}
+
+impl std::fmt::Display for Profile {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Profile::Fast => "fast",
+            Profile::Shipped => "shipped",
+        })
+    }
+}
+
+impl std::str::FromStr for Profile {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s {
+            "fast" => Ok(Profile::Fast),
+            "shipped" => Ok(Profile::Shipped),
+            _ => Err(format!("unknown profile {s:?}: shipped or fast")),
+        }
+    }
+}
+
 /// A world with a control server beside it, ready to be measured.
 pub struct Lab {
     /// The censor's world.
@@ -98,19 +131,31 @@ impl Lab {
 
     /// Starts the world of `kind` (the kernel world with its default path).
     pub async fn start_in(scenario: &Scenario, kind: WorldKind) -> Result<Lab, LabError> {
+        Self::start_profiled(scenario, kind, Profile::Fast).await
+    }
+
+    /// Starts the world of `kind` with the probe and control set as `profile` says.
+    pub async fn start_profiled(
+        scenario: &Scenario,
+        kind: WorldKind,
+        profile: Profile,
+    ) -> Result<Lab, LabError> {
         match kind {
             WorldKind::Userspace => {
                 let world = World::start(scenario).await?;
-                Self::around(scenario, world, None).await
+                Self::around(scenario, world, None, profile).await
             }
-            WorldKind::Kernel => Self::start_kernel(scenario, KernelOptions::default()).await,
+            WorldKind::Kernel => {
+                let (kernel, world) = KernelNet::start(scenario, KernelOptions::default()).await?;
+                Self::around(scenario, world, Some(kernel), profile).await
+            }
         }
     }
 
     /// Starts the kernel world with the path `opts` describes (root only).
     pub async fn start_kernel(scenario: &Scenario, opts: KernelOptions) -> Result<Lab, LabError> {
         let (kernel, world) = KernelNet::start(scenario, opts).await?;
-        Self::around(scenario, world, Some(kernel)).await
+        Self::around(scenario, world, Some(kernel), Profile::Fast).await
     }
 
     /// The kernel world's namespaces and runtimes, in the kernel world.
@@ -129,7 +174,14 @@ impl Lab {
         scenario: &Scenario,
         world: World,
         kernel: Option<KernelNet>,
+        profile: Profile,
     ) -> Result<Lab, LabError> {
+        let fast = profile == Profile::Fast;
+        let timeouts = if fast {
+            lab_timeouts()
+        } else {
+            Timeouts::default()
+        };
         let roots = rustls_pki_types::pem::PemObject::pem_slice_iter(world.ca_pem().as_bytes())
             .filter_map(Result::ok)
             .collect::<Vec<rustls_pki_types::CertificateDer<'static>>>();
@@ -139,12 +191,12 @@ impl Lab {
                 servers: world.root_hints(),
                 port: interfero_lab::DNS_PORT,
             },
-            bounds: lab_walk(),
+            bounds: if fast { lab_walk() } else { Default::default() },
         };
         let control_cfg = Arc::new(ProbeConfig {
             resolver: Resolver::Addr(world.control_resolver()),
             extra_roots: roots.clone(),
-            timeouts: lab_timeouts(),
+            timeouts,
             bind_ip: Some(world.control_bind_ip()),
             // The lab's sites live in private space: the control's `--allow-private`, confined
             // to the lab like the probe.
@@ -172,10 +224,14 @@ impl Lab {
             async move { interfero_probe::helper::answer(&cfg, &req).await }
         });
         let (stop_tx, stop_rx) = oneshot::channel::<()>();
-        let limits = Limits {
-            // One trusted client (the lab's probe): no per-client share or rate.
-            admission: interfero_server::Admission::unlimited(256),
-            ..Limits::default()
+        let limits = if fast {
+            Limits {
+                // One trusted client (the lab's probe): no per-client share or rate.
+                admission: interfero_server::Admission::unlimited(256),
+                ..Limits::default()
+            }
+        } else {
+            Limits::default()
         };
         // The control serves (and so measures) from `control_rt`'s namespace, whatever
         // namespace its listening socket was made in.
@@ -191,8 +247,12 @@ impl Lab {
         let probe = ProbeConfig {
             resolver: Resolver::Addr(world.probe_resolver()),
             extra_roots: roots,
-            timeouts: lab_timeouts(),
-            throughput_window: Duration::from_secs(3),
+            timeouts,
+            throughput_window: if fast {
+                Duration::from_secs(3)
+            } else {
+                ProbeConfig::default().throughput_window
+            },
             canaries: world.canaries(),
             // On loopback, a socket bound to 127.0.0.1 cannot reach anything else (the kernel
             // refuses the route): an answer the censor forged off loopback (a bogon, a hijack
@@ -203,7 +263,11 @@ impl Lab {
             // On loopback every address is one hop away: a trace could only say "unknown".
             trace: interfero_probe::TraceSettings {
                 enabled: kernel.is_some(),
-                ..lab_trace()
+                ..if fast {
+                    lab_trace()
+                } else {
+                    Default::default()
+                }
             },
             // Nothing the censor answers can send the lab's probe off the machine.
             scope: Scope::Lab,
@@ -233,15 +297,21 @@ impl Lab {
         });
         let base = if scenario.control { relay_addr } else { dead };
         let mut control = ControlClient::new(format!("http://{base}/"));
-        control.retries = 1;
-        control.timeout = Duration::from_secs(20);
+        if fast {
+            control.retries = 1;
+            control.timeout = Duration::from_secs(20);
+        }
         let mut annotations = serde_json::Map::new();
         annotations.insert("lab_scenario".into(), scenario.name.clone().into());
         let session = Session {
             reach: Arc::new(interfero_session::reach::Monitor::new(probe.clone())),
             probe,
             control: Some(Arc::new(control)),
-            parallel: 64,
+            parallel: if fast {
+                64
+            } else {
+                interfero_session::DEFAULT_PARALLEL
+            },
             vantage: Vantage::default(),
             annotations,
             state_roots: Arc::new(lab_state_roots(&world)),

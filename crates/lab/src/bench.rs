@@ -250,6 +250,8 @@ fn build(name: &str, list: Vec<Kind>, rtt_ms: u32) -> BenchWorld {
         services: Vec::new(),
         rtt_ms,
         loss_pct: 0,
+        jitter_ms: 0,
+        packet_loss_pct: 0,
     };
     let mut kinds = Vec::with_capacity(n);
     for (i, kind) in list.into_iter().enumerate() {

@@ -78,6 +78,15 @@ pub struct Scenario {
     /// `100 / loss_pct`-th one, starting with the first, so runs repeat exactly.
     #[serde(default, skip_serializing_if = "is_zero")]
     pub loss_pct: u32,
+    /// Jitter on top of `rtt_ms`, in milliseconds: each paced exchange waits the round trip
+    /// plus a share of this drawn from a fixed sequence (so runs repeat exactly).
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub jitter_ms: u32,
+    /// Share of every packet lost in the censor's router, each way (percent, at most 20):
+    /// TCP segments, handshakes and datagrams alike, drawn at random by the kernel. Only the
+    /// kernel world can lose packets (loopback cannot); the userspace world refuses it.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub packet_loss_pct: u32,
 }
 
 /// A service: several targets that together make it work, with the service's ground truth.

@@ -8,6 +8,15 @@ pub fn check(s: &Scenario) -> Result<(), String> {
     if s.loss_pct > 50 {
         return Err(format!("loss_pct {} is above 50", s.loss_pct));
     }
+    if s.packet_loss_pct > 20 {
+        return Err(format!(
+            "packet_loss_pct {} is above 20: no TCP connection would work",
+            s.packet_loss_pct
+        ));
+    }
+    if s.jitter_ms > 1000 {
+        return Err(format!("jitter_ms {} is above 1000", s.jitter_ms));
+    }
     if let Some(d) = duplicates(s.sites.iter().map(|x| x.name.as_str())) {
         return Err(format!("site {d:?} is listed twice"));
     }

@@ -110,6 +110,8 @@ pub(crate) struct Shared {
     pub(crate) conn_count: Vec<AtomicU64>,
     /// The probe's DNS datagrams seen, for the scenario's loss pattern.
     pub(crate) datagrams: AtomicU64,
+    /// Paced exchanges so far, for the scenario's jitter sequence.
+    paced: AtomicU64,
     pub(crate) tasks: Tasks,
     pub(crate) kind: WorldKind,
     net: [u8; 3],
@@ -148,8 +150,24 @@ impl Shared {
     }
     /// The round-trip time the world adds (`rtt.rs`).
     pub(crate) fn rtt(&self) -> std::time::Duration {
-        std::time::Duration::from_millis(u64::from(self.scenario.rtt_ms))
+        let base = std::time::Duration::from_millis(u64::from(self.scenario.rtt_ms));
+        let jitter = u64::from(self.scenario.jitter_ms);
+        if jitter == 0 {
+            return base;
+        }
+        let n = self.paced.fetch_add(1, Ordering::Relaxed);
+        base + std::time::Duration::from_micros(jitter_share(n) % (jitter * 1000 + 1))
     }
+}
+
+/// The `n`-th draw of the world's jitter sequence. Hand-written (splitmix64's finaliser), not
+/// a random crate: the lab must repeat exactly from run to run, as its DNS loss does, and a
+/// fixed integer mix of the exchange's number is all that takes.
+fn jitter_share(n: u64) -> u64 {
+    let mut z = n.wrapping_add(0x9E37_79B9_7F4A_7C15);
+    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+    z ^ (z >> 31)
 }
 
 fn block_ip(net: [u8; 3], last: u8) -> Ipv4Addr {
@@ -324,6 +342,13 @@ impl World {
                 "{needed} site addresses and the canary do not fit in {room}"
             )));
         }
+        if placement.kind == WorldKind::Userspace && scenario.packet_loss_pct > 0 {
+            return Err(LabError::Invalid(format!(
+                "packet_loss_pct {}: loopback cannot lose packets; run it in the kernel world \
+                 (the userspace world loses DNS datagrams only, with loss_pct)",
+                scenario.packet_loss_pct
+            )));
+        }
         let pki = Pki::new()?;
         let mut with_canary = scenario.clone();
         with_canary.sites.push(canary_site());
@@ -353,6 +378,7 @@ impl World {
                 registry: authority::registry(scenario),
                 conn_count: scenario.sites.iter().map(|_| AtomicU64::new(0)).collect(),
                 datagrams: AtomicU64::new(0),
+                paced: AtomicU64::new(0),
                 scenario: scenario.clone(),
                 pki,
                 tasks: Tasks::new(),
@@ -542,5 +568,22 @@ impl World {
 impl Drop for World {
     fn drop(&mut self) {
         self.shared.tasks.abort();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::jitter_share;
+
+    #[test]
+    fn jitter_repeats_and_spreads_over_its_range() {
+        let span = 50_001; // 50 ms in microseconds, inclusive
+        let draws: Vec<u64> = (0..2000).map(|n| jitter_share(n) % span).collect();
+        let again: Vec<u64> = (0..2000).map(|n| jitter_share(n) % span).collect();
+        assert_eq!(draws, again, "the lab repeats exactly");
+        let (lo, hi) = (draws.iter().min().unwrap(), draws.iter().max().unwrap());
+        assert!(*lo < 2_000 && *hi > 48_000, "spread {lo}..{hi}");
+        let mean = draws.iter().sum::<u64>() / draws.len() as u64;
+        assert!((22_000..28_000).contains(&mean), "mean {mean}");
     }
 }

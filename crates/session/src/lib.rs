@@ -10,6 +10,9 @@ pub mod service;
 pub mod upload;
 pub mod watcher;
 
+/// Targets measured at once unless the user says otherwise (`interfero run --parallel`).
+pub const DEFAULT_PARALLEL: usize = 32;
+
 use interfero_analysis::trust::StateRoots;
 use interfero_analysis::{judge, ooni, Context};
 use interfero_model::measurement::SOFTWARE_NAME;

@@ -51,7 +51,7 @@ impl Censor {
             &self.router,
             "nft",
             &["-f", "-"],
-            Some(&nft::render(&rules)),
+            Some(&nft::render(&rules, self.scenario.packet_loss_pct)),
         )?;
         if let Ok(mut set) = self.resets.write() {
             *set = nft::reset_addrs(&rules);

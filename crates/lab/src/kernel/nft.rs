@@ -88,8 +88,17 @@ fn daddr(dest: &Dest) -> Option<String> {
 
 /// The whole table for `rules`: created if absent, emptied, refilled, atomically. Packets are
 /// matched in the forward hook, from the client only: the control never crosses the router.
-pub(crate) fn render(rules: &[KernelRule]) -> String {
+/// `loss_pct` of every forwarded packet, either way, is dropped first (the path's own loss,
+/// which TCP retransmits and DNS retries, as on a lossy mobile link).
+pub(crate) fn render(rules: &[KernelRule], loss_pct: u32) -> String {
     let mut body = String::new();
+    if loss_pct > 0 {
+        let _ = writeln!(
+            body,
+            "\t\tnumgen random mod 1000 < {} drop comment \"path loss {loss_pct}%\"",
+            loss_pct.min(100) * 10
+        );
+    }
     let mut pre = String::new();
     for r in rules
         .iter()
@@ -184,13 +193,33 @@ mod tests {
     }
 
     #[test]
+    fn path_loss_comes_first_and_applies_both_ways() {
+        let text = render(&[rule("d", Action::TcpDrop, one([198, 19, 0, 10]))], 3);
+        let lines: Vec<&str> = text.lines().map(str::trim).collect();
+        let i = lines
+            .iter()
+            .position(|l| l.starts_with("type filter hook forward"))
+            .unwrap();
+        // Before any censor rule, and with no address: answers are lost as well as requests.
+        assert_eq!(
+            lines[i + 1],
+            "numgen random mod 1000 < 30 drop comment \"path loss 3%\""
+        );
+        assert!(lines[i + 2].contains("tcp.drop"));
+        assert!(!render(&[], 0).contains("numgen"));
+    }
+
+    #[test]
     fn renders_each_action_in_order() {
-        let text = render(&[
-            rule("d", Action::TcpDrop, one([198, 19, 0, 10])),
-            rule("r", Action::TcpRefuse, one([198, 19, 0, 11])),
-            rule("x y", Action::TcpReset, one([198, 19, 0, 12])),
-            rule("s", Action::Shutdown, Dest::All),
-        ]);
+        let text = render(
+            &[
+                rule("d", Action::TcpDrop, one([198, 19, 0, 10])),
+                rule("r", Action::TcpRefuse, one([198, 19, 0, 11])),
+                rule("x y", Action::TcpReset, one([198, 19, 0, 12])),
+                rule("s", Action::Shutdown, Dest::All),
+            ],
+            0,
+        );
         let lines: Vec<&str> = text.lines().map(str::trim).collect();
         assert_eq!(lines[0], "table inet interfero");
         assert_eq!(lines[1], "delete table inet interfero");
@@ -214,7 +243,7 @@ mod tests {
     fn a_stall_at_the_hop_drops_tls_records_before_the_ttl_check() {
         let mut r = rule("s", Action::TlsStall, one([198, 19, 0, 12]));
         r.at_hop = true;
-        let text = render(&[r]);
+        let text = render(&[r], 0);
         let pre = text.find("hook prerouting").unwrap();
         let fwd = text.find("hook forward").unwrap();
         let line = text.find("@ih,0,8 0x16 drop").unwrap();
@@ -238,7 +267,7 @@ mod tests {
                 ),
             ),
         ];
-        assert!(!render(&rules).contains("\"b "));
+        assert!(!render(&rules, 0).contains("\"b "));
         let resets: Vec<Ipv4Addr> = reset_addrs(&rules).into_iter().collect();
         assert_eq!(resets, vec![Ipv4Addr::new(198, 19, 0, 13)]);
     }
