@@ -254,3 +254,45 @@ pub async fn eval(
     }
     Ok(ExitCode::SUCCESS)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_path_lengthens_every_scenario_and_loses_what_the_world_can_lose() {
+        let path = PathSpec {
+            rtt_ms: 80,
+            jitter_ms: 40,
+            loss_pct: 3,
+        };
+        let mut slow = Scenario::builtin("lossy-slow").unwrap();
+        let own_rtt = slow.rtt_ms;
+        path.apply(&mut slow, WorldKind::Userspace);
+        assert_eq!(
+            slow.rtt_ms,
+            own_rtt.max(80),
+            "a scenario's longer round trip is kept"
+        );
+        assert_eq!((slow.jitter_ms, slow.packet_loss_pct), (40, 0));
+        let mut k = Scenario::builtin("kz-demo").unwrap();
+        path.apply(&mut k, WorldKind::Kernel);
+        assert_eq!((k.rtt_ms, k.packet_loss_pct, k.loss_pct), (80, 3, 0));
+        let setup = Setup {
+            world: WorldKind::Kernel,
+            profile: Profile::Shipped,
+            path,
+        };
+        assert_eq!(
+            setup.regen(std::path::Path::new("docs/x.md")),
+            "sudo target/release/interfero lab eval --world kernel --rtt-ms 80 --jitter-ms 40 \
+             --loss-pct 3 --markdown docs/x.md"
+        );
+        assert!(PathSpec {
+            loss_pct: 21,
+            ..path
+        }
+        .check()
+        .is_err());
+    }
+}

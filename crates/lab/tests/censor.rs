@@ -299,3 +299,11 @@ async fn flaky_and_down() {
     );
     w.shutdown().await;
 }
+
+#[tokio::test]
+async fn loopback_refuses_to_pretend_it_loses_packets() {
+    let mut s = Scenario::builtin("kz-demo").unwrap();
+    s.packet_loss_pct = 3;
+    let err = World::start(&s).await.err().expect("refused");
+    assert!(err.to_string().contains("kernel world"), "{err}");
+}
