@@ -31,28 +31,25 @@ async fn the_seed_year_is_listed_with_facets_and_shown_with_its_evidence() {
     let uid = fixture::uid_of_domain(&store, RICH_DOMAIN);
     let addr = fixture::serve_register(store.clone(), true).await;
 
-    // 20 seed records and 3 public test records; the draft is not among them.
+    // 20 seed records and 4 public test records; the draft is not among them.
     let list = get(addr, "/incidents").await;
     assert_eq!(list.status, 200);
     let page = list.text();
-    assert!(page.contains("<strong id=\"count\">23</strong>"), "{page}");
+    assert!(page.contains("<strong id=\"count\">24</strong>"), "{page}");
     assert!(!page.contains("A draft that protects its source"));
-    assert_eq!(
-        page.matches("class=\"i\" href=\"/incident/").count(),
-        23.min(25)
-    );
+    assert_eq!(page.matches("class=\"i\" href=\"/incident/").count(), 24);
     // Newest first: the 2026 records before the 2021 ones.
     let first_2021 = page.find("/incident/kz-2021").unwrap();
     assert!(page.find("/incident/test-hola-blocked").unwrap() < first_2021);
     // Facets: kind with its count, and following it narrows the list to that count.
     assert!(
         page.contains(
-            "href=\"/incidents?kind=website_block\">website blocked</a> <small>4</small>"
+            "href=\"/incidents?kind=website_block\">website blocked</a> <small>5</small>"
         ),
         "{page}"
     );
     let blocks = get(addr, "/incidents?kind=website_block").await.text();
-    assert!(blocks.contains("<strong id=\"count\">4</strong>"));
+    assert!(blocks.contains("<strong id=\"count\">5</strong>"));
     assert!(blocks.contains("kz-2021-10-hola-news-blocked"));
     let y = get(addr, "/incidents?year=2021&country=KZ").await.text();
     assert!(y.contains("<strong id=\"count\">20</strong>"), "{y}");
@@ -114,8 +111,8 @@ async fn the_seed_year_is_listed_with_facets_and_shown_with_its_evidence() {
     let api = get(addr, "/api/v1/incidents?kind=website_block")
         .await
         .json();
-    assert_eq!(api["metadata"]["count"], 4);
-    assert_eq!(api["results"].as_array().unwrap().len(), 4);
+    assert_eq!(api["metadata"]["count"], 5);
+    assert_eq!(api["results"].as_array().unwrap().len(), 5);
     let paged = get(addr, "/api/v1/incidents?limit=10").await.json();
     assert_eq!(paged["metadata"]["pages"], 3);
     assert!(paged["metadata"]["next_url"]
@@ -187,14 +184,14 @@ async fn drafts_and_restricted_records_are_the_operators_only() {
     assert!(get_as(addr, "/incidents")
         .await
         .text()
-        .contains("<strong id=\"count\">24</strong>"));
+        .contains("<strong id=\"count\">25</strong>"));
     assert_eq!(
         get_as(addr, "/api/v1/incidents").await.json()["metadata"]["count"],
-        24
+        25
     );
     assert_eq!(
         get(addr, "/api/v1/incidents").await.json()["metadata"]["count"],
-        23
+        24
     );
     assert!(get_as(addr, &format!("/m/{uid}"))
         .await

@@ -342,6 +342,28 @@ network_scope = {{ asns = ["AS9198"], domains = ["{RICH_DOMAIN}"] }}
 evidence = [{{ kind = "measurement", uid = "{uid}" }}, {{ kind = "query", query = {{ domain = "{RICH_DOMAIN}", since = "2026-11-01", until = "2026-11-30" }} }}]
 
 [[incident]]
+id = "test-kz-blocks"
+title = "News sites blocked on Kazakhtelecom for ten days"
+summary = "Sites of the NEWS category stalled after the ClientHello on JSC Kazakhtelecom while the control reached them."
+kind = "website_block"
+start = "2026-11-10"
+end = "2026-11-20"
+status = "published"
+visibility = "public"
+place = {{ country = "KZ", admin1 = "Almaty" }}
+targets = [{{ kind = "population", name = "readers of independent news", role = "reader" }}]
+actors = [{{ kind = "isp", name = "JSC Kazakhtelecom", part = "carried_out" }}, {{ kind = "government", part = "suspected" }}]
+network_scope = {{ asns = ["AS9198"], network_type = "fixed", extent = "service" }}
+official_position = {{ stance = "denied", justification = "Officials said the sites were down for technical reasons." }}
+related = [{{ incident = "test-hola-blocked", rel = "part_of" }}]
+evidence = [{{ kind = "query", query = {{ country = "KZ", network = "AS9198", since = "2026-11-10", until = "2026-11-20" }} }}]
+[[incident.sources]]
+publisher = "A media-freedom NGO"
+title = "Weekly monitoring note"
+url = "https://ngo.example/notes/2026-11?a=1&b=<2>"
+published = "2026-11-21"
+
+[[incident]]
 id = "test-hola-throttled"
 title = "hola-news.kz said to be throttled"
 kind = "throttling"

@@ -195,6 +195,14 @@ fn chart_of(ms: &[Found], f: &Filter, title: String) -> String {
         let key = m.time.get(..width).unwrap_or(&m.time).to_string();
         by.entry(key).or_default().add(status_name(m.status), 1);
     }
+    // The chart spans the window the evidence names, quiet days included.
+    if axis == Axis::Day {
+        for d in [&f.since, &f.until] {
+            if let Some(day) = d.get(..10).filter(|d| d.len() == 10) {
+                by.entry(day.to_string()).or_default();
+            }
+        }
+    }
     let buckets: Vec<Bucket> = by
         .into_iter()
         .map(|(x, counts)| Bucket {
@@ -210,7 +218,11 @@ fn chart_of(ms: &[Found], f: &Filter, title: String) -> String {
     draw(f, axis, None, false, &buckets, &cap).svg
 }
 
-fn evidence_view(r: &Resolved, charts: &mut usize) -> EvidenceView {
+fn evidence_view(
+    r: &Resolved,
+    expected: Option<interfero_model::Status>,
+    charts: &mut usize,
+) -> EvidenceView {
     let mut v = EvidenceView {
         kind: "measurement",
         label: r.label.clone(),
@@ -276,9 +288,11 @@ fn evidence_view(r: &Resolved, charts: &mut usize) -> EvidenceView {
             )
         }
     };
-    v.measurements = r
-        .measurements
-        .iter()
+    // Those that show what the record claims first, then the others, each oldest first.
+    let mut listed: Vec<&Found> = r.measurements.iter().collect();
+    listed.sort_by_key(|m| expected.is_none() || m.status != expected);
+    v.measurements = listed
+        .into_iter()
         .take(LISTED)
         .map(measurement_row)
         .collect();
@@ -292,7 +306,7 @@ fn evidence_view(r: &Resolved, charts: &mut usize) -> EvidenceView {
             v.svg = chart_of(
                 &r.measurements,
                 &f,
-                format!("{}: the linked measurements by verdict", r.label),
+                format!("Linked measurements by verdict ({})", r.measurements.len()),
             );
         }
     }
@@ -479,7 +493,10 @@ fn view(got: Got, app: &App, audience: Audience) -> RecordPage {
     let evidence = shown
         .evidence
         .iter()
-        .map(|r| evidence_view(r, &mut charts))
+        .map(|r| {
+            let expected = interfero_register::evidence::expected_status(i.kind);
+            evidence_view(r, expected, &mut charts)
+        })
         .collect();
     let sources = i
         .sources
