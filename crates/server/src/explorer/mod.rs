@@ -115,7 +115,8 @@ async fn security_headers(mut resp: Response) -> Response {
 
 /// The explorer's routes over `store`: `/`, `/search` (+ `.csv`, `.json`), `/m/{uid}`,
 /// `/chart` (+ `.svg`, `.csv`, `.json`), `/domain/{d}`, `/network/{asn}`, `/country/{cc}`,
-/// `/feed.atom`, `/static/style.css`. Mount it beside [`crate::api::router`], which serves
+/// `/feed.atom`, `/static/style.css`, and the incident register's `/incidents`,
+/// `/incident/{id}` and `/api/v1/incidents` ([`incidents`]). Mount it beside [`crate::api::router`], which serves
 /// the JSON the pages link to.
 pub fn router(store: Arc<dyn MeasurementStore>, opts: ExplorerOptions) -> Router {
     let app = App { store, opts };

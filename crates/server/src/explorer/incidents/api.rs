@@ -224,14 +224,11 @@ fn format_of(headers: &HeaderMap, text: &str) -> Format {
         .and_then(|v| v.to_str().ok())
         .unwrap_or("")
         .to_ascii_lowercase();
-    if ct.contains("toml") {
+    let json = ct.contains("json") || text.trim_start().starts_with(['{', '[']);
+    if ct.contains("toml") || !json {
         Format::Toml
-    } else if ct.contains("json") {
-        Format::Json
-    } else if text.trim_start().starts_with(['{', '[']) {
-        Format::Json
     } else {
-        Format::Toml
+        Format::Json
     }
 }
 

@@ -221,7 +221,7 @@ async fn mentions(
             .into_iter()
             .filter(|i| keep(i))
             .collect();
-        out.sort_by(|a, b| b.start.first_day().cmp(&a.start.first_day()));
+        out.sort_by_key(|i| std::cmp::Reverse(i.start.first_day()));
         Ok(out)
     })
     .await;
