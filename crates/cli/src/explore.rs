@@ -3,6 +3,7 @@
 
 use anyhow::Context as _;
 use clap::Args;
+use interfero_server::explorer::incidents::Register;
 use interfero_server::explorer::ExplorerOptions;
 use interfero_server::{ServeOptions, ServeStats};
 use interfero_store::{MeasurementStore, SqliteStore};
@@ -28,6 +29,10 @@ pub struct ExploreArgs {
     /// Public base URL, for absolute links in the Atom feeds (e.g. https://explorer.example/).
     #[arg(long)]
     pub public_url: Option<String>,
+    /// The operator's bearer tokens (one a line): a request carrying one sees draft and
+    /// restricted incidents and may edit the register over HTTP. Without it nobody can.
+    #[arg(long)]
+    pub operator_token_file: Option<PathBuf>,
 }
 
 /// Serves the explorer until Ctrl-C.
@@ -44,10 +49,17 @@ pub async fn explore(a: ExploreArgs) -> anyhow::Result<ExitCode> {
             db.display()
         );
     }
-    let store: Arc<dyn MeasurementStore> =
+    let operator = crate::serve::operator_tokens(a.operator_token_file.as_deref())?;
+    let sqlite =
         Arc::new(SqliteStore::open(&db).with_context(|| format!("cannot open {}", db.display()))?);
+    let store: Arc<dyn MeasurementStore> = sqlite.clone();
+    eprintln!(
+        "interfero: {}",
+        crate::serve::register_note(true, &operator)
+    );
     let opts = ExplorerOptions {
         public_url: a.public_url,
+        register: Register::new(sqlite, operator),
         ..ExplorerOptions::default()
     };
     let router = interfero_server::explorer::router(store.clone(), opts.clone())

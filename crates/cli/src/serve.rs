@@ -5,8 +5,9 @@
 use anyhow::Context as _;
 use clap::Args;
 use interfero_server::collector::{CollectorConfig, Ingest, ReportIds, TestList};
-use interfero_server::{ServeOptions, ServeStats};
-use interfero_store::{Durability, MeasurementStore, RunInfo, SqliteStore};
+use interfero_server::explorer::incidents::Register;
+use interfero_server::{ServeOptions, ServeStats, Tokens};
+use interfero_store::{Durability, IncidentStore, MeasurementStore, RunInfo, SqliteStore};
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -47,6 +48,12 @@ pub struct ServeArgs {
     /// TLS, tokens, proxies and logging, as for every server.
     #[command(flatten)]
     pub exposure: crate::control::ExposureArgs,
+    /// The operator's bearer tokens (one a line): a request carrying one sees draft and
+    /// restricted incidents and may edit the register over HTTP (`POST`/`PUT
+    /// /api/v1/incidents`). Without it nobody can: editing over HTTP is off. Kept apart from
+    /// --token-file, whose tokens probes carry.
+    #[arg(long)]
+    pub operator_token_file: Option<PathBuf>,
     /// Requests a second one client address may sustain (0: no limit).
     #[arg(long, default_value_t = 50.0)]
     pub rate: f64,
@@ -55,8 +62,16 @@ pub struct ServeArgs {
     pub max_connections: Option<usize>,
 }
 
+/// The store the arguments name, for serving: the measurements, the incident register (in the
+/// same SQLite file; `None` for a backend that keeps no register), and the path.
+pub type Opened = (
+    Arc<dyn MeasurementStore>,
+    Option<Arc<dyn IncidentStore>>,
+    PathBuf,
+);
+
 /// Opens the store the arguments name, for serving.
-pub fn open_store(args: &ServeArgs) -> anyhow::Result<(Arc<dyn MeasurementStore>, PathBuf)> {
+pub fn open_store(args: &ServeArgs) -> anyhow::Result<Opened> {
     let path = match &args.store {
         Some(url) => match url.strip_prefix("sqlite:") {
             Some(p) => PathBuf::from(p.trim_start_matches("//")),
@@ -70,8 +85,8 @@ pub fn open_store(args: &ServeArgs) -> anyhow::Result<(Arc<dyn MeasurementStore>
     crate::run::check_outputs(None, Some(&path), args.db.is_some(), &[])?;
     // The collector answers only once a measurement is on the disk: FULL sync, and the
     // collector batches its inserts so that many share one fsync (see collector::ingest).
-    let store = SqliteStore::open_with(&path, Durability::PowerLoss)?;
-    Ok((Arc::new(store), path))
+    let store = Arc::new(SqliteStore::open_with(&path, Durability::PowerLoss)?);
+    Ok((store.clone(), Some(store), path))
 }
 
 /// The report-id key at `path`, created (32 random bytes, readable by the owner only) when
@@ -126,8 +141,12 @@ pub fn routers(
     store: Arc<dyn MeasurementStore>,
     ingest: Ingest,
     collector: CollectorConfig,
+    register: Register,
 ) -> axum::Router {
-    let explorer = interfero_server::explorer::ExplorerOptions::default();
+    let explorer = interfero_server::explorer::ExplorerOptions {
+        register,
+        ..Default::default()
+    };
     axum::Router::new()
         .merge(interfero_server::collector_router(ingest, collector))
         .merge(interfero_server::api::router(
@@ -151,7 +170,8 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
     let tokens = args.exposure.tokens()?;
     let tls = args.exposure.tls()?;
     let lists = test_lists(&args.test_lists)?;
-    let (store, path) = open_store(&args)?;
+    let operator = operator_tokens(args.operator_token_file.as_deref())?;
+    let (store, incidents, path) = open_store(&args)?;
     let key_path = args.report_key.clone().unwrap_or_else(|| {
         let mut p = path.clone().into_os_string();
         p.push(".report-key");
@@ -209,13 +229,42 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
     if let Some(every) = args.correlate {
         spawn_correlation(store.clone(), every, args.correlate_window);
     }
-    let router = routers(store, ingest, collector);
+    eprintln!(
+        "interfero serve: {}",
+        register_note(incidents.is_some(), &operator)
+    );
+    let register = Register {
+        incidents,
+        tokens: operator,
+    };
+    let router = routers(store, ingest, collector, register);
     let stats = Arc::new(ServeStats::default());
     interfero_server::serve_with(listener, router, opts, stats, async {
         let _ = tokio::signal::ctrl_c().await;
     })
     .await?;
     Ok(ExitCode::SUCCESS)
+}
+
+/// The operator's tokens (none without a file: nobody edits over HTTP).
+pub fn operator_tokens(file: Option<&Path>) -> anyhow::Result<Tokens> {
+    Ok(match file {
+        Some(p) => Tokens::load(p)?,
+        None => Tokens::default(),
+    })
+}
+
+/// What the operator should know about the register's exposure.
+pub fn register_note(available: bool, operator: &Tokens) -> &'static str {
+    match (available, operator.is_open()) {
+        (false, _) => "no incident register with this store (it lives in a SQLite database)",
+        (true, true) => {
+            "incidents: public records only; editing over HTTP is off (--operator-token-file enables it)"
+        }
+        (true, false) => {
+            "incidents: requests with an operator token see drafts and may edit over HTTP"
+        }
+    }
 }
 
 /// Correlates the store every `every` (the first time at once), off the async workers.

@@ -10,7 +10,7 @@
 mod support;
 
 use std::path::PathBuf;
-use support::fixture::{self, RICH_DOMAIN};
+use support::fixture::{self, RICH_DOMAIN, XSS};
 use support::webdriver::{binaries, Driver, Session};
 
 fn screenshots() -> Option<PathBuf> {
@@ -228,5 +228,58 @@ async fn everything_works_with_javascript_off() {
     s.click(&bar).await;
     s.wait_url("/search?cc=KZ&asn=").await;
     assert!(!s.find_all("a.m").await.is_empty());
+    s.close().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_reader_opens_the_incidents_follows_a_facet_and_opens_a_record() {
+    let Some((chromium, driver)) = skip() else {
+        return;
+    };
+    let store = fixture::store();
+    fixture::register(&store);
+    let addr = fixture::serve_register(store.clone(), true).await;
+    let base = format!("http://{addr}");
+    let downloads = tempfile::tempdir().unwrap();
+    let d = Driver::start(driver);
+    let s = d
+        .session(chromium, false, 1280, 1000, downloads.path())
+        .await;
+    s.goto(&format!("{base}/")).await;
+    let nav = s.find("header.top a[href='/incidents']").await;
+    s.click(&nav).await;
+    s.wait_url("/incidents").await;
+    s.goto(&format!("{base}/incidents?year=2021")).await;
+    shot(&s, "incidents").await;
+    s.goto(&format!("{base}/incidents")).await;
+    let facet = s
+        .find("#facet-kind a[href='/incidents?kind=website_block']")
+        .await;
+    s.click(&facet).await;
+    s.wait_url("kind=website_block").await;
+    let count: u64 = s.text(&s.find("#count").await).await.parse().unwrap();
+    assert_eq!(count, 5);
+    s.goto(&format!("{base}/incident/test-kz-blocks")).await;
+    s.set_size(1280, 1700).await;
+    shot(&s, "incident").await;
+    s.set_size(1280, 1000).await;
+    s.goto(&format!("{base}/incident/test-hola-blocked")).await;
+    let m = s.find("#evidence a.m").await;
+    s.click(&m).await;
+    s.wait_url("/m/").await;
+    assert!(s.text(&s.find("#verdict").await).await.contains("blocked"));
+    // Hostile text in a record runs nothing, with scripts on.
+    let s2 = d
+        .session(chromium, true, 1280, 1000, downloads.path())
+        .await;
+    for path in ["/incidents", "/incident/test-hostile"] {
+        s2.goto(&format!("{base}{path}")).await;
+        assert_eq!(s2.alert().await, None, "{path} opened an alert");
+        let flag = s2.script("return typeof window.__xss").await;
+        assert_eq!(flag, "undefined", "{path}: a payload ran");
+    }
+    let title = s2.text(&s2.find("#title").await).await;
+    assert_eq!(title, XSS[0]);
+    s2.close().await;
     s.close().await;
 }

@@ -10,6 +10,7 @@
 
 mod chart;
 mod downloads;
+pub mod incidents;
 mod measurement;
 pub mod networks;
 mod pages;
@@ -34,6 +35,9 @@ pub struct ExplorerOptions {
     pub public_url: Option<String>,
     /// Measurements per search page (at most [`interfero_store::MAX_PAGE`]).
     pub page_size: usize,
+    /// The incident register the pages show and the operator edits (none: the incident
+    /// pages say it is not available).
+    pub register: incidents::Register,
 }
 
 impl Default for ExplorerOptions {
@@ -42,6 +46,7 @@ impl Default for ExplorerOptions {
         ExplorerOptions {
             public_url: None,
             page_size: 50,
+            register: incidents::Register::default(),
         }
     }
 }
@@ -110,7 +115,8 @@ async fn security_headers(mut resp: Response) -> Response {
 
 /// The explorer's routes over `store`: `/`, `/search` (+ `.csv`, `.json`), `/m/{uid}`,
 /// `/chart` (+ `.svg`, `.csv`, `.json`), `/domain/{d}`, `/network/{asn}`, `/country/{cc}`,
-/// `/feed.atom`, `/static/style.css`. Mount it beside [`crate::api::router`], which serves
+/// `/feed.atom`, `/static/style.css`, and the incident register's `/incidents`,
+/// `/incident/{id}` and `/api/v1/incidents` ([`incidents`]). Mount it beside [`crate::api::router`], which serves
 /// the JSON the pages link to.
 pub fn router(store: Arc<dyn MeasurementStore>, opts: ExplorerOptions) -> Router {
     let app = App { store, opts };
@@ -129,6 +135,7 @@ pub fn router(store: Arc<dyn MeasurementStore>, opts: ExplorerOptions) -> Router
         .route("/country/{cc}", get(pages::country))
         .route("/feed.atom", get(downloads::feed))
         .route("/static/style.css", get(style))
+        .merge(incidents::routes())
         .with_state(app)
         .layer(axum::middleware::map_response(security_headers))
 }

@@ -7,7 +7,7 @@ use super::params::{normalise_asn, Filter, Params};
 use super::views::{self, draw, interfered, label, Form, TableRow};
 use super::{networks, page_error, render, App};
 use axum::extract::{Path, Query as UrlQuery, State};
-use axum::http::StatusCode;
+use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
 use interfero_store::query::domain_of;
 use interfero_store::{Axis, Counts, Event, EventKind, EventQuery, PageRequest, Query};
@@ -244,10 +244,15 @@ pub(crate) async fn search(State(app): State<App>, UrlQuery(p): UrlQuery<Params>
 struct MeasurementPage {
     title: String,
     v: View,
+    incidents: super::incidents::Mentions,
 }
 
 /// `GET /m/{uid}`: one measurement, its verdict in words and each step.
-pub(crate) async fn measurement(State(app): State<App>, Path(uid): Path<String>) -> Response {
+pub(crate) async fn measurement(
+    State(app): State<App>,
+    headers: HeaderMap,
+    Path(uid): Path<String>,
+) -> Response {
     if uid.len() > 200 {
         return page_error(StatusCode::NOT_FOUND, "No measurement has this id.");
     }
@@ -255,9 +260,11 @@ pub(crate) async fn measurement(State(app): State<App>, Path(uid): Path<String>)
     match got {
         Ok(Some(s)) => {
             let v = measurement::view(&s);
+            let incidents = super::incidents::citing(&app, &headers, s.uid.clone(), s.id).await;
             render(&MeasurementPage {
                 title: format!("{} {}", v.status, v.domain),
                 v,
+                incidents,
             })
         }
         Ok(None) => page_error(StatusCode::NOT_FOUND, "No measurement has this id."),
@@ -283,6 +290,7 @@ struct Place {
     table: Vec<TableRow>,
     table_key: String,
     stack: [&'static str; 8],
+    incidents: super::incidents::Mentions,
 }
 
 /// The most networks drawn side by side on a country page.
@@ -290,8 +298,21 @@ const SIDE_BY_SIDE: usize = 8;
 
 /// A page for one place or target: the filter it stands for, and which axis its grid and
 /// table break it down by.
-async fn place(app: App, heading: String, filter: Filter, by: Axis, side: bool) -> Response {
+async fn place(
+    app: App,
+    headers: HeaderMap,
+    heading: String,
+    filter: Filter,
+    by: Axis,
+    side: bool,
+) -> Response {
     let q = filter.query.clone();
+    // Incidents about the country or the domain (none for a network page).
+    let incidents = if q.probe_asn.is_none() {
+        super::incidents::about(&app, &headers, q.probe_cc.clone(), q.domain.clone()).await
+    } else {
+        super::incidents::Mentions::default()
+    };
     let got = app
         .with(move |s| {
             let days = s.aggregate(&q, Axis::Day, None)?;
@@ -395,6 +416,7 @@ async fn place(app: App, heading: String, filter: Filter, by: Axis, side: bool) 
         table: grid_drawn.table,
         table_key: grid_drawn.table_key,
         stack: STACK,
+        incidents,
     })
 }
 
@@ -405,18 +427,26 @@ fn filter_with(f: impl FnOnce(&mut Params)) -> Result<Filter, String> {
 }
 
 /// `GET /domain/{domain}`: one site across networks and countries.
-pub(crate) async fn domain(State(app): State<App>, Path(d): Path<String>) -> Response {
+pub(crate) async fn domain(
+    State(app): State<App>,
+    headers: HeaderMap,
+    Path(d): Path<String>,
+) -> Response {
     match filter_with(|p| p.domain = Some(d.clone())) {
         Ok(f) => {
             let name = f.query.domain.clone().unwrap_or_default();
-            place(app, name, f, Axis::Network, false).await
+            place(app, headers, name, f, Axis::Network, false).await
         }
         Err(e) => page_error(StatusCode::BAD_REQUEST, &e),
     }
 }
 
 /// `GET /network/{asn}`: one network, its sites by day.
-pub(crate) async fn network(State(app): State<App>, Path(asn): Path<String>) -> Response {
+pub(crate) async fn network(
+    State(app): State<App>,
+    headers: HeaderMap,
+    Path(asn): Path<String>,
+) -> Response {
     let Some(asn) = normalise_asn(&asn) else {
         return page_error(
             StatusCode::NOT_FOUND,
@@ -424,17 +454,29 @@ pub(crate) async fn network(State(app): State<App>, Path(asn): Path<String>) -> 
         );
     };
     match filter_with(|p| p.asn = Some(asn.clone())) {
-        Ok(f) => place(app, networks::label(&asn), f, Axis::Domain, false).await,
+        Ok(f) => place(app, headers, networks::label(&asn), f, Axis::Domain, false).await,
         Err(e) => page_error(StatusCode::BAD_REQUEST, &e),
     }
 }
 
 /// `GET /country/{cc}`: one country, its networks side by side.
-pub(crate) async fn country(State(app): State<App>, Path(cc): Path<String>) -> Response {
+pub(crate) async fn country(
+    State(app): State<App>,
+    headers: HeaderMap,
+    Path(cc): Path<String>,
+) -> Response {
     match filter_with(|p| p.cc = Some(cc.clone())) {
         Ok(f) => {
             let name = f.query.probe_cc.clone().unwrap_or_default();
-            place(app, format!("Country {name}"), f, Axis::Network, true).await
+            place(
+                app,
+                headers,
+                format!("Country {name}"),
+                f,
+                Axis::Network,
+                true,
+            )
+            .await
         }
         Err(e) => page_error(StatusCode::BAD_REQUEST, &e),
     }

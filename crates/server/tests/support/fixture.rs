@@ -273,3 +273,144 @@ pub async fn serve(store: Arc<dyn MeasurementStore>) -> SocketAddr {
     ));
     addr
 }
+
+/// The operator's token of [`serve_register`].
+pub const OPERATOR: &str = "operator-token-0123456789abcdef";
+
+/// Serves the explorer and the API with the incident register of `store` (the same SQLite
+/// file), edited with [`OPERATOR`] when `tokens`, or with no token configured.
+pub async fn serve_register(store: Arc<SqliteStore>, tokens: bool) -> SocketAddr {
+    let tokens = if tokens {
+        interfero_server::Tokens::parse(OPERATOR, "test").expect("tokens")
+    } else {
+        interfero_server::Tokens::default()
+    };
+    let opts = ExplorerOptions {
+        register: interfero_server::explorer::incidents::Register::new(store.clone(), tokens),
+        ..ExplorerOptions::default()
+    };
+    let dyn_store: Arc<dyn MeasurementStore> = store;
+    let router = interfero_server::explorer::router(dyn_store.clone(), opts.clone())
+        .merge(interfero_server::api::router(dyn_store, opts));
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let addr = listener.local_addr().expect("addr");
+    tokio::spawn(serve_with(
+        listener,
+        router,
+        ServeOptions::default(),
+        Arc::new(ServeStats::default()),
+        std::future::pending(),
+    ));
+    addr
+}
+
+/// The seed dataset (`data/incidents`) imported into `store`, plus records with evidence in
+/// it: a block proven by the rich measurement, a throttling claim it contradicts, a query
+/// over the rich domain, a restricted draft, and one with hostile text everywhere.
+pub fn register(store: &SqliteStore) {
+    use interfero_register::evidence::StoreSource;
+    let seed = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../data/incidents");
+    let change = interfero_store::IncidentChange {
+        by: "test",
+        at: "2026-12-01 00:00:00",
+        action: "import",
+    };
+    let source = StoreSource::new(store);
+    interfero_register::import(
+        &[seed],
+        store,
+        &source,
+        &change,
+        interfero_store::OnExisting::Refuse,
+    )
+    .expect("seed imports");
+    let uid = uid_of_domain(store, RICH_DOMAIN);
+    let text = format!(
+        r#"
+[[incident]]
+id = "test-hola-blocked"
+title = "hola-news.kz blocked on Kazakhtelecom"
+kind = "website_block"
+start = "2026-11-20"
+end = "2026-11-30"
+status = "published"
+visibility = "public"
+place = {{ country = "KZ" }}
+network_scope = {{ asns = ["AS9198"], domains = ["{RICH_DOMAIN}"] }}
+evidence = [{{ kind = "measurement", uid = "{uid}" }}, {{ kind = "query", query = {{ domain = "{RICH_DOMAIN}", since = "2026-11-01", until = "2026-11-30" }} }}]
+
+[[incident]]
+id = "test-kz-blocks"
+title = "News sites blocked on Kazakhtelecom for ten days"
+summary = "Sites of the NEWS category stalled after the ClientHello on JSC Kazakhtelecom while the control reached them."
+kind = "website_block"
+start = "2026-11-10"
+end = "2026-11-20"
+status = "published"
+visibility = "public"
+place = {{ country = "KZ", admin1 = "Almaty" }}
+targets = [{{ kind = "population", name = "readers of independent news", role = "reader" }}]
+actors = [{{ kind = "isp", name = "JSC Kazakhtelecom", part = "carried_out" }}, {{ kind = "government", part = "suspected" }}]
+network_scope = {{ asns = ["AS9198"], network_type = "fixed", extent = "service" }}
+official_position = {{ stance = "denied", justification = "Officials said the sites were down for technical reasons." }}
+related = [{{ incident = "test-hola-blocked", rel = "part_of" }}]
+evidence = [{{ kind = "query", query = {{ country = "KZ", network = "AS9198", since = "2026-11-10", until = "2026-11-20" }} }}]
+[[incident.sources]]
+publisher = "A media-freedom NGO"
+title = "Weekly monitoring note"
+url = "https://ngo.example/notes/2026-11?a=1&b=<2>"
+published = "2026-11-21"
+
+[[incident]]
+id = "test-hola-throttled"
+title = "hola-news.kz said to be throttled"
+kind = "throttling"
+start = "2026-11-30"
+status = "published"
+visibility = "public"
+place = {{ country = "KZ" }}
+evidence = [{{ kind = "measurement", uid = "{uid}" }}]
+
+[[incident]]
+id = "test-secret-draft"
+title = "A draft that protects its source"
+kind = "threat_harassment"
+start = "2026-11"
+status = "draft"
+visibility = "restricted"
+place = {{ country = "KZ" }}
+evidence = [{{ kind = "measurement", uid = "{uid}" }}]
+
+[[incident]]
+id = "test-hostile"
+title = "{x0}"
+summary = "{x1}"
+kind = "other"
+start = "2026"
+status = "published"
+visibility = "public"
+place = {{ country = "KZ", locality = "{x2}" }}
+targets = [{{ kind = "website", name = "{x1}", url = "javascript:alert(1)" }}]
+[[incident.sources]]
+publisher = "{x0}"
+url = "javascript:window.__xss=9"
+"#,
+        x0 = XSS[0],
+        x1 = XSS[1].replace('"', "\\\""),
+        x2 = XSS[2].replace('"', "\\\""),
+    );
+    let reads = interfero_register::parse("test.toml", &text, interfero_register::Format::Toml)
+        .expect("test records parse");
+    let texts = std::collections::HashMap::from([("test.toml".to_string(), text.clone())]);
+    interfero_register::check_reads(&reads, &texts, &source).expect("test records check");
+    let records: Vec<_> = reads.into_iter().map(|r| r.incident).collect();
+    interfero_store::IncidentStore::save_incidents(
+        store,
+        &records,
+        &change,
+        interfero_store::OnExisting::Refuse,
+    )
+    .expect("test records store");
+}
