@@ -143,8 +143,10 @@ pub struct Section {
 fn measurement_link(f: &evidence::Found, explorer: Option<&str>) -> Link {
     Link {
         text: evidence::describe_measurement(f),
+        // The explorer's page of a measurement is `/m/{uid}`; one without a uid has none.
         href: explorer
-            .map(|base| format!("{}/measurement/{}", base.trim_end_matches('/'), f.id))
+            .zip(f.uid.as_deref())
+            .map(|(base, uid)| format!("{}/m/{uid}", base.trim_end_matches('/')))
             .and_then(|u| safe_href(&u)),
     }
 }

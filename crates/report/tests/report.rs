@@ -290,3 +290,17 @@ fn record_pages_have_an_index_with_facets_and_each_record_with_its_evidence_char
     assert!(blocked.contains("href=\"kz-2021-02-hrd-coalition-removal-demand.html\""));
     assert!(!dir.path().join("kz-2021-draft-not-public.html").exists());
 }
+
+#[test]
+fn evidence_links_open_the_explorers_measurement_page() {
+    let s = store();
+    let mut p = params(Audience::Public);
+    p.explorer = Some("https://explorer.example/".into());
+    let html = build(&s, &p).unwrap().render().unwrap();
+    // The explorer's route for one measurement, by its uid (not the store's row number).
+    assert!(
+        html.contains("href=\"https://explorer.example/m/"),
+        "no /m/ link"
+    );
+    assert!(!html.contains("/measurement/"));
+}
