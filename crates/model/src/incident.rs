@@ -142,7 +142,38 @@ pub enum Precision {
     Day,
 }
 
+/// English month names, January first.
+const MONTHS: [&str; 12] = [
+    "January",
+    "February",
+    "March",
+    "April",
+    "May",
+    "June",
+    "July",
+    "August",
+    "September",
+    "October",
+    "November",
+    "December",
+];
+
 impl PartialDate {
+    /// The date in words, as precise as it is known: `2 March 2021`, `March 2021`, `2021`.
+    pub fn in_words(&self) -> String {
+        let month = |m: u8| {
+            MONTHS
+                .get(usize::from(m).wrapping_sub(1))
+                .copied()
+                .unwrap_or("?")
+        };
+        match (self.month, self.day) {
+            (Some(m), Some(day)) => format!("{day} {} {}", month(m), self.year),
+            (Some(m), None) => format!("{} {}", month(m), self.year),
+            _ => self.year.to_string(),
+        }
+    }
+
     /// Parses `YYYY`, `YYYY-MM` or `YYYY-MM-DD` (a day that exists in its month).
     pub fn parse(s: &str) -> Option<PartialDate> {
         let mut parts = s.split('-');

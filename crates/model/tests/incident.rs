@@ -86,3 +86,12 @@ fn every_kind_has_a_family_and_interference_kinds_are_the_internet_family() {
         );
     }
 }
+
+#[test]
+fn a_date_reads_as_precisely_as_it_is_known() {
+    use interfero_model::incident::PartialDate;
+    let words = |s: &str| PartialDate::parse(s).unwrap().in_words();
+    assert_eq!(words("2021-03-02"), "2 March 2021");
+    assert_eq!(words("2021-12"), "December 2021");
+    assert_eq!(words("2021"), "2021");
+}

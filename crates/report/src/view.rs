@@ -5,28 +5,9 @@ use crate::{family_title, kind_label};
 use interfero_model::incident::{Evidence, Family, Incident, PartialDate, Stance};
 use interfero_register::{codes, evidence, Shown};
 
-const MONTHS: [&str; 12] = [
-    "January",
-    "February",
-    "March",
-    "April",
-    "May",
-    "June",
-    "July",
-    "August",
-    "September",
-    "October",
-    "November",
-    "December",
-];
-
 /// A partial date in words: `2 March 2021`, `March 2021`, `2021`.
 pub fn date_words(d: &PartialDate) -> String {
-    match (d.month, d.day) {
-        (Some(m), Some(day)) => format!("{day} {} {}", MONTHS[usize::from(m) - 1], d.year),
-        (Some(m), None) => format!("{} {}", MONTHS[usize::from(m) - 1], d.year),
-        _ => d.year.to_string(),
-    }
+    d.in_words()
 }
 
 /// `YYYY-MM-DD` in words.

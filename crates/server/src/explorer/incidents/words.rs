@@ -5,21 +5,6 @@ use interfero_model::incident::{
     Relation, Stance, Target,
 };
 
-const MONTHS: [&str; 12] = [
-    "January",
-    "February",
-    "March",
-    "April",
-    "May",
-    "June",
-    "July",
-    "August",
-    "September",
-    "October",
-    "November",
-    "December",
-];
-
 /// A kind in words.
 pub fn kind(k: Kind) -> &'static str {
     match k {
@@ -95,18 +80,7 @@ pub fn relation_back(r: Relation) -> &'static str {
 
 /// A date in words: `2 March 2021`, `March 2021`, `2021`.
 pub fn date(d: &PartialDate) -> String {
-    match (d.month, d.day) {
-        (Some(m), Some(day)) => format!("{day} {} {}", month(m), d.year),
-        (Some(m), None) => format!("{} {}", month(m), d.year),
-        _ => d.year.to_string(),
-    }
-}
-
-fn month(m: u8) -> &'static str {
-    MONTHS
-        .get(usize::from(m).saturating_sub(1))
-        .copied()
-        .unwrap_or("?")
+    d.in_words()
 }
 
 fn precision(p: Precision) -> &'static str {
