@@ -2,7 +2,7 @@
 //! glue, DS), or negative answer (and whose SOA). Pure, bounded, safe on any input.
 
 use super::wire::Question;
-use hickory_proto::op::{Message, MessageType, Query};
+use hickory_proto::op::{Message, MessageType};
 use hickory_proto::rr::{Name, RData, RecordType};
 use interfero_model::measurement::DnsAnswer;
 use std::net::IpAddr;
@@ -12,18 +12,7 @@ pub const MAX_RECORDS: usize = 32;
 
 /// Builds a non-recursive query (RD clear: an authoritative server answers from its zone).
 pub fn build_query(host: &str, qtype: RecordType) -> Result<Question, String> {
-    let mut name = Name::from_utf8(host).map_err(|e| e.to_string())?;
-    name.set_fqdn(true);
-    let mut msg = Message::query();
-    msg.metadata.recursion_desired = false;
-    msg.add_query(Query::query(name.clone(), qtype));
-    let bytes = msg.to_vec().map_err(|e| e.to_string())?;
-    Ok(Question {
-        id: msg.metadata.id,
-        name,
-        qtype,
-        bytes,
-    })
+    super::wire::question(host, qtype, false)
 }
 
 /// An authoritative server's reply, as the walk reads it.
@@ -103,28 +92,12 @@ pub fn parse(bytes: &[u8], q: &Question) -> Option<Result<AuthReply, ()>> {
         truncated: msg.metadata.truncation,
         ..AuthReply::default()
     };
-    for r in msg.answers.iter().take(MAX_RECORDS) {
-        let mut a = DnsAnswer {
-            ttl: Some(r.ttl),
-            ..DnsAnswer::default()
-        };
-        match &r.data {
-            RData::A(v4) => {
-                a.answer_type = "A".into();
-                a.ipv4 = Some(v4.0.to_string());
-            }
-            RData::AAAA(v6) => {
-                a.answer_type = "AAAA".into();
-                a.ipv6 = Some(v6.0.to_string());
-            }
-            RData::CNAME(c) => {
-                a.answer_type = "CNAME".into();
-                a.hostname = Some(name_text(&c.0));
-            }
-            _ => continue,
-        }
-        out.answers.push(a);
-    }
+    out.answers = msg
+        .answers
+        .iter()
+        .take(MAX_RECORDS)
+        .filter_map(|r| super::wire::answer(&r.data, r.ttl))
+        .collect();
     let mut zones: Vec<String> = Vec::new();
     for r in msg.authorities.iter().take(MAX_RECORDS) {
         let owner = name_text(&r.name);
@@ -196,6 +169,7 @@ impl AuthReply {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use hickory_proto::op::Query;
     use hickory_proto::op::{OpCode, ResponseCode};
     use hickory_proto::rr::rdata::{A, NS, SOA};
     use hickory_proto::rr::Record;

@@ -28,10 +28,20 @@ pub struct Question {
 
 /// Builds a recursive query for `host` of type `qtype` with a random ID.
 pub fn build_query(host: &str, qtype: RecordType) -> Result<Question, String> {
+    question(host, qtype, true)
+}
+
+/// A query for `host` of type `qtype` with a random ID; `recursion_desired` clear for an
+/// authoritative server (the delegation walk).
+pub(super) fn question(
+    host: &str,
+    qtype: RecordType,
+    recursion_desired: bool,
+) -> Result<Question, String> {
     let mut name = Name::from_utf8(host).map_err(|e| e.to_string())?;
     name.set_fqdn(true);
     let mut msg = Message::query();
-    msg.metadata.recursion_desired = true;
+    msg.metadata.recursion_desired = recursion_desired;
     msg.add_query(Query::query(name.clone(), qtype));
     let bytes = msg.to_vec().map_err(|e| e.to_string())?;
     Ok(Question {
@@ -115,7 +125,7 @@ pub fn parse_reply(bytes: &[u8], q: &Question) -> Option<Reply> {
 }
 
 /// The record as an observation, for A, AAAA and CNAME.
-fn answer(data: &RData, ttl: u32) -> Option<DnsAnswer> {
+pub(super) fn answer(data: &RData, ttl: u32) -> Option<DnsAnswer> {
     let mut a = DnsAnswer {
         ttl: Some(ttl),
         ..DnsAnswer::default()

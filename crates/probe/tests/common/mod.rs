@@ -44,9 +44,18 @@ pub type Script = dyn Fn(&Message, bool) -> Vec<Vec<u8>> + Send + Sync;
 
 /// A UDP (and TCP, same port) DNS server that answers each query with `script`.
 pub async fn dns_server(script: Arc<Script>) -> SocketAddr {
-    let udp = UdpSocket::bind("127.0.0.1:0").await.unwrap();
-    let addr = udp.local_addr().unwrap();
-    let tcp = TcpListener::bind(addr).await.unwrap();
+    // The TCP port of the same number may be taken by another test's listener: try another
+    // pair until one is free on both.
+    let mut pair = None;
+    for _ in 0..64 {
+        let udp = UdpSocket::bind("127.0.0.1:0").await.unwrap();
+        let addr = udp.local_addr().unwrap();
+        if let Ok(tcp) = TcpListener::bind(addr).await {
+            pair = Some((udp, addr, tcp));
+            break;
+        }
+    }
+    let (udp, addr, tcp) = pair.expect("no port free for both UDP and TCP");
     let s = script.clone();
     tokio::spawn(async move {
         let mut buf = vec![0u8; 4096];
