@@ -1,6 +1,7 @@
 //! `interfero serve`: one process for the collector, the public API and the explorer, on one
-//! port, over one store (`Arc<dyn MeasurementStore>`: SQLite by default; another backend
-//! plugs in at [`open_store`]). Mounting another router is one line in [`routers`].
+//! port, over one store (`Arc<dyn MeasurementStore>`: SQLite by default, or ClickHouse with
+//! `--store clickhouse://HOST:PORT/DB`, see [`open_store`]). Mounting another router is one
+//! line in [`routers`].
 
 use anyhow::Context as _;
 use clap::Args;
@@ -23,7 +24,9 @@ pub struct ServeArgs {
     /// SQLite database of the collector (default: ~/.local/share/interfero/interfero.db).
     #[arg(long, conflicts_with = "store")]
     pub db: Option<PathBuf>,
-    /// Another store, by URL (`sqlite:PATH`; other backends when built in).
+    /// Another store, by address: `clickhouse://HOST:PORT/DB` (`https://…` for TLS; user and
+    /// password from INTERFERO_CLICKHOUSE_USER/_PASSWORD; `?cluster=NAME&node=…` for a sharded
+    /// store, docs/scale-out.md), or `sqlite:PATH`.
     #[arg(long)]
     pub store: Option<String>,
     /// The key that signs report ids (created on first start; keep it so that reports
@@ -62,31 +65,73 @@ pub struct ServeArgs {
     pub max_connections: Option<usize>,
 }
 
-/// The store the arguments name, for serving: the measurements, the incident register (in the
-/// same SQLite file; `None` for a backend that keeps no register), and the path.
-pub type Opened = (
-    Arc<dyn MeasurementStore>,
-    Option<Arc<dyn IncidentStore>>,
-    PathBuf,
-);
+/// What [`open_store`] opened.
+pub struct Opened {
+    /// The measurements.
+    pub store: Arc<dyn MeasurementStore>,
+    /// The incident register (in the same SQLite file; `None` for a backend that keeps none).
+    pub incidents: Option<Arc<dyn IncidentStore>>,
+    /// What to call the store in messages.
+    pub name: String,
+    /// The default place of the report key.
+    pub key: PathBuf,
+}
 
 /// Opens the store the arguments name, for serving.
+///
+/// Every acknowledgement is durable: SQLite commits with a full fsync (the collector batches
+/// its inserts so that many share one, see collector::ingest); ClickHouse is opened
+/// synchronous ([`interfero_store::open_durable`]): each batch of the collector is one INSERT
+/// that the server has answered (through a `Distributed` table: once every shard has its rows)
+/// before any of its measurements is acknowledged.
 pub fn open_store(args: &ServeArgs) -> anyhow::Result<Opened> {
+    if let Some(url) = args
+        .store
+        .as_deref()
+        .filter(|u| interfero_store::is_server_address(u))
+    {
+        let store = interfero_store::open_durable(url)?;
+        // No file to put the key beside: in the data directory, one per database address.
+        let name: String = url
+            .split('?')
+            .next()
+            .unwrap_or(url)
+            .chars()
+            .map(|c| if c.is_ascii_alphanumeric() { c } else { '_' })
+            .collect();
+        let key = crate::run::default_db().with_file_name(format!("{name}.report-key"));
+        if let Some(dir) = key.parent() {
+            std::fs::create_dir_all(dir)
+                .with_context(|| format!("cannot create {}", dir.display()))?;
+        }
+        return Ok(Opened {
+            store: Arc::from(store),
+            incidents: None,
+            name: crate::escape::terminal(url).to_string(),
+            key,
+        });
+    }
     let path = match &args.store {
         Some(url) => match url.strip_prefix("sqlite:") {
             Some(p) => PathBuf::from(p.trim_start_matches("//")),
             None => anyhow::bail!(
-                "--store {}: this build knows only sqlite:PATH (or use --db PATH)",
+                "--store {}: not a store address (clickhouse://HOST:PORT/DB, https://HOST:PORT/DB \
+                 or sqlite:PATH; or use --db PATH)",
                 crate::escape::terminal(url)
             ),
         },
         None => args.db.clone().unwrap_or_else(crate::run::default_db),
     };
     crate::run::check_outputs(None, Some(&path), args.db.is_some(), &[])?;
-    // The collector answers only once a measurement is on the disk: FULL sync, and the
-    // collector batches its inserts so that many share one fsync (see collector::ingest).
     let store = Arc::new(SqliteStore::open_with(&path, Durability::PowerLoss)?);
-    Ok((store.clone(), Some(store), path))
+    let mut key = path.clone().into_os_string();
+    key.push(".report-key");
+    Ok(Opened {
+        store: store.clone(),
+        incidents: Some(store),
+        name: path.display().to_string(),
+        key: PathBuf::from(key),
+    })
 }
 
 /// The report-id key at `path`, created (32 random bytes, readable by the owner only) when
@@ -171,12 +216,13 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
     let tls = args.exposure.tls()?;
     let lists = test_lists(&args.test_lists)?;
     let operator = operator_tokens(args.operator_token_file.as_deref())?;
-    let (store, incidents, path) = open_store(&args)?;
-    let key_path = args.report_key.clone().unwrap_or_else(|| {
-        let mut p = path.clone().into_os_string();
-        p.push(".report-key");
-        PathBuf::from(p)
-    });
+    let Opened {
+        store,
+        incidents,
+        name,
+        key: default_key,
+    } = open_store(&args)?;
+    let key_path = args.report_key.clone().unwrap_or(default_key);
     let key = report_key(&key_path)?;
     let run = store.begin_run(&RunInfo {
         started: chrono::Utc::now().format("%Y-%m-%d %H:%M:%S").to_string(),
@@ -214,10 +260,7 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
         .with_context(|| format!("cannot listen on {listen}"))?;
     let bound = listener.local_addr().unwrap_or(listen);
     let scheme = if tls.is_some() { "https" } else { "http" };
-    eprintln!(
-        "interfero serve listening on {scheme}://{bound}/ with {} (Ctrl-C stops)",
-        path.display()
-    );
+    eprintln!("interfero serve listening on {scheme}://{bound}/ with {name} (Ctrl-C stops)");
     if tokens.is_open() {
         eprintln!("interfero serve: open to any probe (as OONI's collector is); --token-file restricts it to yours");
     }

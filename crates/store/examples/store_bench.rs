@@ -61,7 +61,16 @@ struct Figures {
     rows: usize,
     ingest_per_s: f64,
     bytes: u64,
+    /// ClickHouse: how long `OPTIMIZE … FINAL` took after the ingest (queries run after it).
+    optimize: Option<Duration>,
     queries: Vec<(&'static str, Duration, Duration)>,
+}
+
+/// `/proc/loadavg`'s first three fields (1, 5 and 15 minutes).
+fn load() -> String {
+    std::fs::read_to_string("/proc/loadavg")
+        .map(|s| s.split_whitespace().take(3).collect::<Vec<_>>().join(" "))
+        .unwrap_or_else(|_| "unknown".into())
 }
 
 fn run_info() -> RunInfo {
@@ -187,6 +196,7 @@ fn bench_sqlite(n: usize, repeat: usize) -> Figures {
         rows: n,
         ingest_per_s: rate,
         bytes: dir_bytes(dir.path()),
+        optimize: None,
         queries,
     }
 }
@@ -204,6 +214,11 @@ fn bench_clickhouse(n: usize, repeat: usize, url: &Option<String>) -> Figures {
     let store = ClickHouseStore::open(&Config::parse(&address).expect("address")).expect("open");
     eprintln!("ClickHouse, {n} rows");
     let rate = ingest(&store, n, &|| store.flush().expect("flush"));
+    // After a bulk import, one merge per month leaves one part each: reads need no FINAL
+    // (clickhouse/reads.rs); until merged, the months written to are read with FINAL.
+    let t = Instant::now();
+    store.optimize().expect("optimize");
+    let optimize = Some(t.elapsed());
     let queries = queries(&store, repeat);
     let bytes = store.disk_bytes().expect("size");
     drop(store);
@@ -213,6 +228,7 @@ fn bench_clickhouse(n: usize, repeat: usize, url: &Option<String>) -> Figures {
         rows: n,
         ingest_per_s: rate,
         bytes,
+        optimize,
         queries,
     }
 }
@@ -221,17 +237,25 @@ fn ms(d: Duration) -> String {
     format!("{:.1}", d.as_secs_f64() * 1e3)
 }
 
-fn table(all: &[Figures], command: &str) -> String {
-    let mut s = format!("{BEGIN}\n\nCommand: `{command}`\n\n");
+fn table(all: &[Figures], command: &str, loads: (&str, &str)) -> String {
+    let mut s = format!(
+        "{BEGIN}\n\nCommand: `{command}`\n\nLoad average (1, 5, 15 min) at the start: {}; \
+         at the end: {}.\n\n",
+        loads.0, loads.1
+    );
     s.push_str(
-        "| store | rows | ingest (measurements/s) | on disk per million |\n|---|---:|---:|---:|\n",
+        "| store | rows | ingest (measurements/s) | merge after ingest (s) | on disk per million |\n\
+         |---|---:|---:|---:|---:|\n",
     );
     for f in all {
         s.push_str(&format!(
-            "| {} | {} | {:.0} | {:.0} MB |\n",
+            "| {} | {} | {:.0} | {} | {:.0} MB |\n",
             f.store,
             f.rows,
             f.ingest_per_s,
+            f.optimize
+                .map(|d| format!("{:.1}", d.as_secs_f64()))
+                .unwrap_or_else(|| "–".into()),
             f.bytes as f64 / (f.rows as f64 / 1e6) / 1e6
         ));
     }
@@ -266,6 +290,7 @@ fn write_into(path: &str, block: &str) {
 
 fn main() {
     let a = args();
+    let start_load = load();
     let mut all = Vec::new();
     for &n in &a.rows {
         if a.only.as_deref() != Some("clickhouse") {
@@ -280,7 +305,7 @@ fn main() {
         "cargo run --release -p interfero-store --features clickhouse --example store_bench -- --rows {}",
         rows.join(",")
     );
-    let block = table(&all, &command);
+    let block = table(&all, &command, (&start_load, &load()));
     println!("{block}");
     for w in &a.write {
         write_into(w, &block);

@@ -24,7 +24,7 @@ pub use incidents::{
     Audience, AuditEntry, IncidentChange, IncidentFilter, IncidentStore, IncidentStoreError,
     OnExisting,
 };
-pub use open::{is_server_address, open};
+pub use open::{is_server_address, open, open_durable};
 pub use outbox::{Outbox, OutboxCounts, Pending};
 pub use query::{
     Axis, Bucket, Counts, Cursor, EventQuery, Order, Page, PageRequest, Query, Stored, MAX_PAGE,

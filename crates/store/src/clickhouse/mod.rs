@@ -10,9 +10,15 @@
 //! - Writes are batched ([`writer`]): measurements wait in memory until `batch_rows` of them or
 //!   `batch_bytes` are waiting, or `batch_ms` have passed, then go in one INSERT. Every read
 //!   sends what waits first, so a caller always reads its own writes.
-//! - Schema and deduplication: [`schema`]; ids: [`rows::id_of`].
+//! - Schema and deduplication: [`schema`]; reads that avoid `FINAL`: [`reads`]; ids:
+//!   [`rows::id_of`].
+//! - Files: `store.rs` opens, `interface.rs` is the [`crate::MeasurementStore`] interface,
+//!   `client.rs` runs the async client and sends batches, `reads.rs` deduplicates reads.
 
+mod client;
+mod interface;
 mod local;
+mod reads;
 mod rows;
 mod schema;
 mod sql;
@@ -63,6 +69,13 @@ pub struct Config {
     pub nodes: Vec<String>,
     /// How writes are batched.
     pub batch: Batch,
+    /// Synchronous writes (`?sync=1`; what the collector asks for): every `insert_many` (and
+    /// `set_verdict`) is sent as one INSERT before it returns, and returns the INSERT's error.
+    /// ClickHouse answers an INSERT over HTTP once the rows are written into a part (through a
+    /// `Distributed` table, with `insert_distributed_sync=1`, once every shard has), so a
+    /// successful call means the server holds them. Without it, rows wait in memory for a
+    /// batch (by `batch`): faster for a bulk import, lost if the process dies first.
+    pub sync: bool,
 }
 
 fn bad(msg: String) -> StoreError {
@@ -71,7 +84,7 @@ fn bad(msg: String) -> StoreError {
 
 impl Config {
     /// Reads `clickhouse://HOST[:PORT]/DB`, `http://…` or `https://…` (TLS), with optional
-    /// `?cluster=NAME&node=HOST:PORT&node=…&batch_rows=N&batch_bytes=N&batch_ms=N`. The
+    /// `?cluster=NAME&node=HOST:PORT&node=…&batch_rows=N&batch_bytes=N&batch_ms=N&sync=1`. The
     /// user and password come from `INTERFERO_CLICKHOUSE_USER` and
     /// `INTERFERO_CLICKHOUSE_PASSWORD`, never from the address (which shows in process lists
     /// and logs).
@@ -118,6 +131,7 @@ impl Config {
             cluster: None,
             nodes: Vec::new(),
             batch: Batch::default(),
+            sync: false,
         };
         for (k, v) in u.query_pairs() {
             let number = || {
@@ -132,10 +146,11 @@ impl Config {
                 "batch_rows" => cfg.batch.rows = usize::try_from(number()?).unwrap_or(usize::MAX),
                 "batch_bytes" => cfg.batch.bytes = usize::try_from(number()?).unwrap_or(usize::MAX),
                 "batch_ms" => cfg.batch.ms = number()?,
+                "sync" if v == "1" || v == "0" => cfg.sync = v == "1",
                 _ => {
                     return Err(bad(format!(
                         "--store {address}: unknown or bad option {k}={v} (known: cluster, node, \
-                         batch_rows, batch_bytes, batch_ms)"
+                         batch_rows, batch_bytes, batch_ms, sync)"
                     )))
                 }
             }
@@ -165,6 +180,12 @@ mod tests {
         assert_eq!(c.cluster.as_deref(), Some("two"));
         assert_eq!(c.nodes, ["http://127.0.0.1:1", "http://127.0.0.1:2"]);
         assert_eq!(c.batch.ms, 5);
+        assert!(!c.sync);
+        assert!(
+            Config::parse("clickhouse://127.0.0.1:1/db?sync=1")
+                .unwrap()
+                .sync
+        );
         for bad in [
             "clickhouse://u:p@127.0.0.1/db",
             "clickhouse://127.0.0.1/db;drop",

@@ -15,14 +15,14 @@ pub(crate) enum Bound {
 /// Conditions and their values, in the order of their placeholders.
 #[derive(Debug, Default, Clone)]
 pub(crate) struct Where {
-    conditions: Vec<&'static str>,
+    conditions: Vec<String>,
     values: Vec<Bound>,
 }
 
 impl Where {
     fn text(&mut self, condition: &'static str, value: &Option<String>) {
         if let Some(v) = value {
-            self.conditions.push(condition);
+            self.conditions.push(condition.to_string());
             self.values.push(Bound::Text(v.clone()));
         }
     }
@@ -30,10 +30,10 @@ impl Where {
     /// Adds a condition with its values.
     pub(crate) fn push(
         &mut self,
-        condition: &'static str,
+        condition: impl Into<String>,
         values: impl IntoIterator<Item = Bound>,
     ) {
-        self.conditions.push(condition);
+        self.conditions.push(condition.into());
         self.values.extend(values);
     }
 
@@ -85,6 +85,11 @@ pub(crate) fn measurement_where(q: &Query) -> Where {
     w
 }
 
+/// `?, ?, …` for `n` values.
+pub(crate) fn placeholders(n: usize) -> String {
+    vec!["?"; n].join(", ")
+}
+
 /// What one axis groups by. `status` holds `''` for an unjudged measurement.
 pub(crate) fn axis_expr(a: Axis) -> &'static str {
     match a {
@@ -96,13 +101,20 @@ pub(crate) fn axis_expr(a: Axis) -> &'static str {
         Axis::Domain => "toString(domain)",
         Axis::Input => "input",
         Axis::Category => "toString(category)",
-        Axis::Status => STATUS_NAME,
+        Axis::Status => "toString(status)",
         Axis::Run => "toString(run_id)",
     }
 }
 
-/// The status a measurement is counted under (`unjudged` when it has none).
-pub(crate) const STATUS_NAME: &str = "if(status = '', 'unjudged', toString(status))";
+/// The status a cell's measurements are counted under (`unjudged` when they have none; the
+/// server groups by the stored value, the name is given here).
+pub(crate) fn status_name(stored: &str) -> &str {
+    if stored.is_empty() {
+        "unjudged"
+    } else {
+        stored
+    }
+}
 
 /// The conditions of an event query (the caller orders by `started, id` and limits).
 pub(crate) fn event_where(q: &EventQuery) -> Where {
