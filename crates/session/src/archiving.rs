@@ -254,6 +254,8 @@ pub fn entry(c: &Capture, id: &str) -> CaptureEntry {
         payload_digest: page.map(|e| digest(&e.body)).unwrap_or_default(),
         truncated: c.truncated(),
         failure: c.failure.as_ref().map(|f| f.to_string()),
+        size: page.map_or(0, |e| e.body.len() as u64),
+        images: c.embeds.len().min(u32::MAX as usize) as u32,
     }
 }
 
@@ -307,7 +309,10 @@ pub fn scrub(c: &mut Capture, forms: &Forms) {
         }
     };
     s(&mut c.url);
-    for e in &mut c.exchanges {
+    for n in &mut c.notes {
+        s(n);
+    }
+    for e in c.exchanges.iter_mut().chain(c.embeds.iter_mut()) {
         s(&mut e.url);
         for (_, v) in e
             .request_headers
