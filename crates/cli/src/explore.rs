@@ -48,6 +48,7 @@ pub async fn explore(a: ExploreArgs) -> anyhow::Result<ExitCode> {
         Arc::new(SqliteStore::open(&db).with_context(|| format!("cannot open {}", db.display()))?);
     let opts = ExplorerOptions {
         public_url: a.public_url,
+        captures: crate::archivecmd::capture_source(&db),
         ..ExplorerOptions::default()
     };
     let router = interfero_server::explorer::router(store.clone(), opts.clone())

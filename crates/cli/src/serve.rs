@@ -127,7 +127,20 @@ pub fn routers(
     ingest: Ingest,
     collector: CollectorConfig,
 ) -> axum::Router {
-    let explorer = interfero_server::explorer::ExplorerOptions::default();
+    routers_with(store, ingest, collector, None)
+}
+
+/// [`routers`], the explorer showing the archive's captures when there is one.
+pub fn routers_with(
+    store: Arc<dyn MeasurementStore>,
+    ingest: Ingest,
+    collector: CollectorConfig,
+    captures: Option<interfero_server::explorer::captures::CaptureSource>,
+) -> axum::Router {
+    let explorer = interfero_server::explorer::ExplorerOptions {
+        captures,
+        ..interfero_server::explorer::ExplorerOptions::default()
+    };
     axum::Router::new()
         .merge(interfero_server::collector_router(ingest, collector))
         .merge(interfero_server::api::router(
@@ -209,7 +222,8 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
     if let Some(every) = args.correlate {
         spawn_correlation(store.clone(), every, args.correlate_window);
     }
-    let router = routers(store, ingest, collector);
+    let captures = crate::archivecmd::capture_source(&path);
+    let router = routers_with(store, ingest, collector, captures);
     let stats = Arc::new(ServeStats::default());
     interfero_server::serve_with(listener, router, opts, stats, async {
         let _ = tokio::signal::ctrl_c().await;

@@ -45,6 +45,8 @@ pub struct Kept {
     pub failure: Option<String>,
     /// The change seen, as an event (not yet stored).
     pub event: Option<Event>,
+    /// What the vantage capture left out or cut (embedded images over the bounds, non-images).
+    pub notes: Vec<String>,
 }
 
 /// Keeps captures and compares each with the last.
@@ -108,6 +110,7 @@ impl Keeper {
                 truncated: now.truncated(),
                 failure: now.failure.as_ref().map(|f| f.to_string()),
                 event: None,
+                notes: now.notes.clone(),
             };
             let Some(id) = id else {
                 out.push(kept);

@@ -216,43 +216,36 @@ pub(crate) fn build(
     }))
 }
 
-/// The other side's capture of the same URL in the same round: the latest one that started
-/// before this one finished, when it started within two minutes of this one (the keeper makes
-/// both at once).
+/// The other side's capture of the same URL in the same round: the latest one that started at
+/// most two minutes after this one, when it started at most two minutes before (the keeper
+/// makes both at once).
 fn same_round(src: &CaptureSource, e: &CaptureEntry) -> Result<Option<CaptureEntry>, StoreError> {
     let other = if e.vantage == "control" {
         "probe"
     } else {
         "control"
     };
+    let Ok(at) = chrono::DateTime::parse_from_rfc3339(&e.started) else {
+        return Ok(None);
+    };
+    let window = chrono::Duration::seconds(120);
+    let fmt = |t: chrono::DateTime<chrono::FixedOffset>| {
+        t.with_timezone(&chrono::Utc)
+            .to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
+    };
     let q = CaptureQuery {
         url: Some(e.url.clone()),
         vantage: Some(other.into()),
+        since: Some(fmt(at - window)),
         ..CaptureQuery::default()
-    };
-    let end = if e.finished.is_empty() {
-        &e.started
-    } else {
-        &e.finished
     };
     let req = CapturePageRequest {
         after: Some(CaptureCursor {
-            started: end.clone(),
-            id: "g".into(), // after every hex id: captures that started at `end` count
+            started: fmt(at + window),
+            id: "g".into(), // after every hex id: captures that started then count
         }),
         limit: 1,
         order: Order::Newest,
     };
-    let found = src.index.page(&q, &req)?.items.pop();
-    let secs = |t: &str| {
-        chrono::DateTime::parse_from_rfc3339(t)
-            .ok()
-            .map(|t| t.timestamp())
-    };
-    Ok(
-        found.filter(|f| match (secs(&f.started), secs(&e.started)) {
-            (Some(a), Some(b)) => (a - b).abs() <= 120,
-            _ => false,
-        }),
-    )
+    Ok(src.index.page(&q, &req)?.items.pop())
 }
