@@ -224,6 +224,16 @@ async fn a_capture_page_says_who_and_links_its_neighbours() {
         .header("content-security-policy")
         .contains("frame-ancestors 'none'"));
     assert_eq!(a.header("x-frame-options"), "DENY");
+    // The event's feed entry and the domain page link to the captures.
+    let feed = get(w.addr, "/feed.atom?domain=village-kz.example")
+        .await
+        .text();
+    assert!(feed.contains(&format!("/capture/{after}\"")), "{feed}");
+    let domain = get(w.addr, "/domain/village-kz.example").await.text();
+    assert!(
+        domain.contains(&format!("href=\"/capture/{before}\">before capture")),
+        "{domain}"
+    );
     let c = get(w.addr, &format!("/capture/{control}")).await.text();
     assert!(
         c.contains(&format!("id=\"round\" href=\"/capture/{after}\"")),
