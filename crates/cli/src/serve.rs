@@ -122,16 +122,8 @@ fn test_lists(specs: &[String]) -> anyhow::Result<TestList> {
 
 /// Every router `serve` mounts, over one store. Another router (the explorer, the public
 /// API) is one more `.merge(...)` line here.
+/// The explorer shows the archive's captures when there is one.
 pub fn routers(
-    store: Arc<dyn MeasurementStore>,
-    ingest: Ingest,
-    collector: CollectorConfig,
-) -> axum::Router {
-    routers_with(store, ingest, collector, None)
-}
-
-/// [`routers`], the explorer showing the archive's captures when there is one.
-pub fn routers_with(
     store: Arc<dyn MeasurementStore>,
     ingest: Ingest,
     collector: CollectorConfig,
@@ -223,7 +215,7 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
         spawn_correlation(store.clone(), every, args.correlate_window);
     }
     let captures = crate::archivecmd::capture_source(&path);
-    let router = routers_with(store, ingest, collector, captures);
+    let router = routers(store, ingest, collector, captures);
     let stats = Arc::new(ServeStats::default());
     interfero_server::serve_with(listener, router, opts, stats, async {
         let _ = tokio::signal::ctrl_c().await;

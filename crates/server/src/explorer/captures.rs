@@ -154,7 +154,7 @@ async fn list(State(app): State<App>, UrlQuery(p): UrlQuery<ListParams>) -> Resp
     if after.is_some() {
         page.first = format!("/captures?{qs}");
     }
-    match with_captures(&app, move |src| Ok(src.index.page(&q, &req)?)).await {
+    match with_captures(&app, move |src| src.index.page(&q, &req)).await {
         Ok(Some(got)) => {
             page.rows = got.items.iter().map(Row::of).collect();
             if let Some(c) = got.next {
@@ -173,9 +173,8 @@ async fn capture(State(app): State<App>, Path(id): Path<String>) -> Response {
     if let Some(id) = id.strip_suffix(".warc") {
         return warc(app, id.to_string()).await;
     }
-    let id = match checked_id(&id) {
-        Ok(id) => id,
-        Err(r) => return r,
+    let Some(id) = checked_id(&id) else {
+        return bad_id();
     };
     let store = app.store.clone();
     match with_captures(&app, move |src| {
@@ -202,9 +201,8 @@ struct CapturePage {
 
 /// `GET /capture/{id}/view`: the archived page, inert, framable by the explorer only.
 async fn view(State(app): State<App>, Path(id): Path<String>) -> Response {
-    let id = match checked_id(&id) {
-        Ok(id) => id,
-        Err(r) => return r,
+    let Some(id) = checked_id(&id) else {
+        return bad_id();
     };
     let got = with_captures(&app, move |src| {
         Ok(load(src, &id)?.map(|c| interfero_archive::inert(&c)))
@@ -221,9 +219,8 @@ async fn view(State(app): State<App>, Path(id): Path<String>) -> Response {
 /// `GET /capture/{id}/image/{n}`: the `n`th kept embedded image, inert (raster types as
 /// themselves, anything else as an attachment).
 async fn image(State(app): State<App>, Path((id, n)): Path<(String, usize)>) -> Response {
-    let id = match checked_id(&id) {
-        Ok(id) => id,
-        Err(r) => return r,
+    let Some(id) = checked_id(&id) else {
+        return bad_id();
     };
     let got = with_captures(&app, move |src| {
         Ok(load(src, &id)?.and_then(|c| {
@@ -248,9 +245,8 @@ async fn image(State(app): State<App>, Path((id, n)): Path<(String, usize)>) -> 
 /// `GET /capture/{id}.warc`: the capture (and any capture its revisits refer to) as one
 /// record-gzipped WARC 1.1 file.
 async fn warc(app: App, id: String) -> Response {
-    let id = match checked_id(&id) {
-        Ok(id) => id,
-        Err(r) => return r,
+    let Some(id) = checked_id(&id) else {
+        return bad_id();
     };
     let name = format!("interfero-capture-{}.warc.gz", id.get(..16).unwrap_or(&id));
     let got = with_captures(&app, move |src| {
@@ -330,15 +326,15 @@ fn no_archive() -> Response {
 }
 
 /// A capture id as the archive names them (64 hex digits, lowercase).
-fn checked_id(id: &str) -> Result<String, Response> {
-    if id.len() == 64 && id.bytes().all(|b| b.is_ascii_hexdigit()) {
-        Ok(id.to_ascii_lowercase())
-    } else {
-        Err(page_error(
-            StatusCode::NOT_FOUND,
-            "A capture id is 64 hexadecimal digits.",
-        ))
-    }
+fn checked_id(id: &str) -> Option<String> {
+    (id.len() == 64 && id.bytes().all(|b| b.is_ascii_hexdigit())).then(|| id.to_ascii_lowercase())
+}
+
+fn bad_id() -> Response {
+    page_error(
+        StatusCode::NOT_FOUND,
+        "A capture id is 64 hexadecimal digits.",
+    )
 }
 
 /// Runs `f` on the capture source off the async threads; `None` when there is no archive.
