@@ -41,6 +41,14 @@ fn captures() -> Vec<Capture> {
         finished: started.into(),
         exchanges,
         failure: None,
+        // Every capture keeps the page's image as its own records (revisits once unchanged).
+        embeds: vec![exchange(
+            "https://news.example/img/mural.jpg",
+            200,
+            "image/jpeg",
+            b"\xff\xd8\xff\xe0 mural \xff\xd9",
+        )],
+        notes: Vec::new(),
     };
     vec![
         base(
