@@ -49,6 +49,29 @@ pub struct Change {
     pub images_removed: Vec<String>,
     /// Images on the page that were not before.
     pub images_added: Vec<String>,
+    /// Images kept under the same URL in both captures whose bytes differ: the URL and the
+    /// payload digests before and after (`sha256:BASE32`, as in the WARC records).
+    pub images_replaced: Vec<Replaced>,
+}
+
+/// An embedded image whose bytes changed under the same URL.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Replaced {
+    /// The image's URL.
+    pub url: String,
+    /// The digest of its bytes before.
+    pub before: String,
+    /// The digest of its bytes after.
+    pub after: String,
+}
+
+/// `sha256:` + base32 of the SHA-256 of `bytes`, the WARC payload digest form.
+pub fn payload_digest(bytes: &[u8]) -> String {
+    use sha2::Digest;
+    format!(
+        "sha256:{}",
+        data_encoding::BASE32.encode(&sha2::Sha256::digest(bytes))
+    )
 }
 
 impl Change {
@@ -69,6 +92,12 @@ impl Change {
         for i in &self.images_added {
             s.push_str(&format!("\n+ [image] {i}"));
         }
+        for r in &self.images_replaced {
+            s.push_str(&format!(
+                "\nimage {} replaced (digest {} → {})",
+                r.url, r.before, r.after
+            ));
+        }
         for l in &self.diff {
             s.push('\n');
             s.push_str(l);
@@ -84,6 +113,8 @@ pub struct Variation {
     lines: BTreeSet<String>,
     shapes: BTreeSet<String>,
     images: BTreeSet<String>,
+    /// Embedded images whose bytes differed between captures taken back to back.
+    image_bytes: BTreeSet<String>,
 }
 
 impl Variation {
@@ -101,6 +132,9 @@ impl Variation {
             (pa.images.iter().collect(), pb.images.iter().collect());
         for i in ia.symmetric_difference(&ib) {
             self.images.insert(shape(i));
+        }
+        for r in replaced_images(a, b, &Variation::default()) {
+            self.image_bytes.insert(r.url);
         }
     }
 
@@ -154,6 +188,7 @@ pub fn compare(before: &Capture, after: &Capture, variation: &Variation) -> Opti
         diff: Vec::new(),
         images_removed: Vec::new(),
         images_added: Vec::new(),
+        images_replaced: Vec::new(),
     };
     let was_ok = (200..300).contains(&b.status);
     if was_ok && matches!(a.status, 404 | 410) {
@@ -165,7 +200,13 @@ pub fn compare(before: &Capture, after: &Capture, variation: &Variation) -> Opti
     let (pb, pa) = (extract(&b.body), extract(&a.body));
     let diff = line_diff(&pb.lines, &pa.lines, variation);
     let (gone, new) = image_diff(&pb.images, &pa.images, variation);
-    if diff.is_empty() && gone.is_empty() && new.is_empty() && a.status == b.status {
+    let replaced = replaced_images(before, after, variation);
+    if diff.is_empty()
+        && gone.is_empty()
+        && new.is_empty()
+        && replaced.is_empty()
+        && a.status == b.status
+    {
         return None;
     }
     let said_before = says_not_found(&pb);
@@ -183,7 +224,31 @@ pub fn compare(before: &Capture, after: &Capture, variation: &Variation) -> Opti
         diff,
         images_removed: gone,
         images_added: new,
+        images_replaced: replaced,
     })
+}
+
+/// Images kept in both captures under the same URL, answered 2xx with a body both times, whose
+/// bytes differ (and are not seen to differ by themselves). A body cut at the cap is compared
+/// as kept: a change past the cut is not seen.
+fn replaced_images(before: &Capture, after: &Capture, v: &Variation) -> Vec<Replaced> {
+    let usable = |e: &&interfero_model::capture::Exchange| {
+        (200..300).contains(&e.status) && !e.body.is_empty()
+    };
+    after
+        .embeds
+        .iter()
+        .filter(usable)
+        .filter(|a| !v.image_bytes.contains(&a.url))
+        .filter_map(|a| {
+            let b = before.embed(&a.url).filter(usable)?;
+            (b.body != a.body).then(|| Replaced {
+                url: a.url.clone(),
+                before: payload_digest(&b.body),
+                after: payload_digest(&a.body),
+            })
+        })
+        .collect()
 }
 
 /// Whether `final_url` is the home page of `asked`'s site (same host, path `/`).

@@ -98,7 +98,13 @@ impl Archive {
         })?;
         for (i, d) in std::mem::take(&mut rc.revisits) {
             let body = self.payload(&d)?;
-            if let Some(e) = rc.capture.exchanges.get_mut(i) {
+            let c = &mut rc.capture;
+            let n = c.exchanges.len();
+            let e = match i.checked_sub(n) {
+                None => c.exchanges.get_mut(i),
+                Some(j) => c.embeds.get_mut(j),
+            };
+            if let Some(e) = e {
                 e.body = body;
             }
         }
@@ -157,7 +163,8 @@ impl Archive {
             .payload_capture(d)
             .ok_or_else(|| ArchiveError::MissingPayload(d.to_string()))?;
         for rc in self.read(&first)? {
-            for e in rc.capture.exchanges {
+            let c = rc.capture;
+            for e in c.exchanges.into_iter().chain(c.embeds) {
                 if e.status != 0 && digest(&e.body) == d {
                     return Ok(e.body);
                 }

@@ -15,7 +15,8 @@ pub const MAX_EXPANDED: u64 = 256 * 1024 * 1024;
 pub struct ReadCapture {
     /// The capture; bodies of revisited exchanges are empty.
     pub capture: Capture,
-    /// `(exchange index, payload digest)` of each exchange stored as a revisit.
+    /// `(exchange index, payload digest)` of each exchange stored as a revisit; indexes past
+    /// the page's chain are of its embedded images (`exchanges.len() + n`).
     pub revisits: Vec<(usize, String)>,
 }
 
@@ -72,7 +73,8 @@ pub fn read_captures(bytes: &[u8]) -> Result<Vec<ReadCapture>, ArchiveError> {
                     serde_json::from_slice(rec.body()).map_err(|e| bad(e.to_string()))?;
                 let mut revisits = Vec::new();
                 let mut payloads = std::mem::take(&mut pending).into_iter();
-                for (i, e) in capture.exchanges.iter_mut().enumerate() {
+                let chain = capture.exchanges.iter_mut();
+                for (i, e) in chain.chain(capture.embeds.iter_mut()).enumerate() {
                     if e.status == 0 {
                         continue;
                     }

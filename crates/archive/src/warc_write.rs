@@ -144,7 +144,8 @@ pub struct Written {
     pub revisit: bool,
 }
 
-/// Appends the capture's records to `out` (one entry a record): for each exchange that got a response, a `request`
+/// Appends the capture's records to `out` (one entry a record): for each exchange that got a
+/// response (the page's chain, then the embedded images), a `request`
 /// and a `response` record (or, when `earlier(payload digest, this record's id)` knows the
 /// payload from another record, a `revisit` record without it); then one `metadata` record (the capture as JSON without bodies: vantage, times,
 /// failures, truncation). Returns what was written for each response.
@@ -163,7 +164,12 @@ pub fn write_capture(
             &(i as u64).to_be_bytes(),
         ])
     };
-    for (i, e) in c.exchanges.iter().enumerate() {
+    // The page's chain, then its embedded images, each as its own request and response.
+    let mut page_responses = 0;
+    for (i, e) in c.exchanges.iter().chain(c.embeds.iter()).enumerate() {
+        if i < c.exchanges.len() && e.status != 0 {
+            page_responses += 1;
+        }
         if e.status == 0 {
             continue; // no response head: the metadata record says why
         }
@@ -231,7 +237,7 @@ pub fn write_capture(
         ("WARC-Date", warc_date(&c.started, &c.started)),
         ("WARC-Target-URI", c.url.clone()),
     ];
-    if let Some(w) = written.last() {
+    if let Some(w) = written.get(..page_responses).and_then(|w| w.last()) {
         headers.push(("WARC-Concurrent-To", w.record_id.clone()));
     }
     headers.push(("Content-Type", METADATA_TYPE.into()));
@@ -250,7 +256,7 @@ pub const METADATA_TYPE: &str = "application/vnd.interfero.capture+json";
 /// The capture as JSON without its bodies (they are in the response records).
 fn metadata_json(c: &Capture) -> Vec<u8> {
     let mut lean = c.clone();
-    for e in &mut lean.exchanges {
+    for e in lean.exchanges.iter_mut().chain(lean.embeds.iter_mut()) {
         e.body = Vec::new();
     }
     serde_json::to_vec(&lean).unwrap_or_default()

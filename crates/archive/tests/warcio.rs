@@ -41,6 +41,14 @@ fn captures() -> Vec<Capture> {
         finished: started.into(),
         exchanges,
         failure: None,
+        // Every capture keeps the page's image as its own records (revisits once unchanged).
+        embeds: vec![exchange(
+            "https://news.example/img/mural.jpg",
+            200,
+            "image/jpeg",
+            b"\xff\xd8\xff\xe0 mural \xff\xd9",
+        )],
+        notes: Vec::new(),
     };
     vec![
         base(
@@ -186,12 +194,18 @@ fn warcio_reads_every_record_and_checks_every_digest() {
     // + 5 metadata (the failed capture has only its metadata); export: 1 warcinfo + 3 request
     // + 2 response + 1 revisit + 2 metadata.
     assert_eq!(types["warcinfo"], 2, "{summary}");
-    assert_eq!(types["request"], 8, "{summary}");
-    assert_eq!(types["response"], 6, "{summary}");
-    assert_eq!(types["revisit"], 2, "{summary}");
+    // Plus the image each capture keeps: a request each (5 in all, 2 in the export), a
+    // response where its payload is first held (1 in all, 1 in the export), revisits after.
+    assert_eq!(types["request"], 8 + 7, "{summary}");
+    assert_eq!(types["response"], 6 + 2, "{summary}");
+    assert_eq!(types["revisit"], 2 + 5, "{summary}");
     assert_eq!(types["metadata"], 7, "{summary}");
-    assert_eq!(summary["payload_digests_checked"], 6);
-    assert_eq!(summary["block_digests_checked"], 23);
+    assert_eq!(
+        summary["payload_digests_checked"],
+        6 + 2,
+        "the image responses too"
+    );
+    assert_eq!(summary["block_digests_checked"], 23 + 9, "{summary}");
     assert_eq!(summary["truncated"], 1);
-    assert_eq!(summary["records"], 25);
+    assert_eq!(summary["records"], 25 + 14, "{summary}");
 }

@@ -74,6 +74,27 @@ pub fn archive_dir(db: &Path) -> PathBuf {
     db.with_extension("captures")
 }
 
+/// The archive of database `db` for the explorer, when `DB.captures/` exists (its index is
+/// opened in the database); `None` otherwise (the explorer then says there is no archive).
+pub fn capture_source(db: &Path) -> Option<interfero_server::explorer::captures::CaptureSource> {
+    let dir = archive_dir(db);
+    if !dir.is_dir() {
+        return None;
+    }
+    let index = match CaptureIndex::open(db) {
+        Ok(i) => i,
+        Err(e) => {
+            eprintln!("interfero: captures not shown: {e}");
+            return None;
+        }
+    };
+    let archive = Archive::open(&dir).ok()?;
+    Some(interfero_server::explorer::captures::CaptureSource {
+        index: std::sync::Arc::new(index),
+        archive,
+    })
+}
+
 fn open(db: Option<PathBuf>) -> anyhow::Result<(Archive, CaptureIndex, PathBuf)> {
     let db = db.unwrap_or_else(crate::run::default_db);
     let index = CaptureIndex::open(&db)?;
@@ -178,6 +199,9 @@ pub async fn archive(args: ArchiveArgs) -> anyhow::Result<ExitCode> {
             "{}  {what}  capture {id}{ctl}",
             crate::escape::terminal(&k.url)
         );
+        for n in &k.notes {
+            println!("    {}", crate::escape::terminal(n));
+        }
         ids.extend(k.id.clone());
         ids.extend(k.control_id.clone());
     }

@@ -60,6 +60,7 @@ pub async fn explore(a: ExploreArgs) -> anyhow::Result<ExitCode> {
     let opts = ExplorerOptions {
         public_url: a.public_url,
         register: Register::new(sqlite, operator),
+        captures: crate::archivecmd::capture_source(&db),
         ..ExplorerOptions::default()
     };
     let router = interfero_server::explorer::router(store.clone(), opts.clone())

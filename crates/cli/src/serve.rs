@@ -71,6 +71,8 @@ pub struct Opened {
     pub store: Arc<dyn MeasurementStore>,
     /// The incident register (in the same SQLite file; `None` for a backend that keeps none).
     pub incidents: Option<Arc<dyn IncidentStore>>,
+    /// The SQLite file, beside which the archive of captures lives (`None` for a server).
+    pub file: Option<PathBuf>,
     /// What to call the store in messages.
     pub name: String,
     /// The default place of the report key.
@@ -107,6 +109,7 @@ pub fn open_store(args: &ServeArgs) -> anyhow::Result<Opened> {
         return Ok(Opened {
             store: Arc::from(store),
             incidents: None,
+            file: None,
             name: crate::escape::terminal(url).to_string(),
             key,
         });
@@ -130,6 +133,7 @@ pub fn open_store(args: &ServeArgs) -> anyhow::Result<Opened> {
         store: store.clone(),
         incidents: Some(store),
         name: path.display().to_string(),
+        file: Some(path.clone()),
         key: PathBuf::from(key),
     })
 }
@@ -182,14 +186,17 @@ fn test_lists(specs: &[String]) -> anyhow::Result<TestList> {
 
 /// Every router `serve` mounts, over one store. Another router (the explorer, the public
 /// API) is one more `.merge(...)` line here.
+/// The explorer shows the archive's captures when there is one.
 pub fn routers(
     store: Arc<dyn MeasurementStore>,
     ingest: Ingest,
     collector: CollectorConfig,
     register: Register,
+    captures: Option<interfero_server::explorer::captures::CaptureSource>,
 ) -> axum::Router {
     let explorer = interfero_server::explorer::ExplorerOptions {
         register,
+        captures,
         ..Default::default()
     };
     axum::Router::new()
@@ -219,6 +226,7 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
     let Opened {
         store,
         incidents,
+        file,
         name,
         key: default_key,
     } = open_store(&args)?;
@@ -280,7 +288,8 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
         incidents,
         tokens: operator,
     };
-    let router = routers(store, ingest, collector, register);
+    let captures = file.as_deref().and_then(crate::archivecmd::capture_source);
+    let router = routers(store, ingest, collector, register, captures);
     let stats = Arc::new(ServeStats::default());
     interfero_server::serve_with(listener, router, opts, stats, async {
         let _ = tokio::signal::ctrl_c().await;

@@ -33,7 +33,7 @@ async fn scheduled_changes_are_found_with_who_did_them() {
     .await;
     lab.shutdown().await;
     assert!(score.perfect(), "{}", score.to_text());
-    assert_eq!(score.expected.len(), 6, "{}", score.to_text());
+    assert_eq!(score.expected.len(), 7, "{}", score.to_text());
     let has = |needle: &str| score.seen.iter().any(|e| e.contains(needle));
     assert!(has(
         "d3 00:00 content_removed https://ratel-kz.test:8443/story (interference)"
@@ -45,9 +45,13 @@ async fn scheduled_changes_are_found_with_who_did_them() {
     assert!(has(
         "d8 00:00 content_removed https://village-kz.test:8443/gone (removed_by_publisher)"
     ));
+    // The photo whose bytes changed under the same URL (the blurred mural without a new name).
+    assert!(has(
+        "d7 00:00 content_changed https://village-kz.test:8443/photo-report (changed_by_publisher)"
+    ));
     // The events are stored, each naming both captures and showing the difference.
     let events = store.events().unwrap();
-    assert_eq!(events.len(), 6);
+    assert_eq!(events.len(), 7);
     let mural = events
         .iter()
         .find(|e| e.kind == EventKind::ContentChanged && e.input.ends_with("/mural"))
@@ -60,6 +64,18 @@ async fn scheduled_changes_are_found_with_who_did_them() {
         "{text}"
     );
     assert!(text.contains("+ [image] /img/mural-blurred.jpg"), "{text}");
+    let photo = events
+        .iter()
+        .find(|e| e.input.ends_with("/photo-report"))
+        .unwrap()
+        .evidence
+        .join("\n");
+    assert!(
+        photo
+            .contains("image https://village-kz.test:8443/img/square.jpg replaced (digest sha256:")
+            && photo.contains(" → sha256:"),
+        "{photo}"
+    );
     // Every listed capture reads back from the archive, the control's among them.
     let index = CaptureIndex::open(&db).unwrap();
     let listed = index.list(None).unwrap();
@@ -69,4 +85,15 @@ async fn scheduled_changes_are_found_with_who_did_them() {
         let c = archive.load(&e.id).unwrap();
         assert_eq!(c.url, e.url);
     }
+    // The photo page's captures hold the image as its own record, bytes and all.
+    let photo = listed
+        .iter()
+        .find(|e| e.url.ends_with("/photo-report") && e.vantage == "probe")
+        .unwrap();
+    assert_eq!(photo.images, 1);
+    let c = archive.load(&photo.id).unwrap();
+    let img = c
+        .embed("https://village-kz.test:8443/img/square.jpg")
+        .unwrap();
+    assert!(img.body.starts_with(&[0xff, 0xd8]), "{:?}", c.notes);
 }

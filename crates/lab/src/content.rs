@@ -36,9 +36,13 @@ pub struct Version {
     /// The paragraphs.
     #[serde(default)]
     pub text: Vec<String>,
-    /// An embedded image's path.
+    /// An embedded image's path; the site serves it while this version is in force.
     #[serde(default)]
     pub image: Option<String>,
+    /// What the image's bytes are made from (the path when unset): another value under the
+    /// same path is an image replaced under the same URL (the blurred mural).
+    #[serde(default)]
+    pub image_data: Option<String>,
     /// Redirect there (a 302) instead of answering.
     #[serde(default)]
     pub redirect_to: Option<String>,
@@ -104,6 +108,9 @@ static COUNTER: AtomicU64 = AtomicU64::new(0);
 
 /// The answer for `path` at `t`, when the site has such a page: status, extra headers, body.
 pub(crate) fn serve(pages: &[PageSpec], path: &str, t: ScenarioTime) -> Option<Answer> {
+    if let Some(img) = image(pages, path, t) {
+        return Some(img);
+    }
     let spec = pages.iter().find(|p| p.path == path)?;
     let v = spec.version_at(t)?;
     if let Some(to) = &v.redirect_to {
@@ -128,6 +135,29 @@ pub(crate) fn serve(pages: &[PageSpec], path: &str, t: ScenarioTime) -> Option<A
     Some((v.status.unwrap_or(200), Vec::new(), body.into_bytes()))
 }
 
+/// The image at `path` of a page's version in force at `t`: a small JPEG-like body made from
+/// the version's `image_data` (or the path), so its bytes change exactly when the schedule
+/// says.
+fn image(pages: &[PageSpec], path: &str, t: ScenarioTime) -> Option<Answer> {
+    let v = pages
+        .iter()
+        .filter_map(|p| p.version_at(t))
+        .find(|v| v.image.as_deref() == Some(path))?;
+    let seed = v.image_data.as_deref().unwrap_or(path);
+    let mut body = vec![0xff, 0xd8, 0xff, 0xe0];
+    while body.len() < 2048 {
+        body.extend_from_slice(seed.as_bytes());
+        body.push(b' ');
+    }
+    body.extend_from_slice(&[0xff, 0xd9]);
+    let ctype = if path.ends_with(".png") {
+        "image/png"
+    } else {
+        "image/jpeg"
+    };
+    Some((200, vec![("Content-Type".into(), ctype.into())], body))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -138,7 +168,8 @@ mod tests {
             status,
             title: title.into(),
             text: vec!["x".into()],
-            image: None,
+            image: Some("/i.jpg".into()),
+            image_data: from.map(str::to_string),
             redirect_to: None,
         };
         PageSpec {
@@ -164,6 +195,16 @@ mod tests {
         let a = serve(std::slice::from_ref(&s), "/a", t).unwrap();
         let b = serve(std::slice::from_ref(&s), "/a", t).unwrap();
         assert_ne!(a.2, b.2, "a varying page differs on every request");
+        let img = |t| serve(std::slice::from_ref(&s), "/i.jpg", t).unwrap();
+        let (before, after) = (
+            img(ScenarioTime::at(3, 0, 0)),
+            img(ScenarioTime::at(4, 0, 0)),
+        );
+        assert_eq!(before.1, vec![("Content-Type".into(), "image/jpeg".into())]);
+        assert_ne!(
+            before.2, after.2,
+            "the image's bytes change with the version"
+        );
         assert!(serve(&[s], "/b", t).is_none());
     }
 }

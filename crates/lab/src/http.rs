@@ -97,7 +97,18 @@ pub(crate) fn head(
     len: Option<usize>,
     extra: &[(&str, &str)],
 ) -> Vec<u8> {
-    let mut h = format!("HTTP/1.1 {status} {reason}\r\nContent-Type: text/html; charset=utf-8\r\nConnection: close\r\nServer: interfero-lab\r\n");
+    // An extra Content-Type (an image) replaces the default one.
+    let typed = extra
+        .iter()
+        .any(|(k, _)| k.eq_ignore_ascii_case("content-type"));
+    let ctype = if typed {
+        ""
+    } else {
+        "Content-Type: text/html; charset=utf-8\r\n"
+    };
+    let mut h = format!(
+        "HTTP/1.1 {status} {reason}\r\n{ctype}Connection: close\r\nServer: interfero-lab\r\n"
+    );
     if let Some(n) = len {
         h.push_str(&format!("Content-Length: {n}\r\n"));
     }

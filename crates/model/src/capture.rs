@@ -84,6 +84,15 @@ pub struct Capture {
     pub exchanges: Vec<Exchange>,
     /// Why no final page came (DNS, TCP, TLS, HTTP failure, too many redirects, ...).
     pub failure: Option<Failure>,
+    /// The page's embedded images, fetched from the same vantage point during the capture
+    /// (each the last exchange of its own redirect chain), within the bounds of the capture
+    /// step; a replaced image under the same URL shows in their digests.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub embeds: Vec<Exchange>,
+    /// What the capture left out or cut, in words (`12 more images not fetched (limit 16)`,
+    /// `image ... is text/html, not an image: body not kept`).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub notes: Vec<String>,
 }
 
 impl Capture {
@@ -92,9 +101,14 @@ impl Capture {
         self.exchanges.iter().rev().find(|e| e.status != 0)
     }
 
-    /// Whether any exchange's body was cut at the cap.
+    /// Whether any exchange's body (of the page's chain) was cut at the cap.
     pub fn truncated(&self) -> bool {
         self.exchanges.iter().any(|e| e.truncated)
+    }
+
+    /// The embedded image kept for `url`, when one was.
+    pub fn embed(&self, url: &str) -> Option<&Exchange> {
+        self.embeds.iter().find(|e| e.url == url)
     }
 }
 

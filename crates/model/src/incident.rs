@@ -570,6 +570,16 @@ pub enum Evidence {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         captured_at: Option<String>,
     },
+    /// An archived capture (`interfero archive`, `watch --archive`), by its id in the archive:
+    /// the hex SHA-256 of its WARC records, so the id itself proves the content. The explorer
+    /// shows it at `/capture/{id}`.
+    Capture {
+        /// The capture's id (64 hex digits).
+        id: String,
+        /// The URL captured, as a reminder for readers of the record.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        url: Option<String>,
+    },
     /// A document (court ruling, official letter), by title.
     Document {
         /// Its title.

@@ -21,8 +21,22 @@ pub const DEFAULT_CAP: usize = 4 * 1024 * 1024;
 pub const CONTROL_CAP: usize = 1024 * 1024;
 
 /// Captures `url` from this vantage point, each body cut at `cap` bytes, the whole fetch within
-/// the probe's redirect-chain budget. Never fails: a failure is recorded in the capture.
+/// the probe's redirect-chain budget, with the page's embedded images (see [`crate::embeds`]
+/// for their bounds). Never fails: a failure is recorded in the capture.
 pub async fn capture(cfg: &ProbeConfig, url: &str, vantage: Vantage, cap: usize) -> Capture {
+    let mut out = fetch_page(cfg, url, vantage, cap).await;
+    crate::embeds::fetch_images(cfg, &mut out, cap).await;
+    out.finished = rfc3339(Utc::now());
+    out
+}
+
+/// One URL's redirect chain as a capture, without embedded images.
+pub(crate) async fn fetch_page(
+    cfg: &ProbeConfig,
+    url: &str,
+    vantage: Vantage,
+    cap: usize,
+) -> Capture {
     let mut cfg = cfg.clone();
     cfg.body_cap = cap;
     // A capture is one page, not a measurement of a list: no shared run state (its DNS cache

@@ -10,6 +10,7 @@ pub mod clock;
 pub mod config;
 pub mod control_client;
 pub mod dns;
+pub mod embeds;
 pub mod failure;
 mod fetch;
 pub mod helper;

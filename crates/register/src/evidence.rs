@@ -302,6 +302,14 @@ pub fn resolve_one(
             }
         }
         Evidence::Url { url, .. } => done(format!("page {url}"), None, Vec::new()),
+        Evidence::Capture { id, url } => done(
+            match url {
+                Some(u) => format!("archived capture {id} of {u}"),
+                None => format!("archived capture {id}"),
+            },
+            None,
+            Vec::new(),
+        ),
         Evidence::Document { title, .. } => done(format!("document {title}"), None, Vec::new()),
     })
 }
@@ -381,6 +389,7 @@ pub fn compact(e: &Evidence) -> String {
         Evidence::Event { id } => format!("event {id}"),
         Evidence::Query { query } => format!("query {}", describe_query(query)),
         Evidence::Url { url, .. } => format!("url {url}"),
+        Evidence::Capture { id, .. } => format!("capture {id}"),
         Evidence::Document { title, .. } => format!("document {title}"),
     }
 }

@@ -162,6 +162,14 @@ pub fn problems(i: &Incident) -> Vec<Problem> {
                     }
                 }
             }
+            Evidence::Capture { id, .. }
+                if id.len() != 64 || !id.bytes().all(|b| b.is_ascii_hexdigit()) =>
+            {
+                out.push(problem(
+                    &field,
+                    format!("{id:?} is not a capture id (64 hex digits)"),
+                ));
+            }
             Evidence::Url { url, .. } if url::Url::parse(url).is_err() => {
                 out.push(problem(&field, format!("{url:?} is not a URL")));
             }

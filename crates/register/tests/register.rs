@@ -187,6 +187,38 @@ fn validation_names_each_problem() {
     assert!(!validate::problems(&i).iter().any(|p| p.field == "end"));
 }
 
+#[test]
+fn an_archived_capture_is_evidence_by_its_id() {
+    let store = SqliteStore::open_in_memory().unwrap();
+    let mut i = seed(&store).into_iter().next().unwrap();
+    i.evidence.clear();
+    let good: Evidence = serde_json::from_value(serde_json::json!({
+        "kind": "capture",
+        "id": "ab".repeat(32),
+        "url": "https://vlast.kz/2021/court-ruling",
+    }))
+    .unwrap();
+    i.evidence.push(good.clone());
+    assert!(
+        validate::problems(&i).is_empty(),
+        "{:?}",
+        validate::problems(&i)
+    );
+    assert_eq!(
+        serde_json::to_value(&good).unwrap()["kind"],
+        serde_json::json!("capture")
+    );
+    i.evidence.push(Evidence::Capture {
+        id: "not-an-id".into(),
+        url: None,
+    });
+    let fields: Vec<String> = validate::problems(&i)
+        .into_iter()
+        .map(|p| p.field)
+        .collect();
+    assert_eq!(fields, ["evidence[1]"]);
+}
+
 fn write(dir: &Path, name: &str, text: &str) -> PathBuf {
     let p = dir.join(name);
     std::fs::write(&p, text).unwrap();

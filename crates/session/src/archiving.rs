@@ -45,6 +45,8 @@ pub struct Kept {
     pub failure: Option<String>,
     /// The change seen, as an event (not yet stored).
     pub event: Option<Event>,
+    /// What the vantage capture left out or cut (embedded images over the bounds, non-images).
+    pub notes: Vec<String>,
 }
 
 /// Keeps captures and compares each with the last.
@@ -108,6 +110,7 @@ impl Keeper {
                 truncated: now.truncated(),
                 failure: now.failure.as_ref().map(|f| f.to_string()),
                 event: None,
+                notes: now.notes.clone(),
             };
             let Some(id) = id else {
                 out.push(kept);
@@ -254,6 +257,8 @@ pub fn entry(c: &Capture, id: &str) -> CaptureEntry {
         payload_digest: page.map(|e| digest(&e.body)).unwrap_or_default(),
         truncated: c.truncated(),
         failure: c.failure.as_ref().map(|f| f.to_string()),
+        size: page.map_or(0, |e| e.body.len() as u64),
+        images: c.embeds.len().min(u32::MAX as usize) as u32,
     }
 }
 
@@ -307,7 +312,10 @@ pub fn scrub(c: &mut Capture, forms: &Forms) {
         }
     };
     s(&mut c.url);
-    for e in &mut c.exchanges {
+    for n in &mut c.notes {
+        s(n);
+    }
+    for e in c.exchanges.iter_mut().chain(c.embeds.iter_mut()) {
         s(&mut e.url);
         for (_, v) in e
             .request_headers

@@ -12,10 +12,11 @@ use std::sync::Mutex;
 use std::time::Duration;
 
 /// The version of the capture tables this build writes.
-pub const CAPTURES_VERSION: i64 = 1;
+pub const CAPTURES_VERSION: i64 = 2;
 
 /// Each entry upgrades the capture tables by one version; append, never edit.
-const MIGRATIONS: &[&str] = &["CREATE TABLE IF NOT EXISTS captures (
+const MIGRATIONS: &[&str] = &[
+    "CREATE TABLE IF NOT EXISTS captures (
         id TEXT PRIMARY KEY,
         url TEXT NOT NULL,
         vantage TEXT NOT NULL,
@@ -27,7 +28,19 @@ const MIGRATIONS: &[&str] = &["CREATE TABLE IF NOT EXISTS captures (
         truncated INTEGER NOT NULL,
         failure TEXT
     );
-    CREATE INDEX IF NOT EXISTS captures_url ON captures(url, started);"];
+    CREATE INDEX IF NOT EXISTS captures_url ON captures(url, started);",
+    // The host (for filtering by site), the page's size and the embedded images kept; the
+    // hosts of rows listed before are filled in by `fill_hosts` after the migration.
+    "ALTER TABLE captures ADD COLUMN host TEXT NOT NULL DEFAULT '';
+    ALTER TABLE captures ADD COLUMN size INTEGER NOT NULL DEFAULT 0;
+    ALTER TABLE captures ADD COLUMN images INTEGER NOT NULL DEFAULT 0;
+    CREATE INDEX IF NOT EXISTS captures_time ON captures(started, id);
+    CREATE INDEX IF NOT EXISTS captures_host ON captures(host, started, id);",
+];
+
+/// The columns every listing reads, in [`row`]'s order.
+pub(crate) const COLUMNS: &str = "id, url, vantage, started, finished, status, final_url,
+    payload_digest, truncated, failure, size, images";
 
 /// One capture as the index lists it.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -52,6 +65,30 @@ pub struct CaptureEntry {
     pub truncated: bool,
     /// Why no page came, when none did.
     pub failure: Option<String>,
+    /// The final page's body size in bytes (as kept; 0 in entries listed before it was kept).
+    #[serde(default)]
+    pub size: u64,
+    /// How many embedded images were kept with the page.
+    #[serde(default)]
+    pub images: u32,
+}
+
+/// One row of [`COLUMNS`] as an entry.
+pub(crate) fn row(r: &rusqlite::Row<'_>) -> rusqlite::Result<CaptureEntry> {
+    Ok(CaptureEntry {
+        id: r.get(0)?,
+        url: r.get(1)?,
+        vantage: r.get(2)?,
+        started: r.get(3)?,
+        finished: r.get(4)?,
+        status: r.get(5)?,
+        final_url: r.get(6)?,
+        payload_digest: r.get(7)?,
+        truncated: r.get(8)?,
+        failure: r.get(9)?,
+        size: r.get::<_, i64>(10)?.max(0) as u64,
+        images: r.get::<_, i64>(11)?.clamp(0, u32::MAX as i64) as u32,
+    })
 }
 
 /// The capture index in a SQLite file (usually the measurement database).
@@ -104,6 +141,9 @@ impl CaptureIndex {
             .map_err(fail)?;
             tx.commit().map_err(fail)?;
         }
+        if found < 2 {
+            fill_hosts(&mut conn)?;
+        }
         Ok(CaptureIndex {
             conn: Mutex::new(conn),
         })
@@ -114,8 +154,9 @@ impl CaptureIndex {
         let conn = self.conn.lock().unwrap_or_else(|p| p.into_inner());
         let n = conn.execute(
             "INSERT OR IGNORE INTO captures
-             (id, url, vantage, started, finished, status, final_url, payload_digest, truncated, failure)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
+             (id, url, vantage, started, finished, status, final_url, payload_digest, truncated,
+              failure, host, size, images)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)",
             params![
                 e.id,
                 e.url,
@@ -126,41 +167,55 @@ impl CaptureIndex {
                 e.final_url,
                 e.payload_digest,
                 e.truncated,
-                e.failure
+                e.failure,
+                crate::query::domain_of(&e.url),
+                e.size.min(i64::MAX as u64) as i64,
+                e.images
             ],
         )?;
         Ok(n == 1)
     }
 
-    /// The captures of `url` (every URL with `None`), oldest first.
+    /// The captures of `url` (every URL with `None`), oldest first. Loads them all: for
+    /// pages of a listing, see [`CaptureIndex::page`].
     pub fn list(&self, url: Option<&str>) -> Result<Vec<CaptureEntry>, StoreError> {
         let conn = self.conn.lock().unwrap_or_else(|p| p.into_inner());
-        let mut stmt = conn.prepare_cached(
-            "SELECT id, url, vantage, started, finished, status, final_url, payload_digest,
-                    truncated, failure
-             FROM captures WHERE (?1 IS NULL OR url = ?1) ORDER BY started, rowid",
-        )?;
-        let rows = stmt.query_map(params![url], |r| {
-            Ok(CaptureEntry {
-                id: r.get(0)?,
-                url: r.get(1)?,
-                vantage: r.get(2)?,
-                started: r.get(3)?,
-                finished: r.get(4)?,
-                status: r.get(5)?,
-                final_url: r.get(6)?,
-                payload_digest: r.get(7)?,
-                truncated: r.get(8)?,
-                failure: r.get(9)?,
-            })
-        })?;
+        let mut stmt = conn.prepare_cached(&format!(
+            "SELECT {COLUMNS} FROM captures WHERE (?1 IS NULL OR url = ?1) ORDER BY started, rowid"
+        ))?;
+        let rows = stmt.query_map(params![url], row)?;
         Ok(rows.collect::<Result<Vec<_>, _>>()?)
     }
 
     /// The capture with this id, when listed.
     pub fn get(&self, id: &str) -> Result<Option<CaptureEntry>, StoreError> {
-        Ok(self.list(None)?.into_iter().find(|e| e.id == id))
+        let conn = self.conn.lock().unwrap_or_else(|p| p.into_inner());
+        let mut stmt =
+            conn.prepare_cached(&format!("SELECT {COLUMNS} FROM captures WHERE id = ?1"))?;
+        Ok(stmt.query_row(params![id], row).optional()?)
     }
+
+    pub(crate) fn conn(&self) -> std::sync::MutexGuard<'_, Connection> {
+        self.conn.lock().unwrap_or_else(|p| p.into_inner())
+    }
+}
+
+/// Fills the host column of rows listed before it existed.
+fn fill_hosts(conn: &mut Connection) -> Result<(), StoreError> {
+    let rows: Vec<(String, String)> = {
+        let mut stmt = conn.prepare("SELECT id, url FROM captures WHERE host = ''")?;
+        let rows = stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?;
+        rows.collect::<Result<_, _>>()?
+    };
+    let tx = conn.transaction()?;
+    for (id, url) in rows {
+        tx.execute(
+            "UPDATE captures SET host = ?1 WHERE id = ?2",
+            params![crate::query::domain_of(&url), id],
+        )?;
+    }
+    tx.commit()?;
+    Ok(())
 }
 
 #[cfg(test)]

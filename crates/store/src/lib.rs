@@ -4,6 +4,7 @@
 //! [`open`] picks one from a `--store` address. The store also keeps events (a block begins or ends, a shutdown starts) for
 //! watching a target over time, and exports measurements as JSON Lines.
 
+pub mod capture_query;
 pub mod captures;
 #[cfg(feature = "clickhouse")]
 pub mod clickhouse;
@@ -18,6 +19,7 @@ mod sqlite_query;
 pub mod synthetic;
 mod uid;
 
+pub use capture_query::{CaptureCursor, CapturePage, CapturePageRequest, CaptureQuery};
 pub use captures::{CaptureEntry, CaptureIndex};
 pub use error::StoreError;
 pub use incidents::{

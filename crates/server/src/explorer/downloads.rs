@@ -263,7 +263,12 @@ pub(crate) async fn feed(State(app): State<App>, UrlQuery(p): UrlQuery<Params>) 
             kind_words(e.kind),
             e.technique.map(|t| format!(" ({t})")).unwrap_or_default()
         );
-        let link = if domain.is_empty() {
+        let captured = super::capture_page::named_captures(&e.evidence);
+        let after = captured.iter().find(|(role, _)| role == "after");
+        let link = if let Some((_, id)) = after {
+            // A content event's entry opens the capture that shows the change.
+            app.link(&format!("/capture/{id}"))
+        } else if domain.is_empty() {
             app.link(&format!("/network/{}", e.probe_asn))
         } else {
             app.link(&format!("/domain/{domain}"))

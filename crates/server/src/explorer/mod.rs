@@ -8,6 +8,8 @@
 //! text they draw. Every answer carries a Content-Security-Policy without `'unsafe-inline'`,
 //! so even a payload that slipped through could not run.
 
+mod capture_page;
+pub mod captures;
 mod chart;
 mod downloads;
 pub mod incidents;
@@ -38,6 +40,9 @@ pub struct ExplorerOptions {
     /// The incident register the pages show and the operator edits (none: the incident
     /// pages say it is not available).
     pub register: incidents::Register,
+    /// The archive of captures, for `/captures` and `/capture/{id}` (without it those pages
+    /// say there is none).
+    pub captures: Option<captures::CaptureSource>,
 }
 
 impl Default for ExplorerOptions {
@@ -47,6 +52,7 @@ impl Default for ExplorerOptions {
             public_url: None,
             page_size: 50,
             register: incidents::Register::default(),
+            captures: None,
         }
     }
 }
@@ -96,7 +102,33 @@ pub const CSP: &str = "default-src 'self'; script-src 'self'; style-src 'self'; 
                        object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'";
 
 async fn security_headers(mut resp: Response) -> Response {
+    // An archived page served inert carries its own policy (nothing runs, nothing loads) and
+    // may be framed by the explorer's own capture page, by nobody else.
+    let framable = resp.extensions().get::<captures::Framable>().is_some();
     let h = resp.headers_mut();
+    if framable {
+        let own = h
+            .get(header::CONTENT_SECURITY_POLICY)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or(interfero_archive::serve::CSP)
+            .to_string();
+        if let Ok(v) = HeaderValue::try_from(format!("{own}; frame-ancestors 'self'")) {
+            h.insert(header::CONTENT_SECURITY_POLICY, v);
+        }
+        h.insert(
+            header::X_FRAME_OPTIONS,
+            HeaderValue::from_static("SAMEORIGIN"),
+        );
+        h.insert(
+            header::X_CONTENT_TYPE_OPTIONS,
+            HeaderValue::from_static("nosniff"),
+        );
+        h.insert(
+            header::REFERRER_POLICY,
+            HeaderValue::from_static("no-referrer"),
+        );
+        return resp;
+    }
     h.insert(
         header::CONTENT_SECURITY_POLICY,
         HeaderValue::from_static(CSP),
@@ -115,8 +147,9 @@ async fn security_headers(mut resp: Response) -> Response {
 
 /// The explorer's routes over `store`: `/`, `/search` (+ `.csv`, `.json`), `/m/{uid}`,
 /// `/chart` (+ `.svg`, `.csv`, `.json`), `/domain/{d}`, `/network/{asn}`, `/country/{cc}`,
-/// `/feed.atom`, `/static/style.css`, and the incident register's `/incidents`,
-/// `/incident/{id}` and `/api/v1/incidents` ([`incidents`]). Mount it beside [`crate::api::router`], which serves
+/// `/feed.atom`, `/static/style.css`, the incident register's `/incidents`, `/incident/{id}`
+/// and `/api/v1/incidents` ([`incidents`]), and the archive's `/captures`, `/capture/{id}` (+
+/// `/view`, `/image/{n}`, `.warc`). Mount it beside [`crate::api::router`], which serves
 /// the JSON the pages link to.
 pub fn router(store: Arc<dyn MeasurementStore>, opts: ExplorerOptions) -> Router {
     let app = App { store, opts };
@@ -136,6 +169,7 @@ pub fn router(store: Arc<dyn MeasurementStore>, opts: ExplorerOptions) -> Router
         .route("/feed.atom", get(downloads::feed))
         .route("/static/style.css", get(style))
         .merge(incidents::routes())
+        .merge(captures::routes())
         .with_state(app)
         .layer(axum::middleware::map_response(security_headers))
 }

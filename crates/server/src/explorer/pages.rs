@@ -24,6 +24,8 @@ pub(crate) struct EventRow {
     network: String,
     cc: String,
     evidence: String,
+    /// `(role, id)` of the archived captures a content event names, linked to their pages.
+    captures: Vec<(String, String)>,
 }
 
 fn event_rows(events: &[(i64, Event)], newest: usize) -> Vec<EventRow> {
@@ -53,7 +55,14 @@ fn event_rows(events: &[(i64, Event)], newest: usize) -> Vec<EventRow> {
             asn: e.probe_asn.clone(),
             network: networks::label(&e.probe_asn),
             cc: e.probe_cc.clone(),
-            evidence: e.evidence.join(" "),
+            evidence: e
+                .evidence
+                .iter()
+                .filter(|l| !l.contains(": capture "))
+                .cloned()
+                .collect::<Vec<_>>()
+                .join(" "),
+            captures: super::capture_page::named_captures(&e.evidence),
         })
         .collect()
 }

@@ -264,6 +264,17 @@ fn evidence_view(
             .join(" · ");
             return v;
         }
+        Evidence::Capture { id, url } => {
+            // The id was checked as 64 hex digits when the record was saved; a link is made
+            // only for such an id, so nothing else reaches the path.
+            v.kind = "capture";
+            v.text = url.clone().unwrap_or_else(|| format!("capture {id}"));
+            if id.len() == 64 && id.bytes().all(|b| b.is_ascii_hexdigit()) {
+                v.href = format!("/capture/{id}");
+            }
+            v.detail = format!("archived capture, SHA-256 {id}");
+            return v;
+        }
         Evidence::Document { title, sha256 } => {
             v.kind = "document";
             v.text = title.clone();
