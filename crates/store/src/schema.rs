@@ -151,6 +151,12 @@ const MIGRATIONS: &[&str] = &[
             FROM json_each('[' || replace(json_quote(NEW.techniques), ' ', '\",\"') || ']')
             WHERE NEW.techniques != '' AND value != '';
     END;",
+    // 5 -> 6: OONI's `anomaly=true` on one network is read as one page per anomalous status
+    // on that network (the API merges them); with only (status, time) or (network, time) to
+    // go by, a status that network never had scanned all of that status's rows (0.5 s at a
+    // million). This index answers network and status together, in time order.
+    "CREATE INDEX measurements_asn_status_time
+        ON measurements(probe_asn, status, measurement_start_time, id);",
 ];
 
 /// The schema version this build writes.
