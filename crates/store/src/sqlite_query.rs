@@ -13,14 +13,14 @@ use rusqlite::{params_from_iter, Connection};
 /// Conditions and their values, in order of the `?` placeholders.
 #[derive(Default)]
 struct Where {
-    conditions: Vec<&'static str>,
+    conditions: Vec<String>,
     values: Vec<Value>,
 }
 
 impl Where {
-    fn text(&mut self, condition: &'static str, value: &Option<String>) {
+    fn text(&mut self, condition: &str, value: &Option<String>) {
         if let Some(v) = value {
-            self.conditions.push(condition);
+            self.conditions.push(condition.to_string());
             self.values.push(Value::Text(v.clone()));
         }
     }
@@ -35,27 +35,64 @@ impl Where {
 }
 
 fn measurement_where(q: &Query) -> Where {
+    measurement_where_in(q, "", Techniques::Column)
+}
+
+/// How a technique filter is answered.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Techniques {
+    /// On the `techniques` column (a scan of whatever rows the other conditions select).
+    Column,
+    /// By the join with `measurement_techniques` (aliased `t`) that drives the query.
+    Joined,
+}
+
+/// The conditions of `q` on the measurements' columns, each column named with `prefix`
+/// (`"m."` in a join).
+fn measurement_where_in(q: &Query, prefix: &str, techniques: Techniques) -> Where {
     let mut w = Where::default();
-    w.text("measurement_start_time >= ?", &q.since);
-    w.text("measurement_start_time < ?", &q.until);
-    w.text("probe_cc = ?", &q.probe_cc);
-    w.text("probe_asn = ?", &q.probe_asn);
+    let time = if techniques == Techniques::Joined {
+        // The join's own time column: the range is then read from its index.
+        "t."
+    } else {
+        prefix
+    };
+    w.text(&format!("{time}measurement_start_time >= ?"), &q.since);
+    w.text(&format!("{time}measurement_start_time < ?"), &q.until);
+    w.text(&format!("{prefix}probe_cc = ?"), &q.probe_cc);
+    w.text(&format!("{prefix}probe_asn = ?"), &q.probe_asn);
     w.text(
-        "domain = ?",
+        &format!("{prefix}domain = ?"),
         &q.domain.as_ref().map(|d| d.to_ascii_lowercase()),
     );
-    w.text("input = ?", &q.input);
-    w.text("category = ?", &q.category);
-    w.text("status = ?", &q.status.map(|s| s.as_str().to_string()));
+    w.text(&format!("{prefix}input = ?"), &q.input);
+    w.text(&format!("{prefix}category = ?"), &q.category);
     w.text(
-        "instr(' ' || techniques || ' ', ?) > 0",
-        &q.technique.map(|t| format!(" {} ", t.as_str())),
+        &format!("{prefix}status = ?"),
+        &q.status.map(|s| s.as_str().to_string()),
     );
+    match techniques {
+        Techniques::Column => w.text(
+            &format!("instr(' ' || {prefix}techniques || ' ', ?) > 0"),
+            &q.technique.map(|t| format!(" {} ", t.as_str())),
+        ),
+        Techniques::Joined => w.text(
+            "t.technique = ?",
+            &q.technique.map(|t| t.as_str().to_string()),
+        ),
+    }
     if let Some(run) = q.run {
-        w.conditions.push("run_id = ?");
+        w.conditions.push(format!("{prefix}run_id = ?"));
         w.values.push(Value::Integer(run));
     }
     w
+}
+
+/// Whether a page of `q` is best read from `measurement_techniques`: a technique is asked
+/// for and no filter with an index narrower than it (a domain's or a URL's few thousand rows,
+/// a run's) is. A rare technique then costs its own rows, not a scan of the time index.
+fn by_technique(q: &Query) -> bool {
+    q.technique.is_some() && q.domain.is_none() && q.input.is_none() && q.run.is_none()
 }
 
 /// Builds a [`Stored`] from a row's columns.
@@ -74,13 +111,26 @@ pub(crate) fn stored(
 }
 
 pub(crate) fn page(conn: &Connection, q: &Query, p: &PageRequest) -> Result<Page, StoreError> {
-    let mut w = measurement_where(q);
+    // With a technique, the join with its table comes first (CROSS JOIN keeps that order)
+    // and orders the page by its (technique, time, id) key; the measurement is then read
+    // by id.
+    let (mut w, from, key) = if by_technique(q) {
+        (
+            measurement_where_in(q, "m.", Techniques::Joined),
+            "measurement_techniques t CROSS JOIN measurements m ON m.id = t.id",
+            "t.",
+        )
+    } else {
+        (measurement_where(q), "measurements m", "m.")
+    };
     let (keyset, dir) = match p.order {
-        Order::Oldest => ("(measurement_start_time, id) > (?, ?)", "ASC"),
-        Order::Newest => ("(measurement_start_time, id) < (?, ?)", "DESC"),
+        Order::Oldest => (">", "ASC"),
+        Order::Newest => ("<", "DESC"),
     };
     if let Some(after) = &p.after {
-        w.conditions.push(keyset);
+        w.conditions.push(format!(
+            "({key}measurement_start_time, {key}id) {keyset} (?, ?)"
+        ));
         w.values.push(Value::Text(after.time.clone()));
         w.values.push(Value::Integer(after.id));
     }
@@ -89,8 +139,8 @@ pub(crate) fn page(conn: &Connection, q: &Query, p: &PageRequest) -> Result<Page
     w.values
         .push(Value::Integer(i64::try_from(limit + 1).unwrap_or(i64::MAX)));
     let sql = format!(
-        "SELECT id, uid, run_id, json, measurement_start_time FROM measurements {} \
-         ORDER BY measurement_start_time {dir}, id {dir} LIMIT ?",
+        "SELECT m.id, m.uid, m.run_id, m.json FROM {from} {} \
+         ORDER BY {key}measurement_start_time {dir}, {key}id {dir} LIMIT ?",
         w.clause()
     );
     let mut stmt = conn.prepare_cached(&sql)?;

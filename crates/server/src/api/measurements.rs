@@ -1,6 +1,7 @@
 //! `GET /api/v1/measurements` (a list in OONI's shape, keyset-paged), `measurement_meta`,
 //! `raw_measurement` and `measurement/{uid}`.
 
+use super::flagged::collect;
 use super::{ooni_flags, ooni_time, Api};
 use crate::error;
 use crate::explorer::params::{Filter, Params};
@@ -8,7 +9,7 @@ use axum::extract::{Path, Query as UrlQuery, State};
 use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
-use interfero_store::{Cursor, MeasurementStore, Order, PageRequest, Stored};
+use interfero_store::{Cursor, Order, Stored};
 use serde::Deserialize;
 use serde_json::{json, Value};
 use std::time::Instant;
@@ -123,9 +124,6 @@ fn api_link(api: &Api, path: &str) -> String {
     }
 }
 
-/// The most measurements read to answer one request that filters on OONI's flags (which
-/// Interfero's index does not hold): the page may then be short, with `next_url` going on.
-const FLAG_SCAN: usize = 20_000;
 /// The largest `offset` (pages beyond it are reached with `next_url`, a keyset cursor).
 const MAX_OFFSET: usize = 10_000;
 
@@ -229,62 +227,6 @@ pub(crate) async fn list(State(api): State<Api>, UrlQuery(p): UrlQuery<ApiParams
         "results": results,
     }))
     .into_response()
-}
-
-type Flags = (Option<bool>, Option<bool>, Option<bool>);
-
-/// Reads pages until `limit` items passing `flags` follow `offset` skipped ones (or the
-/// scan bound is reached); returns them and the cursor of the next page.
-fn collect(
-    store: &dyn MeasurementStore,
-    q: &interfero_store::Query,
-    after: Option<Cursor>,
-    order: Order,
-    offset: usize,
-    limit: usize,
-    flags: Flags,
-) -> Result<(Vec<Stored>, Option<Cursor>), interfero_store::StoreError> {
-    let passes = |s: &Stored| {
-        let (a, c, f) = ooni_flags(&s.measurement);
-        flags.0.is_none_or(|w| w == a)
-            && flags.1.is_none_or(|w| w == c)
-            && flags.2.is_none_or(|w| w == f)
-    };
-    let filtering = flags != (None, None, None);
-    let mut req = PageRequest {
-        after,
-        limit: if filtering { 1000 } else { offset + limit },
-        order,
-    };
-    let (mut skipped, mut read) = (0usize, 0usize);
-    let mut out = Vec::with_capacity(limit);
-    loop {
-        let page = store.page(q, &req)?;
-        let n = page.items.len();
-        for s in page.items {
-            read += 1;
-            let cursor = Cursor {
-                time: s.measurement.measurement_start_time.clone(),
-                id: s.id,
-            };
-            if !passes(&s) {
-                continue;
-            }
-            if skipped < offset {
-                skipped += 1;
-                continue;
-            }
-            out.push(s);
-            if out.len() == limit {
-                return Ok((out, Some(cursor)));
-            }
-        }
-        match page.next {
-            Some(next) if n > 0 && read < FLAG_SCAN + offset + limit => req.after = Some(next),
-            Some(next) => return Ok((out, Some(next))),
-            None => return Ok((out, None)),
-        }
-    }
 }
 
 fn uid_param(p: &ApiParams) -> Result<String, String> {

@@ -11,6 +11,7 @@
 //! down) are `ok`. The aggregation's counts are mutually exclusive, as OONI's are.
 
 mod aggregation;
+mod flagged;
 mod measurements;
 
 use crate::explorer::params::Filter;
