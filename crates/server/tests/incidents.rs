@@ -451,3 +451,29 @@ async fn without_a_register_the_pages_say_so() {
     let m = get(addr, "/").await;
     assert_eq!(m.status, 200);
 }
+
+#[tokio::test]
+async fn a_capture_cited_as_evidence_links_to_its_page() {
+    let store = fixture::store();
+    fixture::register(&store);
+    let addr = fixture::serve_register(store, true).await;
+    let auth = bearer();
+    let headers = [
+        ("content-type", "application/json"),
+        ("authorization", auth.as_str()),
+    ];
+    let id = "ab".repeat(32);
+    let body = format!(
+        r#"{{"id":"test-capture","title":"Article removed","kind":"content_removed","start":"2026-11-01",
+"place":{{"country":"KZ"}},"status":"published","visibility":"public",
+"evidence":[{{"kind":"capture","id":"{id}","url":"https://news.example/article"}}]}}"#
+    );
+    let a = send(addr, "POST", "/api/v1/incidents", &headers, body.into()).await;
+    assert_eq!(a.status, 201, "{}", a.text());
+    let page = get(addr, "/incident/test-capture").await.text();
+    assert!(
+        page.contains(&format!("href=\"/capture/{id}\"")),
+        "no link to the capture"
+    );
+    assert!(page.contains("https://news.example/article"));
+}
