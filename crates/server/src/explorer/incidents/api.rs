@@ -26,7 +26,7 @@ use axum::Json;
 use interfero_model::incident::Incident;
 use interfero_register::evidence::StoreSource;
 use interfero_register::{Format, RegisterError};
-use interfero_store::{Audience, IncidentChange, IncidentFilter, IncidentStoreError, OnExisting};
+use interfero_store::{Audience, IncidentChange, IncidentStoreError, OnExisting};
 use serde::Deserialize;
 use std::time::{Duration, Instant};
 
@@ -110,14 +110,7 @@ pub(crate) async fn list(
         (Ok(l), Ok(o)) => (l.max(1), o),
         (Err(e), _) | (_, Err(e)) => return private(bad(e), audience),
     };
-    let got = with_register(&app, move |_, incidents| {
-        Ok(incidents.incidents(&IncidentFilter {
-            audience,
-            ..Default::default()
-        })?)
-    })
-    .await;
-    let all = match got {
+    let all = match super::visible(&app, audience).await {
         Ok(v) => v,
         Err(f) => return private(failure(f), audience),
     };

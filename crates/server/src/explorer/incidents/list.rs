@@ -3,13 +3,13 @@
 //! A facet counts over the records that match every other chosen facet, so its values say
 //! how many a click on each would show.
 
-use super::{failure_page, private, with_register, words};
+use super::{failure_page, private, words};
 use crate::explorer::{render, App};
 use axum::extract::{Query as UrlQuery, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
 use interfero_model::incident::{Incident, Kind, OutcomeKind, RecordStatus};
-use interfero_store::{Audience, IncidentFilter};
+use interfero_store::Audience;
 use serde::Deserialize;
 use std::collections::BTreeMap;
 
@@ -470,14 +470,7 @@ pub(crate) async fn page(
             return private(r, audience);
         }
     };
-    let got = with_register(&app, move |_, incidents| {
-        Ok(incidents.incidents(&IncidentFilter {
-            audience,
-            ..Default::default()
-        })?)
-    })
-    .await;
-    let all = match got {
+    let all = match super::visible(&app, audience).await {
         Ok(v) => v,
         Err(f) => return private(failure_page(f), audience),
     };

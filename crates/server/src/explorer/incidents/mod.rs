@@ -137,6 +137,20 @@ pub(crate) async fn with_register<T: Send + 'static>(
     }
 }
 
+/// Every record `audience` may see (the list page and the list API facet and page them).
+pub(crate) async fn visible(
+    app: &App,
+    audience: Audience,
+) -> Result<Vec<interfero_model::incident::Incident>, Failure> {
+    with_register(app, move |_, incidents| {
+        Ok(incidents.incidents(&IncidentFilter {
+            audience,
+            ..Default::default()
+        })?)
+    })
+    .await
+}
+
 /// The page a failure shows.
 pub(crate) fn failure_page(f: Failure) -> Response {
     match f {
