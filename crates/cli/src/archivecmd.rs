@@ -358,8 +358,7 @@ pub async fn lab_archive(
             humantime::format_duration(step),
             p.display()
         );
-        std::fs::write(p, score.to_markdown(&s.name, &command))
-            .with_context(|| format!("cannot write {}", p.display()))?;
+        crate::print::write_report(p, &score.to_markdown(&s.name, &command))?;
     }
     if json {
         println!("{}", serde_json::to_string_pretty(&score)?);

@@ -1,7 +1,6 @@
 //! `interfero lab watch`: the watcher against a lab world's scenario clock, its events scored.
 
 use crate::watch::print_round;
-use anyhow::Context as _;
 use interfero_store::SqliteStore;
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -52,8 +51,7 @@ pub async fn lab_watch(
             humantime::format_duration(step),
             p.display()
         );
-        std::fs::write(p, score.to_markdown(&s.name, &command))
-            .with_context(|| format!("cannot write {}", p.display()))?;
+        crate::print::write_report(p, &score.to_markdown(&s.name, &command))?;
     }
     if json {
         println!("{}", serde_json::to_string_pretty(&score)?);

@@ -95,3 +95,39 @@ pub fn summary(ms: &[Measurement]) -> String {
     }
     t.text()
 }
+
+/// Where the hand-written part of a generated report begins: what follows it is kept when the
+/// command that made the report writes it again.
+pub const KEPT_NOTES: &str = "<!-- notes below: kept when this file is regenerated -->";
+
+/// Writes a generated Markdown report to `path`, keeping the hand-written notes after
+/// [`KEPT_NOTES`] in the file already there.
+pub fn write_report(path: &std::path::Path, generated: &str) -> anyhow::Result<()> {
+    use anyhow::Context as _;
+    let old = std::fs::read_to_string(path).unwrap_or_default();
+    let notes = old.find(KEPT_NOTES).and_then(|i| old.get(i..));
+    let text = match notes {
+        Some(n) => format!("{}\n\n{n}", generated.trim_end()),
+        None => generated.to_string(),
+    };
+    std::fs::write(path, text).with_context(|| format!("cannot write {}", path.display()))
+}
+
+#[cfg(test)]
+mod report_tests {
+    use super::*;
+
+    #[test]
+    fn a_regenerated_report_keeps_its_notes() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("r.md");
+        write_report(&p, "# old\n").unwrap();
+        assert_eq!(std::fs::read_to_string(&p).unwrap(), "# old\n");
+        std::fs::write(&p, format!("# old\n{KEPT_NOTES}\n\n## Notes\nby hand\n")).unwrap();
+        write_report(&p, "# new\n").unwrap();
+        let text = std::fs::read_to_string(&p).unwrap();
+        assert!(text.starts_with("# new\n"), "{text}");
+        assert!(text.ends_with("## Notes\nby hand\n"), "{text}");
+        assert!(!text.contains("# old"));
+    }
+}
