@@ -97,19 +97,10 @@ pub async fn control(args: ControlArgs) -> anyhow::Result<ExitCode> {
         },
         ..defaults
     };
-    let opts = ServeOptions {
-        max_connections: args
-            .max_connections
-            .unwrap_or_else(interfero_server::default_max_connections),
-        tls: tls.clone(),
-        trusted_proxies: args.exposure.trust_proxy.clone(),
-        log_client_addresses: args.exposure.log_client_addresses,
-        ..ServeOptions::default()
-    };
-    let listener = tokio::net::TcpListener::bind(listen)
-        .await
-        .with_context(|| format!("cannot listen on {listen}"))?;
-    let bound = listener.local_addr().unwrap_or(listen);
+    let opts = args
+        .exposure
+        .serve_options(tls.clone(), args.max_connections);
+    let (listener, bound) = listen_on(listen).await?;
     let scheme = if tls.is_some() { "https" } else { "http" };
     eprintln!("interfero control listening on {scheme}://{bound}/ (Ctrl-C stops)");
     for line in startup_notes(&args, &tokens, &opts) {
@@ -194,4 +185,32 @@ impl ExposureArgs {
             _ => None,
         })
     }
+
+    /// How to serve: `tls`, these proxies and logging, and at most `max_connections` (default:
+    /// what the descriptor limit allows).
+    pub fn serve_options(
+        &self,
+        tls: Option<Arc<interfero_server::TlsConfig>>,
+        max_connections: Option<usize>,
+    ) -> ServeOptions {
+        ServeOptions {
+            max_connections: max_connections
+                .unwrap_or_else(interfero_server::default_max_connections),
+            tls,
+            trusted_proxies: self.trust_proxy.clone(),
+            log_client_addresses: self.log_client_addresses,
+            ..ServeOptions::default()
+        }
+    }
+}
+
+/// Listens on `listen`; returns the listener and the address it got (port 0 picks one).
+pub async fn listen_on(
+    listen: std::net::SocketAddr,
+) -> anyhow::Result<(tokio::net::TcpListener, std::net::SocketAddr)> {
+    let listener = tokio::net::TcpListener::bind(listen)
+        .await
+        .with_context(|| format!("cannot listen on {listen}"))?;
+    let bound = listener.local_addr().unwrap_or(listen);
+    Ok((listener, bound))
 }

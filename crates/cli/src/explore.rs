@@ -65,10 +65,7 @@ pub async fn explore(a: ExploreArgs) -> anyhow::Result<ExitCode> {
     };
     let router = interfero_server::explorer::router(store.clone(), opts.clone())
         .merge(interfero_server::api::router(store, opts));
-    let listener = tokio::net::TcpListener::bind(a.listen)
-        .await
-        .with_context(|| format!("cannot listen on {}", a.listen))?;
-    let addr = listener.local_addr()?;
+    let (listener, addr) = crate::control::listen_on(a.listen).await?;
     eprintln!(
         "interfero: the explorer of {} is at http://{addr}/ (Ctrl-C stops it)",
         db.display()

@@ -7,7 +7,7 @@ use anyhow::Context as _;
 use clap::Args;
 use interfero_server::collector::{CollectorConfig, Ingest, ReportIds, TestList};
 use interfero_server::explorer::incidents::Register;
-use interfero_server::{ServeOptions, ServeStats, Tokens};
+use interfero_server::{ServeStats, Tokens};
 use interfero_store::{Durability, IncidentStore, MeasurementStore, RunInfo, SqliteStore};
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -254,19 +254,10 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
         ..CollectorConfig::new(ReportIds::new(key))
     };
     interfero_server::raise_descriptor_limit();
-    let opts = ServeOptions {
-        max_connections: args
-            .max_connections
-            .unwrap_or_else(interfero_server::default_max_connections),
-        tls: tls.clone(),
-        trusted_proxies: args.exposure.trust_proxy.clone(),
-        log_client_addresses: args.exposure.log_client_addresses,
-        ..ServeOptions::default()
-    };
-    let listener = tokio::net::TcpListener::bind(listen)
-        .await
-        .with_context(|| format!("cannot listen on {listen}"))?;
-    let bound = listener.local_addr().unwrap_or(listen);
+    let opts = args
+        .exposure
+        .serve_options(tls.clone(), args.max_connections);
+    let (listener, bound) = crate::control::listen_on(listen).await?;
     let scheme = if tls.is_some() { "https" } else { "http" };
     eprintln!("interfero serve listening on {scheme}://{bound}/ with {name} (Ctrl-C stops)");
     if tokens.is_open() {
