@@ -5,43 +5,22 @@
 
 use interfero_model::{Measurement, Status, Technique, Verdict};
 use interfero_store::{MeasurementStore, Order, Query, RunInfo, SqliteStore};
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Command};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::Duration;
 
-const BIN: &str = env!("CARGO_BIN_EXE_interfero");
+mod common;
+use common::BIN;
 
-/// Starts `interfero serve` on a free loopback port; returns it and its address.
+/// Starts `interfero serve` over the SQLite file `db`; returns it and its address.
 fn serve(db: &Path, extra: &[&str]) -> (Child, SocketAddr) {
-    let mut child = Command::new(BIN)
-        .args(["serve", "--listen", "127.0.0.1:0", "--rate", "0", "--db"])
-        .arg(db)
-        .args(extra)
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut err = BufReader::new(child.stderr.take().unwrap());
-    let mut line = String::new();
-    err.read_line(&mut line).unwrap();
-    let addr = line
-        .split("http://")
-        .nth(1)
-        .and_then(|r| r.split('/').next())
-        .unwrap_or_else(|| panic!("no address in {line:?}"))
-        .parse()
-        .unwrap();
-    // Keep draining stderr so the server never blocks on a full pipe.
-    std::thread::spawn(move || {
-        let mut sink = Vec::new();
-        let _ = err.read_to_end(&mut sink);
-    });
-    (child, addr)
+    let mut args = vec![std::ffi::OsStr::new("--db"), db.as_os_str()];
+    args.extend(extra.iter().map(std::ffi::OsStr::new));
+    common::serve(&args)
 }
 
 /// One blocking HTTP/1.1 POST; `None` when the server is gone.

@@ -6,41 +6,22 @@
 
 use interfero_store::clickhouse::{server_binary, LocalServer};
 use interfero_store::{MeasurementStore, Query};
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
+use std::process::Child;
 use std::time::Duration;
 
-const BIN: &str = env!("CARGO_BIN_EXE_interfero");
+mod common;
 
 /// Starts `interfero serve` over `store`; returns it and its address.
 fn serve(store: &str, key: &Path) -> (Child, SocketAddr) {
-    let mut child = Command::new(BIN)
-        .args(["serve", "--listen", "127.0.0.1:0", "--rate", "0", "--store"])
-        .arg(store)
-        .arg("--report-key")
-        .arg(key)
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut err = BufReader::new(child.stderr.take().unwrap());
-    let mut line = String::new();
-    err.read_line(&mut line).unwrap();
-    let addr = line
-        .split("http://")
-        .nth(1)
-        .and_then(|r| r.split('/').next())
-        .unwrap_or_else(|| panic!("no address in {line:?}"))
-        .parse()
-        .unwrap();
-    std::thread::spawn(move || {
-        let mut sink = Vec::new();
-        let _ = err.read_to_end(&mut sink);
-    });
-    (child, addr)
+    common::serve(&[
+        std::ffi::OsStr::new("--store"),
+        std::ffi::OsStr::new(store),
+        std::ffi::OsStr::new("--report-key"),
+        key.as_os_str(),
+    ])
 }
 
 /// One blocking HTTP/1.1 request; the status and the body.
