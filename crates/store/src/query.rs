@@ -299,3 +299,55 @@ pub struct EventQuery {
     /// At most this many, oldest first (`None`: all).
     pub limit: Option<usize>,
 }
+
+/// A filter every SQL backend writes alike: `column op ?` bound to a text.
+pub(crate) type TextCondition = (&'static str, &'static str, String);
+
+fn text_condition(
+    out: &mut Vec<TextCondition>,
+    column: &'static str,
+    op: &'static str,
+    value: Option<String>,
+) {
+    if let Some(v) = value {
+        out.push((column, op, v));
+    }
+}
+
+impl Query {
+    /// The text filters, as each backend compares them: the time range (as text, so a prefix
+    /// such as `2026-11-10` works), country, network, domain (lower case), URL, category and
+    /// status. Techniques and the run are the backends' own (their columns differ).
+    pub(crate) fn text_conditions(&self) -> Vec<TextCondition> {
+        let mut out = Vec::new();
+        let t = "measurement_start_time";
+        text_condition(&mut out, t, ">=", self.since.clone());
+        text_condition(&mut out, t, "<", self.until.clone());
+        text_condition(&mut out, "probe_cc", "=", self.probe_cc.clone());
+        text_condition(&mut out, "probe_asn", "=", self.probe_asn.clone());
+        let domain = self.domain.as_ref().map(|d| d.to_ascii_lowercase());
+        text_condition(&mut out, "domain", "=", domain);
+        text_condition(&mut out, "input", "=", self.input.clone());
+        text_condition(&mut out, "category", "=", self.category.clone());
+        let status = self.status.map(|s| s.as_str().to_string());
+        text_condition(&mut out, "status", "=", status);
+        out
+    }
+}
+
+impl EventQuery {
+    /// The filters, as each backend compares them (times as text, the domain in lower case).
+    pub(crate) fn text_conditions(&self) -> Vec<TextCondition> {
+        let mut out = Vec::new();
+        text_condition(&mut out, "started", ">=", self.since.clone());
+        text_condition(&mut out, "started", "<", self.until.clone());
+        text_condition(&mut out, "probe_cc", "=", self.probe_cc.clone());
+        text_condition(&mut out, "probe_asn", "=", self.probe_asn.clone());
+        let domain = self.domain.as_ref().map(|d| d.to_ascii_lowercase());
+        text_condition(&mut out, "domain", "=", domain);
+        text_condition(&mut out, "input", "=", self.input.clone());
+        let kind = self.kind.map(|k| k.as_str().to_string());
+        text_condition(&mut out, "kind", "=", kind);
+        out
+    }
+}

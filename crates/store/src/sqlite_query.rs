@@ -18,6 +18,11 @@ struct Where {
 }
 
 impl Where {
+    fn push_text(&mut self, condition: String, value: String) {
+        self.conditions.push(condition);
+        self.values.push(Value::Text(value));
+    }
+
     fn text(&mut self, condition: &str, value: &Option<String>) {
         if let Some(v) = value {
             self.conditions.push(condition.to_string());
@@ -57,20 +62,14 @@ fn measurement_where_in(q: &Query, prefix: &str, techniques: Techniques) -> Wher
     } else {
         prefix
     };
-    w.text(&format!("{time}measurement_start_time >= ?"), &q.since);
-    w.text(&format!("{time}measurement_start_time < ?"), &q.until);
-    w.text(&format!("{prefix}probe_cc = ?"), &q.probe_cc);
-    w.text(&format!("{prefix}probe_asn = ?"), &q.probe_asn);
-    w.text(
-        &format!("{prefix}domain = ?"),
-        &q.domain.as_ref().map(|d| d.to_ascii_lowercase()),
-    );
-    w.text(&format!("{prefix}input = ?"), &q.input);
-    w.text(&format!("{prefix}category = ?"), &q.category);
-    w.text(
-        &format!("{prefix}status = ?"),
-        &q.status.map(|s| s.as_str().to_string()),
-    );
+    for (column, op, value) in q.text_conditions() {
+        let table = if column == "measurement_start_time" {
+            time
+        } else {
+            prefix
+        };
+        w.push_text(format!("{table}{column} {op} ?"), value);
+    }
     match techniques {
         Techniques::Column => w.text(
             &format!("instr(' ' || {prefix}techniques || ' ', ?) > 0"),
@@ -315,16 +314,9 @@ pub(crate) fn aggregate(
 
 pub(crate) fn event_where(q: &EventQuery) -> (String, Vec<Value>) {
     let mut w = Where::default();
-    w.text("started >= ?", &q.since);
-    w.text("started < ?", &q.until);
-    w.text("probe_cc = ?", &q.probe_cc);
-    w.text("probe_asn = ?", &q.probe_asn);
-    w.text(
-        "domain = ?",
-        &q.domain.as_ref().map(|d| d.to_ascii_lowercase()),
-    );
-    w.text("input = ?", &q.input);
-    w.text("kind = ?", &q.kind.map(|k| k.as_str().to_string()));
+    for (column, op, value) in q.text_conditions() {
+        w.push_text(format!("{column} {op} ?"), value);
+    }
     let mut clause = w.clause();
     // LIMIT must follow ORDER BY, which the caller appends: a limit is applied by keeping
     // the clause's shape (`... ORDER BY started, id`) and filtering with a subquery on ids.

@@ -64,17 +64,9 @@ impl Where {
 /// country and network, so ClickHouse's primary index narrows the range.
 pub(crate) fn measurement_where(q: &Query) -> Where {
     let mut w = Where::default();
-    w.text("measurement_start_time >= ?", &q.since);
-    w.text("measurement_start_time < ?", &q.until);
-    w.text("probe_cc = ?", &q.probe_cc);
-    w.text("probe_asn = ?", &q.probe_asn);
-    w.text(
-        "domain = ?",
-        &q.domain.as_ref().map(|d| d.to_ascii_lowercase()),
-    );
-    w.text("input = ?", &q.input);
-    w.text("category = ?", &q.category);
-    w.text("status = ?", &q.status.map(|s| s.as_str().to_string()));
+    for (column, op, value) in q.text_conditions() {
+        w.push(format!("{column} {op} ?"), [Bound::Text(value)]);
+    }
     w.text(
         "has(techniques, ?)",
         &q.technique.map(|t| t.as_str().to_string()),
@@ -119,15 +111,8 @@ pub(crate) fn status_name(stored: &str) -> &str {
 /// The conditions of an event query (the caller orders by `started, id` and limits).
 pub(crate) fn event_where(q: &EventQuery) -> Where {
     let mut w = Where::default();
-    w.text("started >= ?", &q.since);
-    w.text("started < ?", &q.until);
-    w.text("probe_cc = ?", &q.probe_cc);
-    w.text("probe_asn = ?", &q.probe_asn);
-    w.text(
-        "domain = ?",
-        &q.domain.as_ref().map(|d| d.to_ascii_lowercase()),
-    );
-    w.text("input = ?", &q.input);
-    w.text("kind = ?", &q.kind.map(|k| k.as_str().to_string()));
+    for (column, op, value) in q.text_conditions() {
+        w.push(format!("{column} {op} ?"), [Bound::Text(value)]);
+    }
     w
 }
