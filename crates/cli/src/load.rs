@@ -83,6 +83,9 @@ async fn connect(addr: &str) -> anyhow::Result<Conn> {
     Ok(Conn { sender })
 }
 
+/// The longest answer to one submission the load generator reads.
+const MAX_ANSWER_BYTES: usize = 64 * 1024;
+
 async fn post(c: &mut Conn, host: &str, path: &str, body: Vec<u8>) -> anyhow::Result<(u16, Bytes)> {
     c.sender.ready().await?;
     let req = hyper::Request::post(path)
@@ -91,7 +94,13 @@ async fn post(c: &mut Conn, host: &str, path: &str, body: Vec<u8>) -> anyhow::Re
         .body(Full::new(Bytes::from(body)))?;
     let resp = c.sender.send_request(req).await?;
     let status = resp.status().as_u16();
-    let body = resp.into_body().collect().await?.to_bytes();
+    // A collector answers a submission with a uid: anything longer than this is not one, and
+    // a target that streams forever must not grow the load generator.
+    let body = http_body_util::Limited::new(resp.into_body(), MAX_ANSWER_BYTES)
+        .collect()
+        .await
+        .map_err(|e| anyhow::anyhow!("the collector's answer: {e}"))?
+        .to_bytes();
     Ok((status, body))
 }
 
