@@ -5,7 +5,7 @@
 use interfero_model::incident::{
     Evidence, EvidenceQuery, Incident, Kind, RecordStatus, Visibility,
 };
-use interfero_model::{Measurement, Status, Technique, Verdict};
+use interfero_model::{Status, Technique};
 use interfero_register::evidence::{self, Check, StoreSource};
 use interfero_register::{draft, files, table, validate, Format};
 use interfero_store::{
@@ -24,27 +24,7 @@ fn dataset() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../../data/incidents")
 }
 
-fn measurement(
-    input: &str,
-    time: &str,
-    asn: &str,
-    status: Status,
-    t: Option<Technique>,
-) -> Measurement {
-    let mut v = Verdict::new(status, 0.9, "test.rule");
-    if let Some(t) = t {
-        v = v.with(t);
-    }
-    Measurement {
-        input: input.into(),
-        test_name: "web_connectivity".into(),
-        measurement_start_time: time.into(),
-        probe_cc: "KZ".into(),
-        probe_asn: asn.into(),
-        verdict: Some(v),
-        ..Measurement::default()
-    }
-}
+use interfero_store::synthetic::judged as measurement;
 
 /// A store with a ten-day block of news.example.kz on two networks, an accessible measurement
 /// after it, and the watch's events for it.

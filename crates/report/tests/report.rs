@@ -3,7 +3,7 @@
 
 use askama::Template;
 use interfero_model::incident::{Evidence, EvidenceQuery};
-use interfero_model::{Measurement, Status, Technique, Verdict};
+use interfero_model::{Measurement, Status, Technique};
 use interfero_register::evidence::StoreSource;
 use interfero_report::{build, Params};
 use interfero_store::{
@@ -18,21 +18,7 @@ const CHANGE: IncidentChange<'static> = IncidentChange {
     action: "import",
 };
 
-fn m(input: &str, time: &str, asn: &str, status: Status, t: Option<Technique>) -> Measurement {
-    let mut v = Verdict::new(status, 0.9, "test.rule");
-    if let Some(t) = t {
-        v = v.with(t);
-    }
-    Measurement {
-        input: input.into(),
-        test_name: "web_connectivity".into(),
-        measurement_start_time: time.into(),
-        probe_cc: "KZ".into(),
-        probe_asn: asn.into(),
-        verdict: Some(v),
-        ..Measurement::default()
-    }
-}
+use interfero_store::synthetic::judged as m;
 
 fn store() -> SqliteStore {
     let s = SqliteStore::open_in_memory().unwrap();

@@ -125,3 +125,27 @@ pub fn measurement(i: usize) -> Measurement {
         ..Measurement::default()
     }
 }
+
+/// A Kazakh web-connectivity measurement of `input` at `time` on network `asn`, judged
+/// `status` (with `technique`) by a test rule: for tests that need a few chosen verdicts.
+pub fn judged(
+    input: &str,
+    time: &str,
+    asn: &str,
+    status: Status,
+    technique: Option<Technique>,
+) -> Measurement {
+    let mut v = Verdict::new(status, 0.9, "test.rule");
+    if let Some(t) = technique {
+        v = v.with(t);
+    }
+    Measurement {
+        input: input.into(),
+        test_name: "web_connectivity".into(),
+        measurement_start_time: time.into(),
+        probe_cc: "KZ".into(),
+        probe_asn: asn.into(),
+        verdict: Some(v),
+        ..Measurement::default()
+    }
+}
