@@ -132,22 +132,25 @@ fn check_run(tx: &Transaction<'_>, run: RunId) -> Result<(), StoreError> {
     found.map(|_| ()).ok_or(StoreError::UnknownRun(run))
 }
 
-fn insert_all(
+/// One row to insert: the measurement, its JSON text and its uid.
+type Row<'a> = (
+    &'a Measurement,
+    std::borrow::Cow<'a, str>,
+    std::borrow::Cow<'a, str>,
+);
+
+fn insert_all<'a>(
     tx: &Transaction<'_>,
     run: RunId,
-    ms: &[Measurement],
+    rows: impl ExactSizeIterator<Item = Result<Row<'a>, StoreError>>,
 ) -> Result<Vec<MeasurementId>, StoreError> {
     check_run(tx, run)?;
     let mut stmt = tx.prepare_cached(INSERT_MEASUREMENT)?;
-    let mut ids = Vec::with_capacity(ms.len());
-    for m in ms {
-        let json = serde_json::to_string(m).map_err(|source| StoreError::Encode {
-            input: m.input.clone(),
-            source,
-        })?;
+    let mut ids = Vec::with_capacity(rows.len());
+    for row in rows {
+        let (m, json, uid) = row?;
         let v = m.verdict.as_ref();
         let techniques = techniques_column(v);
-        let uid = crate::uid_of(m);
         let inserted = stmt.execute(params![
             run,
             m.input,
@@ -174,6 +177,15 @@ fn insert_all(
         }
     }
     Ok(ids)
+}
+
+/// Encodes a measurement for [`insert_all`] (the rows not encoded ahead).
+fn encode(m: &Measurement) -> Result<Row<'_>, StoreError> {
+    let json = serde_json::to_string(m).map_err(|source| StoreError::Encode {
+        input: m.input.clone(),
+        source,
+    })?;
+    Ok((m, json.into(), crate::uid_of(m).into()))
 }
 
 /// The techniques of a verdict as stored: space-separated names (searched with `instr` on
@@ -230,7 +242,22 @@ impl MeasurementStore for SqliteStore {
         // connection wrote in between.
         let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
         // On error the transaction is dropped, which rolls back: all or none.
-        let ids = insert_all(&tx, run, ms)?;
+        let ids = insert_all(&tx, run, ms.iter().map(encode))?;
+        tx.commit()?;
+        Ok(ids)
+    }
+
+    fn insert_encoded(
+        &self,
+        run: RunId,
+        rows: &[crate::Encoded],
+    ) -> Result<Vec<MeasurementId>, StoreError> {
+        let mut conn = self.conn();
+        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let rows = rows
+            .iter()
+            .map(|e| Ok((e.measurement(), e.json().into(), e.uid().into())));
+        let ids = insert_all(&tx, run, rows)?;
         tx.commit()?;
         Ok(ids)
     }

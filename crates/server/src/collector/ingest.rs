@@ -11,8 +11,7 @@
 //! rate stays at what the disk does while the measurement rate grows with the load. No timer
 //! holds a batch back: under light load each submission commits alone, at once.
 
-use interfero_model::Measurement;
-use interfero_store::{MeasurementStore, RunId, StoreError};
+use interfero_store::{Encoded, MeasurementStore, RunId, StoreError};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use tokio::sync::{mpsc, oneshot};
@@ -48,7 +47,7 @@ pub struct IngestStats {
 /// The handle submissions go through; cheap to clone.
 #[derive(Clone)]
 pub struct Ingest {
-    tx: mpsc::Sender<(Measurement, Reply)>,
+    tx: mpsc::Sender<(Encoded, Reply)>,
     stats: Arc<IngestStats>,
 }
 
@@ -79,8 +78,9 @@ impl Ingest {
         Ok(Ingest { tx, stats })
     }
 
-    /// Stores `m` durably; returns once it is committed.
-    pub async fn store(&self, m: Measurement) -> Result<(), IngestError> {
+    /// Stores `m` durably; returns once it is committed. It comes encoded ([`Encoded`]): the
+    /// caller's thread did that work, so that the one writer thread only writes.
+    pub async fn store(&self, m: Encoded) -> Result<(), IngestError> {
         let (reply, answer) = oneshot::channel();
         self.tx
             .send((m, reply))
@@ -98,10 +98,10 @@ impl Ingest {
 fn writer(
     store: Arc<dyn MeasurementStore>,
     run: RunId,
-    mut rx: mpsc::Receiver<(Measurement, Reply)>,
+    mut rx: mpsc::Receiver<(Encoded, Reply)>,
     stats: &IngestStats,
 ) {
-    let mut batch: Vec<Measurement> = Vec::with_capacity(MAX_BATCH);
+    let mut batch: Vec<Encoded> = Vec::with_capacity(MAX_BATCH);
     let mut replies: Vec<Reply> = Vec::with_capacity(MAX_BATCH);
     while let Some((m, r)) = rx.blocking_recv() {
         batch.push(m);
@@ -134,14 +134,19 @@ fn writer(
 fn commit(
     store: &dyn MeasurementStore,
     run: RunId,
-    batch: &[Measurement],
+    batch: &[Encoded],
 ) -> Vec<Result<(), IngestError>> {
     let err = |e: StoreError| IngestError::Store(e.to_string());
-    match store.insert_many(run, batch) {
+    match store.insert_encoded(run, batch) {
         Ok(_) => batch.iter().map(|_| Ok(())).collect(),
         Err(_) if batch.len() > 1 => batch
             .iter()
-            .map(|m| store.insert(run, m).map(|_| ()).map_err(err))
+            .map(|e| {
+                store
+                    .insert_encoded(run, std::slice::from_ref(e))
+                    .map(|_| ())
+                    .map_err(err)
+            })
             .collect(),
         Err(e) => vec![Err(err(e))],
     }
@@ -162,7 +167,8 @@ mod tests {
         for i in 0..2000 {
             let ingest = ingest.clone();
             tasks.push(tokio::spawn(async move {
-                ingest.store(synthetic::measurement(i)).await
+                let m = Encoded::new(synthetic::measurement(i)).unwrap();
+                ingest.store(m).await
             }));
         }
         // Every submission waits in the queue before the writer starts.

@@ -298,7 +298,11 @@ async fn submit(
         Ok(m) => m,
         Err(r) => return r,
     };
-    let uid = interfero_store::uid_of(&m);
+    let m = match interfero_store::Encoded::new(m) {
+        Ok(m) => m,
+        Err(e) => return bad("bad_measurement", format!("cannot be stored: {e}")),
+    };
+    let uid = m.uid().to_string();
     match c.ingest.store(m).await {
         Ok(()) => Json(json!({ "measurement_uid": uid })).into_response(),
         // Not acknowledged: the probe keeps it and tries again.

@@ -107,6 +107,19 @@ fn ids_and_uids(store: &dyn MeasurementStore) {
     assert_eq!(ids[1], id);
     assert_eq!(ids[0], ids[2]);
     assert_eq!(store.count().expect("count"), 2);
+    // Encoded ahead (the collector's path): the same rows, uids and ids as inserted plainly.
+    let fresh = synthetic::varied(5);
+    let encoded: Vec<_> = [fresh.clone(), m.clone()]
+        .into_iter()
+        .map(|m| interfero_store::Encoded::new(m).expect("encode"))
+        .collect();
+    assert_eq!(encoded[1].uid(), interfero_store::uid_of(&m));
+    let ids = store.insert_encoded(r, &encoded).expect("encoded batch");
+    assert_eq!(ids[1], id, "an encoded re-submission answers the stored id");
+    let got = store.get(ids[0]).expect("get").expect("stored");
+    assert_eq!(got.measurement, fresh);
+    assert_eq!(got.uid, interfero_store::uid_of(&fresh));
+    assert_eq!(store.count().expect("count"), 3);
 }
 
 /// The reference: which stored measurements a query keeps, decided in Rust.
