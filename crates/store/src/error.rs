@@ -44,6 +44,12 @@ pub enum StoreError {
         /// The underlying error.
         source: rusqlite::Error,
     },
+    /// The store's background thread (WAL checkpoints) could not be started.
+    #[error("cannot start the database's checkpoint thread: {source}")]
+    Thread {
+        /// The underlying error.
+        source: std::io::Error,
+    },
     /// A measurement was stored under a run that was never begun.
     #[error("run {0} does not exist in this database (begin a run first)")]
     UnknownRun(RunId),

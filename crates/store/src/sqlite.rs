@@ -98,7 +98,7 @@ impl SqliteStore {
         // WAL lets readers (the explorer) work while a run writes; NORMAL sync is safe with
         // WAL (a power cut may lose the last commits, never corrupt the file) and much faster.
         // `journal_mode` answers with a row, so it is queried, not executed.
-        let _mode: String = conn
+        let mode: String = conn
             .query_row("PRAGMA journal_mode = WAL", [], |r| r.get(0))
             .map_err(open_err)?;
         let sync = match durability {
@@ -113,6 +113,10 @@ impl SqliteStore {
         ))
         .map_err(open_err)?;
         schema::migrate(&mut conn, path)?;
+        // An in-memory database has no WAL, and nothing to checkpoint.
+        if mode.eq_ignore_ascii_case("wal") {
+            let _counts = crate::checkpoint::off_thread(&mut conn, path)?;
+        }
         Ok(SqliteStore {
             conn: Mutex::new(conn),
         })
