@@ -10,12 +10,13 @@
 //! - Writes are batched ([`writer`]): measurements wait in memory until `batch_rows` of them or
 //!   `batch_bytes` are waiting, or `batch_ms` have passed, then go in one INSERT. Every read
 //!   sends what waits first, so a caller always reads its own writes.
-//! - Schema and deduplication: [`schema`]; reads that avoid `FINAL`: [`reads`]; ids:
-//!   [`rows::id_of`].
+//! - Schema and deduplication: [`schema`]; reads that avoid `FINAL`: [`reads`]; per-day
+//!   counts for the charts: [`daily`]; ids: [`rows::id_of`].
 //! - Files: `store.rs` opens, `interface.rs` is the [`crate::MeasurementStore`] interface,
 //!   `client.rs` runs the async client and sends batches, `reads.rs` deduplicates reads.
 
 mod client;
+mod daily;
 mod interface;
 mod local;
 mod reads;

@@ -89,6 +89,19 @@ pub(crate) struct EventRow {
     pub version: u64,
 }
 
+/// One row of `daily_counts` (a change to a count, or a count read back).
+#[derive(Debug, Clone, clickhouse::Row, Serialize, Deserialize)]
+pub(crate) struct DailyRow {
+    pub probe_cc: String,
+    pub day: String,
+    pub probe_asn: String,
+    pub domain: String,
+    pub category: String,
+    pub status: String,
+    pub techniques: String,
+    pub n: i64,
+}
+
 /// One cell of an aggregation as ClickHouse answers it (per status).
 #[derive(Debug, Clone, clickhouse::Row, Deserialize)]
 pub(crate) struct CellRow {
