@@ -44,9 +44,13 @@ pub struct Batch {
 
 impl Default for Batch {
     fn default() -> Self {
+        // 50,000 rows (about 45 MB of RowBinary before compression): fewer INSERTs, fewer
+        // look-ups for re-submissions and fewer parts to merge than 20,000/16 MB, which sent
+        // ~18,600 rows per INSERT (the byte bound came first), for ~150 MB of memory at most
+        // (two batches wait before a writer is held back).
         Batch {
-            rows: 20_000,
-            bytes: 16 << 20,
+            rows: 50_000,
+            bytes: 48 << 20,
             ms: 1_000,
         }
     }
