@@ -30,6 +30,9 @@ pub(crate) struct Inner {
     deltas_left: Mutex<Deltas>,
     /// Held while a batch is sent, so a reader that flushes waits for a batch in flight.
     pub(crate) sending: Mutex<()>,
+    /// Held while a batch of incident records is checked and written (one writer of the
+    /// register per process; see `incidents.rs`).
+    pub(crate) register: Mutex<()>,
     /// The last write tick (milliseconds, strictly increasing) and the last run/event id.
     tick: AtomicU64,
     pub(crate) last_id: AtomicU64,
@@ -370,6 +373,7 @@ impl Inner {
             pending: Mutex::new(Pending::default()),
             deltas_left: Mutex::new(Deltas::default()),
             sending: Mutex::new(()),
+            register: Mutex::new(()),
             tick: AtomicU64::new(0),
             last_id: AtomicU64::new(0),
             known_runs: Mutex::new(HashSet::new()),

@@ -17,6 +17,7 @@
 
 mod client;
 mod daily;
+mod incidents;
 mod interface;
 mod local;
 mod reads;

@@ -102,6 +102,31 @@ pub(crate) struct DailyRow {
     pub n: i64,
 }
 
+/// One row of `incidents`.
+#[derive(Debug, Clone, clickhouse::Row, Serialize, Deserialize)]
+pub(crate) struct IncidentRow {
+    pub id: String,
+    pub kind: String,
+    pub status: String,
+    pub visibility: String,
+    pub country: String,
+    pub start_first: String,
+    pub end_last: String,
+    pub revision: u32,
+    pub json: String,
+}
+
+/// One row of `incident_audit`.
+#[derive(Debug, Clone, clickhouse::Row, Serialize, Deserialize)]
+pub(crate) struct AuditRow {
+    pub incident_id: String,
+    pub revision: u32,
+    pub at: String,
+    pub by: String,
+    pub action: String,
+    pub json: String,
+}
+
 /// One cell of an aggregation as ClickHouse answers it (per status).
 #[derive(Debug, Clone, clickhouse::Row, Deserialize)]
 pub(crate) struct CellRow {

@@ -1,4 +1,4 @@
-//! The ClickHouse schema: four tables shaped for the explorer's queries.
+//! The ClickHouse schema: six tables shaped for the explorer's queries.
 //!
 //! - `measurements` is a `ReplacingMergeTree(version)`, **partitioned by month** of the
 //!   measurement time and **ordered by (probe_cc, probe_asn, measurement_start_time, id)**: the
@@ -18,6 +18,7 @@
 //!   re-judged verdict wins over both.
 //! - `daily_counts` is a `SummingMergeTree` of per-day counts that the store keeps exact
 //!   through re-submissions and re-judging (`daily.rs`); whole-day charts and counts read it.
+//! - `incidents` and `incident_audit` hold the incident register (`incidents.rs`).
 //! - `runs` and `events` are small `ReplacingMergeTree`s ordered by id; ending an event writes a
 //!   new version of its row.
 //!
@@ -54,7 +55,7 @@ const MEASUREMENTS_COLUMNS: &str = "
     json String{json_codec},
     version UInt64";
 
-const TABLES: [Table; 4] = [
+const TABLES: [Table; 6] = [
     Table {
         name: "measurements",
         columns: MEASUREMENTS_COLUMNS,
@@ -108,6 +109,35 @@ const TABLES: [Table; 4] = [
         engine: "SummingMergeTree(n) \
                  ORDER BY (probe_cc, day, probe_asn, domain, category, status, techniques)",
         shard_by: "rand()",
+    },
+    // The incident register (`incidents.rs`): the latest revision of each record, and every
+    // revision in the audit trail.
+    Table {
+        name: "incidents",
+        columns: "
+    id String,
+    kind String,
+    status String,
+    visibility String,
+    country String,
+    start_first String,
+    end_last String,
+    revision UInt32,
+    json String",
+        engine: "ReplacingMergeTree(revision) ORDER BY id",
+        shard_by: "cityHash64(id)",
+    },
+    Table {
+        name: "incident_audit",
+        columns: "
+    incident_id String,
+    revision UInt32,
+    at String,
+    by String,
+    action String,
+    json String",
+        engine: "ReplacingMergeTree ORDER BY (incident_id, revision)",
+        shard_by: "cityHash64(incident_id)",
     },
 ];
 
