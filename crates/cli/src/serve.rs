@@ -69,7 +69,7 @@ pub struct ServeArgs {
 pub struct Opened {
     /// The measurements.
     pub store: Arc<dyn MeasurementStore>,
-    /// The incident register (in the same SQLite file; `None` for a backend that keeps none).
+    /// The incident register (in the same database: the SQLite file or the ClickHouse one).
     pub incidents: Option<Arc<dyn IncidentStore>>,
     /// The SQLite file, beside which the archive of captures lives (`None` for a server).
     pub file: Option<PathBuf>,
@@ -92,7 +92,7 @@ pub fn open_store(args: &ServeArgs) -> anyhow::Result<Opened> {
         .as_deref()
         .filter(|u| interfero_store::is_server_address(u))
     {
-        let store = interfero_store::open_durable(url)?;
+        let (store, register) = interfero_store::open_durable_with_register(url)?;
         // No file to put the key beside: in the data directory, one per database address.
         let name: String = url
             .split('?')
@@ -107,8 +107,8 @@ pub fn open_store(args: &ServeArgs) -> anyhow::Result<Opened> {
                 .with_context(|| format!("cannot create {}", dir.display()))?;
         }
         return Ok(Opened {
-            store: Arc::from(store),
-            incidents: None,
+            store,
+            incidents: Some(register),
             file: None,
             name: crate::escape::terminal(url).to_string(),
             key,

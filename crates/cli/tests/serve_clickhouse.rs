@@ -104,6 +104,9 @@ fn check_read_back(store: &dyn MeasurementStore, addr: SocketAddr, uids: &[Strin
     let (status, page) = request(addr, "GET", "/search?probe_cc=KZ", b"");
     assert_eq!(status, 200, "{page}");
     assert!(page.contains("site-0.example"), "the explorer lists it");
+    // The incident register lives in the same ClickHouse database (it answered 503 before).
+    let (status, page) = request(addr, "GET", "/api/v1/incidents", b"");
+    assert_eq!(status, 200, "{page}");
 }
 
 fn skip() -> bool {

@@ -7,7 +7,9 @@
 //! ```
 //!
 //! ClickHouse is a private `clickhouse-server` started in a temporary directory (stopped at
-//! the end), or `--clickhouse URL`. Each query runs `--repeat` times (default 20) after one
+//! the end), or `--clickhouse URL`. Measurements are ingested in time order (`--order
+//! scattered`: in index order, every batch spread over the whole month). `--sqlite-up-to N`
+//! runs SQLite only at sizes up to N (its 10 M ingest alone would take half an hour here). Each query runs `--repeat` times (default 20) after one
 //! warm-up; the table gives the median and the 95th percentile.
 #![allow(clippy::unwrap_used, clippy::expect_used)] // a failed unwrap in a test is a failed test
 
@@ -27,6 +29,8 @@ struct Args {
     write: Vec<String>,
     clickhouse: Option<String>,
     only: Option<String>,
+    scattered: bool,
+    sqlite_up_to: usize,
 }
 
 fn args() -> Args {
@@ -36,6 +40,8 @@ fn args() -> Args {
         write: Vec::new(),
         clickhouse: None,
         only: None,
+        scattered: false,
+        sqlite_up_to: usize::MAX,
     };
     let mut it = std::env::args().skip(1);
     while let Some(k) = it.next() {
@@ -46,6 +52,8 @@ fn args() -> Args {
             "--write" => a.write.push(v),
             "--clickhouse" => a.clickhouse = Some(v),
             "--only" => a.only = Some(v),
+            "--sqlite-up-to" => a.sqlite_up_to = v.parse().unwrap_or(usize::MAX),
+            "--order" if v == "time" || v == "scattered" => a.scattered = v == "scattered",
             _ => {
                 eprintln!("unknown argument {k} (see the example's doc comment)");
                 std::process::exit(2);
@@ -83,14 +91,28 @@ fn run_info() -> RunInfo {
     }
 }
 
-/// Ingests `n` varied measurements in batches of 10,000; returns measurements per second
-/// (the time spent making the synthetic values is not counted).
-fn ingest(store: &dyn MeasurementStore, n: usize, flush: &dyn Fn()) -> f64 {
+/// The indices `0..n` in the order of their measurement's time (`synthetic::varied(i)` is
+/// measured on day `(i / 11) % 30` at second `i % 86_400`): the order a collector receives
+/// measurements in, and an import of OONI's files (one file per hour) reads them. The same
+/// measurements are stored whatever the order, so the queries' figures do not depend on it.
+fn time_order(n: usize) -> Vec<usize> {
+    let mut v: Vec<usize> = (0..n).collect();
+    v.sort_by_key(|&i| ((i / 11) % 30, i % 86_400, i));
+    v
+}
+
+/// Ingests `n` varied measurements in batches of 10,000 (in `order`); returns measurements
+/// per second (the time spent making the synthetic values is not counted).
+fn ingest(store: &dyn MeasurementStore, order: &[usize], flush: &dyn Fn()) -> f64 {
+    let n = order.len();
     let run = store.begin_run(&run_info()).expect("run");
     let mut spent = Duration::ZERO;
     let mut i = 0;
     while i < n {
-        let batch: Vec<_> = (i..(i + 10_000).min(n)).map(synthetic::varied).collect();
+        let batch: Vec<_> = order[i..(i + 10_000).min(n)]
+            .iter()
+            .map(|&k| synthetic::varied(k))
+            .collect();
         let t = Instant::now();
         store.insert_many(run, &batch).expect("insert");
         spent += t.elapsed();
@@ -183,12 +205,22 @@ fn dir_bytes(p: &std::path::Path) -> u64 {
         .sum()
 }
 
-fn bench_sqlite(n: usize, repeat: usize) -> Figures {
+/// The order measurements are ingested in: by time, or by index (`--order scattered`: every
+/// batch of 10,000 spreads over all 30 days, the order of the bench before December 2026).
+fn order(n: usize, scattered: bool) -> Vec<usize> {
+    if scattered {
+        (0..n).collect()
+    } else {
+        time_order(n)
+    }
+}
+
+fn bench_sqlite(n: usize, repeat: usize, scattered: bool) -> Figures {
     let dir = tempfile::tempdir().expect("tempdir");
     let path = dir.path().join("bench.db");
     let store = SqliteStore::open(&path).expect("open");
     eprintln!("SQLite, {n} rows");
-    let rate = ingest(&store, n, &|| {});
+    let rate = ingest(&store, &order(n, scattered), &|| {});
     let queries = queries(&store, repeat);
     drop(store);
     Figures {
@@ -201,7 +233,7 @@ fn bench_sqlite(n: usize, repeat: usize) -> Figures {
     }
 }
 
-fn bench_clickhouse(n: usize, repeat: usize, url: &Option<String>) -> Figures {
+fn bench_clickhouse(n: usize, repeat: usize, url: &Option<String>, scattered: bool) -> Figures {
     let dir = tempfile::tempdir().expect("tempdir");
     let server = match url {
         Some(_) => None,
@@ -213,13 +245,29 @@ fn bench_clickhouse(n: usize, repeat: usize, url: &Option<String>) -> Figures {
         .unwrap_or_else(|| server.as_ref().map(|s| s.url(&db)).unwrap_or_default());
     let store = ClickHouseStore::open(&Config::parse(&address).expect("address")).expect("open");
     eprintln!("ClickHouse, {n} rows");
-    let rate = ingest(&store, n, &|| store.flush().expect("flush"));
-    // After a bulk import, one merge per month leaves one part each: reads need no FINAL
-    // (clickhouse/reads.rs); until merged, the months written to are read with FINAL.
+    let rate = ingest(&store, &order(n, scattered), &|| {
+        store.flush().expect("flush")
+    });
+    // Before the merge: the month just written is in many parts. Whole-day charts read the
+    // per-day counts (clickhouse/daily.rs), which need no FINAL, merged or not.
+    let month = Query {
+        probe_cc: Some("KZ".into()),
+        since: Some("2026-11-01".into()),
+        until: Some("2026-12-01".into()),
+        ..Query::default()
+    };
+    let (a, b) = timed(repeat, || {
+        store
+            .aggregate(&month, Axis::Day, Some(Axis::Status))
+            .expect("agg");
+    });
+    // After a bulk import, one merge per month leaves one part each: the other reads need
+    // no FINAL (clickhouse/reads.rs); until merged, the months written to are read with FINAL.
     let t = Instant::now();
     store.optimize().expect("optimize");
     let optimize = Some(t.elapsed());
-    let queries = queries(&store, repeat);
+    let mut queries = queries(&store, repeat);
+    queries.insert(1, ("day × status, before the merge", a, b));
     let bytes = store.disk_bytes().expect("size");
     drop(store);
     drop(server);
@@ -293,18 +341,28 @@ fn main() {
     let start_load = load();
     let mut all = Vec::new();
     for &n in &a.rows {
-        if a.only.as_deref() != Some("clickhouse") {
-            all.push(bench_sqlite(n, a.repeat));
+        if a.only.as_deref() != Some("clickhouse") && n <= a.sqlite_up_to {
+            all.push(bench_sqlite(n, a.repeat, a.scattered));
         }
         if a.only.as_deref() != Some("sqlite") {
-            all.push(bench_clickhouse(n, a.repeat, &a.clickhouse));
+            all.push(bench_clickhouse(n, a.repeat, &a.clickhouse, a.scattered));
         }
     }
     let rows: Vec<String> = a.rows.iter().map(|n| n.to_string()).collect();
-    let command = format!(
-        "cargo run --release -p interfero-store --features clickhouse --example store_bench -- --rows {}",
-        rows.join(",")
+    let mut command = format!(
+        "cargo run --release -p interfero-store --features clickhouse --example store_bench -- --rows {} --repeat {}",
+        rows.join(","),
+        a.repeat
     );
+    if a.sqlite_up_to != usize::MAX {
+        command.push_str(&format!(" --sqlite-up-to {}", a.sqlite_up_to));
+    }
+    if let Some(o) = &a.only {
+        command.push_str(&format!(" --only {o}"));
+    }
+    if a.scattered {
+        command.push_str(" --order scattered");
+    }
     let block = table(&all, &command, (&start_load, &load()));
     println!("{block}");
     for w in &a.write {

@@ -1,5 +1,5 @@
 //! The incident register's storage: records and their audit trail, in the same SQLite file as
-//! the measurements, behind [`IncidentStore`] (so a ClickHouse backend can follow).
+//! the measurements, behind [`IncidentStore`] (ClickHouse: `clickhouse/incidents.rs`).
 //!
 //! The tables are versioned on their own (`incident_meta`), apart from the measurements'
 //! `PRAGMA user_version`, so the register and the measurement schema evolve independently.
@@ -95,6 +95,9 @@ pub enum IncidentStoreError {
     /// Any other database failure.
     #[error("database error: {0}")]
     Sqlite(#[from] rusqlite::Error),
+    /// A failure of the store underneath (ClickHouse).
+    #[error("{0}")]
+    Store(#[from] crate::StoreError),
 }
 
 /// Who is looking: the public sees only published, public records; operators see all.
@@ -219,14 +222,14 @@ fn ensure_schema(conn: &Connection) -> Result<(), IncidentStoreError> {
     Ok(())
 }
 
-fn decode(id: &str, json: &str) -> Result<Incident, IncidentStoreError> {
+pub(crate) fn decode(id: &str, json: &str) -> Result<Incident, IncidentStoreError> {
     serde_json::from_str(json).map_err(|e| IncidentStoreError::Corrupt {
         id: id.to_string(),
         message: e.to_string(),
     })
 }
 
-fn encode(i: &Incident) -> Result<String, IncidentStoreError> {
+pub(crate) fn encode(i: &Incident) -> Result<String, IncidentStoreError> {
     serde_json::to_string(i).map_err(|source| IncidentStoreError::Encode {
         id: i.id.clone(),
         source,
@@ -241,6 +244,68 @@ fn content(i: &Incident) -> Incident {
     }
 }
 
+/// What a batch does with one record.
+pub(crate) enum Step {
+    /// Equal to the stored record (no new revision): returned as stored.
+    Unchanged(Incident),
+    /// To be stored as this (revision and audit set).
+    Write(Incident),
+}
+
+/// Decides what a batch writes, the same on every backend: `stored` reads a record as stored
+/// (before the batch); a record written earlier in the batch is what later ones see. Any
+/// refusal refuses the whole batch (nothing is written yet when it is decided).
+pub(crate) fn plan(
+    records: &[Incident],
+    change: &IncidentChange<'_>,
+    on_existing: OnExisting,
+    mut stored: impl FnMut(&str) -> Result<Option<Incident>, IncidentStoreError>,
+) -> Result<Vec<Step>, IncidentStoreError> {
+    let mut written: std::collections::HashMap<String, Incident> = Default::default();
+    let mut out = Vec::with_capacity(records.len());
+    for r in records {
+        let stored = match written.get(&r.id) {
+            Some(w) => Some(w.clone()),
+            None => stored(&r.id)?,
+        };
+        let mut next = r.clone();
+        match &stored {
+            Some(s) if content(s) == content(r) => {
+                out.push(Step::Unchanged(s.clone()));
+                continue;
+            }
+            Some(s) if r.audit.revision != 0 && r.audit.revision != s.audit.revision => {
+                return Err(IncidentStoreError::Conflict {
+                    id: r.id.clone(),
+                    expected: r.audit.revision,
+                    found: s.audit.revision,
+                });
+            }
+            Some(s) if r.audit.revision == 0 && on_existing == OnExisting::Refuse => {
+                return Err(IncidentStoreError::Exists {
+                    id: r.id.clone(),
+                    revision: s.audit.revision,
+                });
+            }
+            Some(s) => {
+                next.audit.revision = s.audit.revision + 1;
+                next.audit.created_at = s.audit.created_at.clone();
+                next.audit.created_by = s.audit.created_by.clone();
+            }
+            None => {
+                next.audit.revision = 1;
+                next.audit.created_at = change.at.to_string();
+                next.audit.created_by = change.by.to_string();
+            }
+        }
+        next.audit.updated_at = change.at.to_string();
+        next.audit.updated_by = change.by.to_string();
+        written.insert(next.id.clone(), next.clone());
+        out.push(Step::Write(next));
+    }
+    Ok(out)
+}
+
 impl IncidentStore for SqliteStore {
     fn save_incidents(
         &self,
@@ -251,46 +316,23 @@ impl IncidentStore for SqliteStore {
         let mut conn = self.conn();
         let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
         ensure_schema(&tx)?;
-        let mut out = Vec::with_capacity(records.len());
-        for r in records {
+        let steps = plan(records, change, on_existing, |id| {
             let stored: Option<String> = tx
-                .query_row("SELECT json FROM incidents WHERE id = ?1", [&r.id], |row| {
+                .query_row("SELECT json FROM incidents WHERE id = ?1", [id], |row| {
                     row.get(0)
                 })
                 .optional()?;
-            let stored = stored.map(|j| decode(&r.id, &j)).transpose()?;
-            let mut next = r.clone();
-            match &stored {
-                Some(s) if content(s) == content(r) => {
-                    out.push(s.clone());
+            stored.map(|j| decode(id, &j)).transpose()
+        })?;
+        let mut out = Vec::with_capacity(steps.len());
+        for step in steps {
+            let next = match step {
+                Step::Unchanged(s) => {
+                    out.push(s);
                     continue;
                 }
-                Some(s) if r.audit.revision != 0 && r.audit.revision != s.audit.revision => {
-                    return Err(IncidentStoreError::Conflict {
-                        id: r.id.clone(),
-                        expected: r.audit.revision,
-                        found: s.audit.revision,
-                    });
-                }
-                Some(s) if r.audit.revision == 0 && on_existing == OnExisting::Refuse => {
-                    return Err(IncidentStoreError::Exists {
-                        id: r.id.clone(),
-                        revision: s.audit.revision,
-                    });
-                }
-                Some(s) => {
-                    next.audit.revision = s.audit.revision + 1;
-                    next.audit.created_at = s.audit.created_at.clone();
-                    next.audit.created_by = s.audit.created_by.clone();
-                }
-                None => {
-                    next.audit.revision = 1;
-                    next.audit.created_at = change.at.to_string();
-                    next.audit.created_by = change.by.to_string();
-                }
-            }
-            next.audit.updated_at = change.at.to_string();
-            next.audit.updated_by = change.by.to_string();
+                Step::Write(next) => next,
+            };
             let json = encode(&next)?;
             let end_last = next.end.unwrap_or(next.start).last_day();
             tx.execute(

@@ -27,7 +27,7 @@ pub use incidents::{
     Audience, AuditEntry, IncidentChange, IncidentFilter, IncidentStore, IncidentStoreError,
     OnExisting,
 };
-pub use open::{is_server_address, open, open_durable};
+pub use open::{is_server_address, open, open_durable, open_durable_with_register, WithRegister};
 pub use outbox::{Outbox, OutboxCounts, Pending};
 pub use query::{
     Axis, Bucket, Counts, Cursor, EventQuery, Order, Page, PageRequest, Query, Stored, MAX_PAGE,

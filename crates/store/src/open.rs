@@ -53,3 +53,34 @@ fn open_as(address: &str, durable: bool) -> Result<Box<dyn MeasurementStore>, St
          (build with `--features clickhouse`, or give a SQLite file path)"
     )))
 }
+
+/// The store a durable writer opens ([`open_durable`]) and the incident register kept beside
+/// its measurements (the same database on both backends).
+pub type WithRegister = (
+    std::sync::Arc<dyn MeasurementStore>,
+    std::sync::Arc<dyn crate::IncidentStore>,
+);
+
+/// Like [`open_durable`], with the incident register of the same database (what `serve` opens).
+pub fn open_durable_with_register(address: &str) -> Result<WithRegister, StoreError> {
+    use std::sync::Arc;
+    if !is_server_address(address) {
+        let s = Arc::new(SqliteStore::open_with(
+            Path::new(address),
+            Durability::PowerLoss,
+        )?);
+        return Ok((s.clone(), s));
+    }
+    #[cfg(feature = "clickhouse")]
+    {
+        let mut config = crate::clickhouse::Config::parse(address)?;
+        config.sync = true;
+        let s = Arc::new(crate::clickhouse::ClickHouseStore::open(&config)?);
+        Ok((s.clone(), s))
+    }
+    #[cfg(not(feature = "clickhouse"))]
+    Err(StoreError::Address(format!(
+        "--store {address}: this Interfero was built without ClickHouse support \
+         (build with `--features clickhouse`, or give a SQLite file path)"
+    )))
+}

@@ -317,6 +317,30 @@ fn text_condition(
 impl Query {
     /// The text filters, as each backend compares them: the time range (as text, so a prefix
     /// such as `2026-11-10` works), country, network, domain (lower case), URL, category and
+    /// Whether a per-day count table (SQLite's and ClickHouse's `daily_counts`) answers this
+    /// query exactly with these axes: no filter it does not hold (URL, run), times that are
+    /// whole days (a text of at most 10 characters compares with a measurement's time exactly
+    /// as with its day: the two differ only after the 10th character), and axes it has.
+    pub(crate) fn whole_days(&self, axes: &[Axis]) -> bool {
+        let whole_day = |t: &Option<String>| t.as_ref().is_none_or(|t| t.len() <= 10);
+        self.input.is_none()
+            && self.run.is_none()
+            && whole_day(&self.since)
+            && whole_day(&self.until)
+            && axes.iter().all(|a| {
+                matches!(
+                    a,
+                    Axis::Day
+                        | Axis::Month
+                        | Axis::Country
+                        | Axis::Network
+                        | Axis::Domain
+                        | Axis::Category
+                        | Axis::Status
+                )
+            })
+    }
+
     /// status. Techniques and the run are the backends' own (their columns differ).
     pub(crate) fn text_conditions(&self) -> Vec<TextCondition> {
         let mut out = Vec::new();

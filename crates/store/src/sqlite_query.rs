@@ -165,29 +165,6 @@ pub(crate) fn page(conn: &Connection, q: &Query, p: &PageRequest) -> Result<Page
     Ok(Page { items, next })
 }
 
-/// Whether `daily_counts` answers this query exactly: no filter it does not hold (URL, run),
-/// times that are whole days (text of at most 10 characters compares with a measurement's
-/// time exactly as with its day, see `rollup_where`), and axes it has.
-fn rollup_answers(q: &Query, axes: &[Axis]) -> bool {
-    let whole_day = |t: &Option<String>| t.as_ref().is_none_or(|t| t.len() <= 10);
-    q.input.is_none()
-        && q.run.is_none()
-        && whole_day(&q.since)
-        && whole_day(&q.until)
-        && axes.iter().all(|a| {
-            matches!(
-                a,
-                Axis::Day
-                    | Axis::Month
-                    | Axis::Country
-                    | Axis::Network
-                    | Axis::Domain
-                    | Axis::Category
-                    | Axis::Status
-            )
-        })
-}
-
 /// The conditions of `q` on `daily_counts`. For a bound `s` of at most 10 characters,
 /// `time >= s` holds exactly when `substr(time, 1, 10) >= s` (and so for `<`): the two texts
 /// differ only after the 10th character.
@@ -218,13 +195,13 @@ fn rollup_axis(a: Axis) -> &'static str {
         Axis::Network => "probe_asn",
         Axis::Domain => "domain",
         Axis::Category => "category",
-        // Only the axes `rollup_answers` admits reach here.
+        // Only the axes `Query::whole_days` admits reach here.
         _ => "status",
     }
 }
 
 pub(crate) fn count(conn: &Connection, q: &Query) -> Result<u64, StoreError> {
-    if rollup_answers(q, &[]) {
+    if q.whole_days(&[]) {
         let w = rollup_where(q);
         let sql = format!(
             "SELECT coalesce(SUM(n), 0) FROM daily_counts {}",
@@ -265,7 +242,7 @@ pub(crate) fn aggregate(
     y: Option<Axis>,
 ) -> Result<Vec<Bucket>, StoreError> {
     let axes: Vec<Axis> = std::iter::once(x).chain(y).collect();
-    let sql_and_where = if rollup_answers(q, &axes) {
+    let sql_and_where = if q.whole_days(&axes) {
         let w = rollup_where(q);
         let y_expr = y.map(rollup_axis).unwrap_or("''");
         let sql = format!(

@@ -8,7 +8,7 @@
 
 mod conformance;
 
-use interfero_store::clickhouse::{server_binary, LocalServer};
+use interfero_store::clickhouse::{server_binary, ClickHouseStore, Config, LocalServer};
 use interfero_store::{synthetic, Axis, Query, RunInfo};
 use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
@@ -148,4 +148,65 @@ fn a_two_shard_cluster_serves_collector_and_explorer() {
         .collect();
     assert!(on.iter().all(|&c| c > 200), "both shards hold rows: {on:?}");
     assert_eq!(on.iter().sum::<u64>(), 1_000);
+
+    // The incident register through the cluster: written through node 0, an edit read back
+    // (latest revision, full history) through node 1.
+    use interfero_model::incident::{Incident, Kind, PartialDate, Place};
+    use interfero_store::{IncidentChange, IncidentFilter, IncidentStore, OnExisting};
+    let at = IncidentChange {
+        by: "test",
+        at: "2026-12-02 12:00:00",
+        action: "import",
+    };
+    let url = |entry| Config::parse(&cluster.url(entry, "obs")).expect("address");
+    let writer = ClickHouseStore::open(&url(0)).expect("register writer");
+    let reader = ClickHouseStore::open(&url(1)).expect("register reader");
+    let records: Vec<Incident> = (0..6)
+        .map(|i| Incident {
+            id: format!("r{i}"),
+            title: format!("record {i}"),
+            summary: String::new(),
+            kind: Kind::WebsiteBlock,
+            codes: Default::default(),
+            start: PartialDate::parse(&format!("2021-0{}", i + 1)).expect("date"),
+            end: None,
+            ongoing: false,
+            place: Place {
+                country: "KZ".into(),
+                admin1: None,
+                locality: None,
+            },
+            targets: vec![],
+            actors: vec![],
+            network_scope: None,
+            context: vec![],
+            related: vec![],
+            outcome: None,
+            official_position: None,
+            evidence: vec![],
+            sources: vec![],
+            status: interfero_model::incident::RecordStatus::Published,
+            visibility: interfero_model::incident::Visibility::Public,
+            audit: Default::default(),
+        })
+        .collect();
+    let saved = writer
+        .save_incidents(&records, &at, OnExisting::Refuse)
+        .expect("save");
+    let mut edit = saved[0].clone();
+    edit.title = "edited".into();
+    writer
+        .save_incidents(&[edit], &at, OnExisting::Refuse)
+        .expect("edit");
+    let all = IncidentFilter {
+        audience: interfero_store::Audience::Operator,
+        ..IncidentFilter::default()
+    };
+    let read = reader.incidents(&all).expect("read");
+    assert_eq!(read.len(), 6);
+    assert_eq!(
+        (read[0].title.as_str(), read[0].audit.revision),
+        ("edited", 2)
+    );
+    assert_eq!(reader.incident_history("r0").expect("history").len(), 2);
 }

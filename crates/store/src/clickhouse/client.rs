@@ -1,9 +1,10 @@
 //! The connection the store shares with its background sender: running the async client
 //! from synchronous callers, and the batch of measurements waiting to be sent.
 
+use super::daily::{key_of, DailyKey, Deltas};
 use super::rows::MeasurementRow;
 use super::sql::{Bound, Where};
-use super::writer::Pending;
+use super::writer::{Entry, Pending};
 use super::Config;
 use crate::{RunId, StoreError};
 use std::collections::HashSet;
@@ -24,8 +25,14 @@ pub(crate) struct Inner {
     /// from the entry node, so every read deduplicates (`FINAL`).
     pub(crate) cluster: bool,
     pub(crate) pending: Mutex<Pending>,
+    /// Changes to `daily_counts` of measurements already stored, not written yet (their
+    /// INSERT failed; sent before anything else).
+    deltas_left: Mutex<Deltas>,
     /// Held while a batch is sent, so a reader that flushes waits for a batch in flight.
     pub(crate) sending: Mutex<()>,
+    /// Held while a batch of incident records is checked and written (one writer of the
+    /// register per process; see `incidents.rs`).
+    pub(crate) register: Mutex<()>,
     /// The last write tick (milliseconds, strictly increasing) and the last run/event id.
     tick: AtomicU64,
     pub(crate) last_id: AtomicU64,
@@ -131,7 +138,10 @@ impl Inner {
 
     /// Sends `rows` in one INSERT (RowBinary, LZ4-compressed by the client); on failure,
     /// gives them back with the error (nothing is copied to keep them).
-    fn send(&self, rows: Vec<MeasurementRow>) -> Result<(), (StoreError, Vec<MeasurementRow>)> {
+    fn send_rows(
+        &self,
+        rows: Vec<MeasurementRow>,
+    ) -> Result<(), (StoreError, Vec<MeasurementRow>)> {
         let client = self.client.clone();
         let (rows, result) = self
             .call("write measurements", async move {
@@ -158,19 +168,84 @@ impl Inner {
         })
     }
 
+    /// Sends a batch (the caller holds `sending`): re-submissions of measurements the server
+    /// holds already are left out, the rest go in one INSERT, then their change to
+    /// `daily_counts` (`daily.rs`). When the look-up or the measurements' INSERT fails, the
+    /// entries are given back with the error; when only the counts' INSERT fails, the change
+    /// is kept for the next send and the error returned.
+    fn send(&self, entries: Vec<Entry>) -> Result<(), (StoreError, Vec<Entry>)> {
+        let fresh: Vec<&MeasurementRow> = entries
+            .iter()
+            .filter(|e| e.was.is_none())
+            .map(|e| &e.row)
+            .collect();
+        let stored = if fresh.is_empty() {
+            HashSet::new()
+        } else {
+            match self.stored_ids(&fresh) {
+                Ok(s) => s,
+                Err(e) => return Err((e, entries)),
+            }
+        };
+        let mut deltas = Deltas::default();
+        let mut rows = Vec::with_capacity(entries.len());
+        let mut was: Vec<Option<DailyKey>> = Vec::with_capacity(entries.len());
+        for e in entries {
+            match &e.was {
+                // A re-submission: the stored copy wins (and is counted already).
+                None if stored.contains(&e.row.id) => continue,
+                None => deltas.add(key_of(&e.row), 1),
+                Some(old) => {
+                    deltas.add(old.clone(), -1);
+                    deltas.add(key_of(&e.row), 1);
+                }
+            }
+            was.push(e.was);
+            rows.push(e.row);
+        }
+        if !rows.is_empty() {
+            if let Err((err, rows)) = self.send_rows(rows) {
+                let back = rows
+                    .into_iter()
+                    .zip(was)
+                    .map(|(row, was)| Entry { row, was })
+                    .collect();
+                return Err((err, back));
+            }
+        }
+        // The measurements are stored: their change to the counts waits until written.
+        lock(&self.deltas_left).merge(deltas);
+        self.send_deltas().map_err(|e| (e, Vec::new()))
+    }
+
+    /// Writes the changes to `daily_counts` that wait (the caller holds `sending`).
+    fn send_deltas(&self) -> Result<(), StoreError> {
+        let rows = lock(&self.deltas_left).rows();
+        if rows.is_empty() {
+            return Ok(());
+        }
+        self.insert("count measurements by day", "daily_counts", rows)?;
+        *lock(&self.deltas_left) = Deltas::default();
+        Ok(())
+    }
+
     /// Sends every waiting measurement in one INSERT. On failure they wait again (bounded:
     /// see [`Inner::add`]).
     pub(crate) fn flush(&self) -> Result<(), StoreError> {
         let _sending = lock(&self.sending);
-        let rows = {
+        let entries = {
             let mut p = lock(&self.pending);
             if p.len() == 0 {
-                return Ok(());
+                None
+            } else {
+                let tick = next_after(&self.tick, now_micros() / 1000);
+                Some(p.take(tick))
             }
-            let tick = next_after(&self.tick, now_micros() / 1000);
-            p.take(tick)
         };
-        match self.send(rows) {
+        let Some(entries) = entries else {
+            return self.send_deltas();
+        };
+        match self.send(entries) {
             Ok(()) => {
                 *lock(&self.failed) = None;
                 Ok(())
@@ -240,16 +315,22 @@ impl Inner {
         Ok(())
     }
 
-    /// Writes a re-judged row with revision `rev` (or replaces the waiting row of its id).
-    pub(crate) fn rejudge(&self, row: MeasurementRow, rev: u64) -> Result<(), StoreError> {
+    /// Writes a re-judged row with revision `rev` that replaces a stored row counted under
+    /// `was` (or replaces the waiting row of its id).
+    pub(crate) fn rejudge(
+        &self,
+        row: MeasurementRow,
+        rev: u64,
+        was: Option<DailyKey>,
+    ) -> Result<(), StoreError> {
         if self.sync {
             let mut batch = Pending::default();
-            batch.replace(row, rev);
+            batch.replace(row, rev, was);
             return self.send_now(batch);
         }
         let due = {
             let mut p = lock(&self.pending);
-            p.replace(row, rev);
+            p.replace(row, rev, was);
             p.due(&self.batch)
         };
         if due {
@@ -290,7 +371,9 @@ impl Inner {
             sync: config.sync,
             cluster: config.cluster.is_some(),
             pending: Mutex::new(Pending::default()),
+            deltas_left: Mutex::new(Deltas::default()),
             sending: Mutex::new(()),
+            register: Mutex::new(()),
             tick: AtomicU64::new(0),
             last_id: AtomicU64::new(0),
             known_runs: Mutex::new(HashSet::new()),

@@ -1,6 +1,7 @@
 //! The [`MeasurementStore`] interface on ClickHouse.
 
 use super::client::lock;
+use super::daily::key_of;
 use super::reads::{event_of, stored};
 use super::rows::{self, EventRow, RunRow};
 use super::sql::{self, Bound, Where};
@@ -205,6 +206,9 @@ impl MeasurementStore for ClickHouseStore {
 
     fn count_matching(&self, query: &Query) -> Result<u64, StoreError> {
         self.inner.flush()?;
+        if query.whole_days(&[]) {
+            return self.daily_count(query);
+        }
         let mut total = 0;
         for (w, fin) in self.dedup_scopes(&sql::measurement_where(query))? {
             let sql = format!("SELECT count() FROM measurements {fin} {}", w.clause());
@@ -222,7 +226,15 @@ impl MeasurementStore for ClickHouseStore {
     ) -> Result<Vec<Bucket>, StoreError> {
         self.inner.flush()?;
         let mut cells: Vec<rows::CellRow> = Vec::new();
-        for (w, fin) in self.dedup_scopes(&sql::measurement_where(query))? {
+        let axes: Vec<Axis> = std::iter::once(x).chain(y).collect();
+        let scopes = if query.whole_days(&axes) {
+            // Whole days: the per-day counts answer (`daily.rs`), whatever the table's size.
+            cells = self.daily_cells(query, x, y)?;
+            Vec::new()
+        } else {
+            self.dedup_scopes(&sql::measurement_where(query))?
+        };
+        for (w, fin) in scopes {
             let sql = format!(
                 "SELECT {} AS x, {} AS y, toString(status) AS s, count() AS n \
                  FROM measurements {fin} {} GROUP BY x, y, s",
@@ -271,25 +283,25 @@ impl MeasurementStore for ClickHouseStore {
 
     fn set_verdict(&self, id: MeasurementId, verdict: Option<&Verdict>) -> Result<(), StoreError> {
         let key = u64::try_from(id).map_err(|_| StoreError::UnknownMeasurement(id))?;
-        // A measurement still waiting is re-judged in place; otherwise the stored row is read
-        // (without sending the batch: it holds no row of this id) and written again with the
-        // next revision, which `FINAL` reads prefer.
-        let waiting = lock(&self.inner.pending).get(key).cloned();
-        let (json, uid, run, rev) = match waiting {
-            Some(r) => (r.json, r.uid, r.run_id, None),
-            None => {
-                // A batch in flight may hold it: wait for that one to land.
-                drop(lock(&self.inner.sending));
-                let r = self
-                    .latest(&[key])?
-                    .remove(&key)
-                    .ok_or(StoreError::UnknownMeasurement(id))?;
-                (r.json, r.uid, r.run_id, Some(rows::revision(r.version) + 1))
-            }
-        };
-        let mut m = crate::sqlite::decode(id, &json)?;
+        // A measurement still waiting is sent first: it may be a copy of a stored one (a
+        // re-submission, left out when sent), and the stored row is what is re-judged. Then
+        // the stored row is read and written again with the next revision, which reads
+        // prefer; its per-day key is the one the new verdict leaves (`daily.rs`).
+        let waiting = lock(&self.inner.pending).get(key).is_some();
+        if waiting {
+            self.inner.flush()?;
+        }
+        // A batch in flight may hold it: wait for that one to land.
+        drop(lock(&self.inner.sending));
+        let r = self
+            .latest(&[key])?
+            .remove(&key)
+            .ok_or(StoreError::UnknownMeasurement(id))?;
+        let rev = rows::revision(r.version) + 1;
+        let mut m = crate::sqlite::decode(id, &r.json)?;
+        let was = key_of(&rows::row_of(r.run_id, &m, r.uid.clone())?);
         m.verdict = verdict.cloned();
-        let row = rows::row_of(run, &m, uid)?;
-        self.inner.rejudge(row, rev.unwrap_or(0))
+        let row = rows::row_of(r.run_id, &m, r.uid)?;
+        self.inner.rejudge(row, rev, Some(was))
     }
 }

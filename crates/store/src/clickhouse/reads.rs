@@ -4,9 +4,11 @@
 //! rows that a plain read counts in ~0.3 s, and ~2.6 s for one domain's newest 50, which a
 //! plain read finds in ~30 ms (docs/performance.md). Two facts make most reads exact without it:
 //!
-//! - **Counts**: a part written by this store holds no two rows of one measurement (a batch is
-//!   deduplicated before it is sent, [`super::writer`]), and a merged part holds none either
-//!   (the merge keeps the latest version). So a month (partition) with a single active part has
+//! - **Counts** (those `daily_counts` cannot answer: an hour, URL or run axis or filter, a
+//!   bound inside a day; the others read it, [`super::daily`]): a part written by this store
+//!   holds no two rows of one measurement (a batch is deduplicated before it is sent,
+//!   [`super::writer`]), and a merged part holds none either (the merge keeps the latest
+//!   version). So a month (partition) with a single active part has
 //!   no duplicate: counts read such months plainly and only the months with several parts
 //!   (recent writes not merged yet) with `FINAL`. After a bulk import, `optimize` leaves one
 //!   part per month and no read needs `FINAL`. A sharded store reads with `FINAL` throughout

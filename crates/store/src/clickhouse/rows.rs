@@ -89,6 +89,44 @@ pub(crate) struct EventRow {
     pub version: u64,
 }
 
+/// One row of `daily_counts` (a change to a count, or a count read back).
+#[derive(Debug, Clone, clickhouse::Row, Serialize, Deserialize)]
+pub(crate) struct DailyRow {
+    pub probe_cc: String,
+    pub day: String,
+    pub probe_asn: String,
+    pub domain: String,
+    pub category: String,
+    pub status: String,
+    pub techniques: String,
+    pub n: i64,
+}
+
+/// One row of `incidents`.
+#[derive(Debug, Clone, clickhouse::Row, Serialize, Deserialize)]
+pub(crate) struct IncidentRow {
+    pub id: String,
+    pub kind: String,
+    pub status: String,
+    pub visibility: String,
+    pub country: String,
+    pub start_first: String,
+    pub end_last: String,
+    pub revision: u32,
+    pub json: String,
+}
+
+/// One row of `incident_audit`.
+#[derive(Debug, Clone, clickhouse::Row, Serialize, Deserialize)]
+pub(crate) struct AuditRow {
+    pub incident_id: String,
+    pub revision: u32,
+    pub at: String,
+    pub by: String,
+    pub action: String,
+    pub json: String,
+}
+
 /// One cell of an aggregation as ClickHouse answers it (per status).
 #[derive(Debug, Clone, clickhouse::Row, Deserialize)]
 pub(crate) struct CellRow {
@@ -119,10 +157,36 @@ pub(crate) fn id_of(uid: &str) -> u64 {
 /// The measurement time as a `DateTime` (seconds), for the monthly partition; an unparseable
 /// time is kept (its text is what queries compare) in the partition of 1970-01.
 pub(crate) fn epoch_of(time: &str) -> u32 {
-    chrono::NaiveDateTime::parse_from_str(time, "%Y-%m-%d %H:%M:%S")
-        .ok()
-        .and_then(|t| u32::try_from(t.and_utc().timestamp()).ok())
+    fast_epoch(time)
+        .or_else(|| {
+            chrono::NaiveDateTime::parse_from_str(time, "%Y-%m-%d %H:%M:%S")
+                .ok()
+                .and_then(|t| u32::try_from(t.and_utc().timestamp()).ok())
+        })
         .unwrap_or(0)
+}
+
+/// `YYYY-MM-DD HH:MM:SS` read by hand (the common case; chrono's format parser was a visible
+/// part of the ingest profile), `None` for anything else, which chrono then reads.
+fn fast_epoch(time: &str) -> Option<u32> {
+    let b = time.as_bytes();
+    if b.len() != 19 || b[4] != b'-' || b[7] != b'-' || b[10] != b' ' || b[13] != b':' {
+        return None;
+    }
+    let num = |r: std::ops::Range<usize>| -> Option<u32> {
+        b[r].iter().try_fold(0u32, |n, &c| {
+            c.is_ascii_digit().then(|| n * 10 + u32::from(c - b'0'))
+        })
+    };
+    let (y, mo, d) = (num(0..4)?, num(5..7)?, num(8..10)?);
+    let (h, mi, s) = (num(11..13)?, num(14..16)?, num(17..19)?);
+    if b[16] != b':' || h > 23 || mi > 59 || s > 59 {
+        return None;
+    }
+    let date = chrono::NaiveDate::from_ymd_opt(i32::try_from(y).ok()?, mo, d)?;
+    let days = date.signed_duration_since(chrono::NaiveDate::from_ymd_opt(1970, 1, 1)?);
+    let secs = days.num_seconds() + i64::from(h * 3600 + mi * 60 + s);
+    u32::try_from(secs).ok()
 }
 
 /// The row for a measurement of `run`, with `uid` (which re-judging keeps). The version is set
@@ -212,5 +276,8 @@ mod tests {
         assert_ne!(a, id_of("x"));
         assert_eq!(epoch_of("2026-11-30 10:00:07"), 1_796_032_807);
         assert_eq!(epoch_of("garbage"), 0);
+        assert_eq!(epoch_of("1970-01-01 00:00:01"), 1);
+        assert_eq!(epoch_of("2026-02-30 00:00:00"), 0, "no such day");
+        assert_eq!(epoch_of("2026-11-30 24:00:00"), 0);
     }
 }

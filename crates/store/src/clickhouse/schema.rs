@@ -1,4 +1,4 @@
-//! The ClickHouse schema: three tables shaped for the explorer's queries.
+//! The ClickHouse schema: six tables shaped for the explorer's queries.
 //!
 //! - `measurements` is a `ReplacingMergeTree(version)`, **partitioned by month** of the
 //!   measurement time and **ordered by (probe_cc, probe_asn, measurement_start_time, id)**: the
@@ -16,6 +16,9 @@
 //!   yet are never counted twice. `version` = re-judging revision in the high 16 bits and an
 //!   inverted write tick below: the first submission wins over a later re-submission, and a
 //!   re-judged verdict wins over both.
+//! - `daily_counts` is a `SummingMergeTree` of per-day counts that the store keeps exact
+//!   through re-submissions and re-judging (`daily.rs`); whole-day charts and counts read it.
+//! - `incidents` and `incident_audit` hold the incident register (`incidents.rs`).
 //! - `runs` and `events` are small `ReplacingMergeTree`s ordered by id; ending an event writes a
 //!   new version of its row.
 //!
@@ -28,6 +31,8 @@ struct Table {
     name: &'static str,
     columns: &'static str,
     engine: &'static str,
+    /// How a `Distributed` table spreads rows over the shards.
+    shard_by: &'static str,
 }
 
 const MEASUREMENTS_COLUMNS: &str = "
@@ -50,12 +55,13 @@ const MEASUREMENTS_COLUMNS: &str = "
     json String{json_codec},
     version UInt64";
 
-const TABLES: [Table; 3] = [
+const TABLES: [Table; 6] = [
     Table {
         name: "measurements",
         columns: MEASUREMENTS_COLUMNS,
         engine: "ReplacingMergeTree(version) PARTITION BY toYYYYMM(t) \
                  ORDER BY (probe_cc, probe_asn, measurement_start_time, id)",
+        shard_by: "id",
     },
     Table {
         name: "runs",
@@ -67,6 +73,7 @@ const TABLES: [Table; 3] = [
     probe_asn String,
     note String",
         engine: "ReplacingMergeTree ORDER BY id",
+        shard_by: "id",
     },
     Table {
         name: "events",
@@ -83,6 +90,54 @@ const TABLES: [Table; 3] = [
     domain String,
     version UInt64",
         engine: "ReplacingMergeTree(version) ORDER BY id",
+        shard_by: "id",
+    },
+    // Per-day counts, kept by the store (`daily.rs`); plain strings, as 18.16's
+    // LowCardinality is experimental in a sorting key. Any shard may hold a change to any
+    // count: reads sum over all of them.
+    Table {
+        name: "daily_counts",
+        columns: "
+    probe_cc String,
+    day String,
+    probe_asn String,
+    domain String,
+    category String,
+    status String,
+    techniques String,
+    n Int64",
+        engine: "SummingMergeTree(n) \
+                 ORDER BY (probe_cc, day, probe_asn, domain, category, status, techniques)",
+        shard_by: "rand()",
+    },
+    // The incident register (`incidents.rs`): the latest revision of each record, and every
+    // revision in the audit trail.
+    Table {
+        name: "incidents",
+        columns: "
+    id String,
+    kind String,
+    status String,
+    visibility String,
+    country String,
+    start_first String,
+    end_last String,
+    revision UInt32,
+    json String",
+        engine: "ReplacingMergeTree(revision) ORDER BY id",
+        shard_by: "cityHash64(id)",
+    },
+    Table {
+        name: "incident_audit",
+        columns: "
+    incident_id String,
+    revision UInt32,
+    at String,
+    by String,
+    action String,
+    json String",
+        engine: "ReplacingMergeTree ORDER BY (incident_id, revision)",
+        shard_by: "cityHash64(incident_id)",
     },
 ];
 
@@ -114,7 +169,8 @@ pub(crate) fn distributed(db: &str, cluster: &str, codecs: bool) -> Vec<String> 
             .replace("{json_codec}", if codecs { " CODEC(ZSTD(3))" } else { "" });
         out.push(format!(
             "CREATE TABLE IF NOT EXISTS {db}.{name} ({columns}\n) \
-             ENGINE = Distributed({cluster}, {db}, {name}_local, id)",
+             ENGINE = Distributed({cluster}, {db}, {name}_local, {})",
+            t.shard_by,
             name = t.name,
         ));
     }

@@ -57,6 +57,23 @@ impl ClickHouseStore {
         } else {
             config.nodes.clone()
         };
+        // A database made before `daily_counts` existed: fill it from the stored rows once it
+        // is created below.
+        let tables: Vec<String> = {
+            let probe = Inner::new(make(&config.url), &runtime, &config.url, config);
+            let mut w = Where::default();
+            w.push(
+                "database = ? AND name IN ('measurements', 'daily_counts')",
+                [Bound::Text(config.database.clone())],
+            );
+            probe.fetch(
+                "list the tables",
+                format!("SELECT name FROM system.tables {}", w.clause()),
+                &w,
+            )?
+        };
+        let backfill = tables.iter().any(|t| t == "measurements")
+            && !tables.iter().any(|t| t == "daily_counts");
         let mut codecs = false;
         for node in &nodes {
             let probe = Inner::new(make(node), &runtime, node, config);
@@ -95,6 +112,13 @@ impl ClickHouseStore {
             client = client.with_setting("insert_distributed_sync", "1");
         }
         let inner = Arc::new(Inner::new(client, &runtime, &config.url, config));
+        if backfill {
+            inner.execute(
+                "count the stored measurements by day",
+                super::daily::BACKFILL.to_string(),
+                &Where::default(),
+            )?;
+        }
         let (stop, wake) = mpsc::channel::<bool>();
         *lock(&inner.kick) = Some(stop.clone());
         let period = Duration::from_millis(config.batch.ms.clamp(10, 60_000));
@@ -136,7 +160,7 @@ impl ClickHouseStore {
         self.flush()?;
         let deadline = std::time::Instant::now() + Duration::from_secs(600);
         loop {
-            for t in ["measurements", "runs", "events"] {
+            for t in ["measurements", "runs", "events", "daily_counts"] {
                 self.inner.execute(
                     "optimize",
                     format!("OPTIMIZE TABLE {t} FINAL"),
@@ -155,12 +179,15 @@ impl ClickHouseStore {
         }
     }
 
-    /// Bytes on disk of the measurements table (compressed), on the node the store talks to.
+    /// Bytes on disk of the measurements and their per-day counts (compressed), on the node the store talks to.
     pub fn disk_bytes(&self) -> Result<u64, StoreError> {
         let mut w = Where::default();
         w.push(
-            "database = currentDatabase() AND active AND table LIKE ?",
-            [Bound::Text("measurements%".into())],
+            "database = currentDatabase() AND active AND (table LIKE ? OR table LIKE ?)",
+            [
+                Bound::Text("measurements%".into()),
+                Bound::Text("daily_counts%".into()),
+            ],
         );
         let n: Vec<u64> = self.inner.fetch(
             "measure the disk use",

@@ -24,13 +24,17 @@ type Check = fn(&dyn MeasurementStore);
 
 /// Runs every check, each on a fresh store.
 pub fn run_all(make: Make<'_>) {
-    let checks: [(&str, Check); 9] = [
+    let checks: [(&str, Check); 10] = [
         ("ids and uids", ids_and_uids),
         ("filters", filters),
         ("pagination", pagination),
         ("aggregation", aggregation),
         ("events", events),
         ("rejudge", rejudge),
+        (
+            "counts through re-submissions and re-judging",
+            counts_stay_exact,
+        ),
         ("scan", scan),
         ("export", export),
         ("hostile values", hostile_values),
@@ -544,6 +548,88 @@ fn rejudge(store: &dyn MeasurementStore) {
         N as u64,
         "nothing added or lost"
     );
+}
+
+/// The charts' and counts' answers for `stored` (whole days, so read from per-day counts where
+/// a backend keeps them, and the same query by the second, read from the rows).
+fn charts_match(store: &dyn MeasurementStore, stored: &[Stored], when: &str) {
+    let month = Query {
+        probe_cc: Some("KZ".into()),
+        since: Some("2026-11-01".into()),
+        until: Some("2026-12-01".into()),
+        ..Query::default()
+    };
+    let by_second = Query {
+        since: Some("2026-11-01 00:00:00".into()),
+        ..month.clone()
+    };
+    for q in [&Query::default(), &month, &by_second] {
+        for (x, y) in [
+            (Axis::Day, Some(Axis::Status)),
+            (Axis::Domain, Some(Axis::Day)),
+            (Axis::Status, None),
+        ] {
+            assert_eq!(
+                store.aggregate(q, x, y).expect("aggregate"),
+                reference_buckets(stored, q, x, y),
+                "{when}: {x:?}×{y:?} {q:?}"
+            );
+        }
+        for status in [Status::Blocked, Status::Accessible, Status::Down] {
+            let q = Query {
+                status: Some(status),
+                ..q.clone()
+            };
+            let want = stored.iter().filter(|s| keeps(&q, s)).count() as u64;
+            assert_eq!(
+                store.count_matching(&q).expect("count"),
+                want,
+                "{when}: {q:?}"
+            );
+        }
+    }
+    assert_eq!(store.count().expect("count"), stored.len() as u64, "{when}");
+}
+
+/// Re-submitting stored measurements (in one batch, one by one, and after re-judging) never
+/// counts them twice, and re-judging moves a measurement from one status to another in every
+/// chart and count, however often it is re-judged.
+fn counts_stay_exact(store: &dyn MeasurementStore) {
+    let mut stored = fill(store);
+    charts_match(store, &stored, "stored once");
+    let ms: Vec<_> = (0..N).map(synthetic::varied).collect();
+    let again = run(store);
+    store.insert_many(again, &ms).expect("re-submit all");
+    store.insert_many(again, &ms[..10]).expect("re-submit some");
+    for m in &ms[..5] {
+        store.insert(again, m).expect("re-submit one");
+    }
+    charts_match(store, &stored, "re-submitted");
+    // Re-judged: to another status, twice in a row, back and forth, to none.
+    let blocked = Verdict::new(Status::Blocked, 0.9, "rejudged");
+    let down = Verdict::new(Status::Down, 0.5, "rejudged");
+    let first = stored[2].measurement.verdict.clone();
+    let changes: [(usize, Option<&Verdict>); 7] = [
+        (0, Some(&blocked)),
+        (1, Some(&down)),
+        (1, Some(&blocked)),
+        (2, Some(&down)),
+        (2, first.as_ref()),
+        (3, None),
+        (4, Some(&blocked)),
+    ];
+    for (i, v) in changes {
+        store.set_verdict(stored[i].id, v).expect("re-judge");
+        stored[i].measurement.verdict = v.cloned();
+    }
+    charts_match(store, &stored, "re-judged");
+    // A copy of a re-judged measurement with its first verdict changes nothing.
+    store
+        .insert_many(again, &ms[..6])
+        .expect("re-submit re-judged");
+    store.set_verdict(stored[4].id, Some(&down)).expect("again");
+    stored[4].measurement.verdict = Some(down.clone());
+    charts_match(store, &stored, "re-submitted after re-judging");
 }
 
 fn scan(store: &dyn MeasurementStore) {
