@@ -84,8 +84,8 @@ pub enum Scope {
     /// Public addresses only (not [`is_bogon`]): a control exposed to the internet, so that a
     /// caller cannot make it reach loopback, private networks or cloud metadata.
     Public,
-    /// Loopback and 198.18.0.0/15 only: the lab, which must never send a packet off the
-    /// machine or out of the namespaces it made.
+    /// Loopback, 198.18.0.0/15 and 2001:2::/48 only: the lab, which must never send a packet
+    /// off the machine or out of the namespaces it made.
     Lab,
 }
 
