@@ -114,7 +114,11 @@ pub(crate) fn answer(
         }];
     }
     let forged = |ip: Ipv4Addr| {
-        let addrs = if is_a { vec![IpAddr::V4(ip)] } else { Vec::new() };
+        let addrs = if is_a {
+            vec![IpAddr::V4(ip)]
+        } else {
+            Vec::new()
+        };
         reply(&q, ResponseCode::NoError, &addrs)
     };
     let out = match censor::dns(&sh.scenario, sh.kind, t, &qname) {

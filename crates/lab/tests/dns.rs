@@ -209,12 +209,21 @@ async fn a_vantage_point_given_ipv6_sees_aaaa_answers_and_an_ipv6_canary() {
         // Loopback: ::1, where no site listens (the sites have their own 127/8 addresses).
         assert_eq!(v6(&m), vec![std::net::Ipv6Addr::LOCALHOST]);
         let m = dns_typed(PROBE_SRC, r, "v4-news.test", RecordType::AAAA).await;
-        assert_eq!((m.metadata.response_code, m.answers.len()), (ResponseCode::NoError, 0));
+        assert_eq!(
+            (m.metadata.response_code, m.answers.len()),
+            (ResponseCode::NoError, 0)
+        );
         // A records are unchanged.
         assert_eq!(addrs(&dns(r, "dual-news.test").await).len(), 1);
     }
     // The censor's DNS rule holds for AAAA too.
-    let m = dns_typed(PROBE_SRC, w.probe_resolver(), "lied6.test", RecordType::AAAA).await;
+    let m = dns_typed(
+        PROBE_SRC,
+        w.probe_resolver(),
+        "lied6.test",
+        RecordType::AAAA,
+    )
+    .await;
     assert_eq!(m.metadata.response_code, ResponseCode::NXDomain);
     let v6_canaries: Vec<_> = w
         .canaries()
@@ -226,14 +235,18 @@ async fn a_vantage_point_given_ipv6_sees_aaaa_answers_and_an_ipv6_canary() {
 
     // Without `ipv6`, no name has an AAAA record and there is no IPv6 canary (every scenario
     // before it is unchanged).
-    let w = World::start(&Scenario::builtin("suite").unwrap()).await.unwrap();
+    let w = World::start(&Scenario::builtin("suite").unwrap())
+        .await
+        .unwrap();
     assert!(w.canaries().iter().all(|c| c.endpoint.is_ipv4()));
     w.shutdown().await;
 
     // No IPv6 route at all cannot be made on loopback: unsupported there, with the reason.
     let absent = Scenario::builtin("ipv6-absent").unwrap();
     let t = absent.targets_in(Default::default(), WorldKind::Userspace);
-    assert!(t.iter().all(|t| t.supported.as_ref().is_err_and(|e| e.contains("absent"))));
+    assert!(t
+        .iter()
+        .all(|t| t.supported.as_ref().is_err_and(|e| e.contains("absent"))));
     let t = absent.targets_in(Default::default(), WorldKind::Kernel);
     assert!(t.iter().all(|t| t.supported.is_ok()));
 }
