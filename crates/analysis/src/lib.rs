@@ -8,6 +8,7 @@ pub mod crossnet;
 pub mod delegation;
 pub mod diff;
 pub mod facts;
+pub mod family;
 pub mod fingerprint;
 pub mod locate;
 pub mod ooni;

@@ -30,7 +30,7 @@ impl Default for Context<'static> {
 pub fn judge(input: &str, tk: &interfero_model::TestKeys, ctx: &Context) -> Verdict {
     let f = Facts::new(input, tk);
     let certain = certain_signals(&f, ctx);
-    let judged = judge_with_control(&f, ctx);
+    let judged = crate::family::apply(judge_with_control(&f, ctx), &f);
     let mut v = merge(certain, judged);
     name_state_roots(&mut v, &f, ctx);
     let mut v = crate::reach::apply(v, tk.x_reachability.as_ref(), crate::reach::Own::of(tk));

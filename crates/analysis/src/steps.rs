@@ -5,7 +5,7 @@ use crate::diff;
 use crate::facts::{AddrFacts, Facts};
 use crate::rules::{consistent, Context};
 use interfero_model::measurement::HttpRoundTrip;
-use interfero_model::{Failure, Status, Technique, Verdict};
+use interfero_model::{Failure, Family, Status, Technique, Verdict};
 
 /// The probe failed on its own at `step`: nothing is said about the network.
 fn probe_error(step: &str, fl: &Failure) -> Verdict {
@@ -167,12 +167,23 @@ pub(crate) fn tcp_technique(f: &Failure) -> Technique {
     }
 }
 
-/// TCP: every address the site uses fails to connect while the control connects.
+/// TCP: every address the site uses fails to connect while the control connects. Addresses
+/// of a family the vantage point lacks (run-wide evidence, `family`) are left out: their
+/// failures are the vantage point's, not the site's.
 pub fn tcp(f: &Facts) -> Option<Verdict> {
-    let tried: Vec<&AddrFacts> = considered(f)
+    let lacking = crate::family::lacking(f);
+    let lacks = |a: &AddrFacts| lacking.iter().any(|(fam, _)| *fam == Family::of(a.ip));
+    let all_tried: Vec<&AddrFacts> = considered(f)
         .into_iter()
         .filter(|a| a.probe_tcp.is_some())
         .collect();
+    let tried: Vec<&AddrFacts> = all_tried.iter().copied().filter(|a| !lacks(a)).collect();
+    if tried.is_empty() && !all_tried.is_empty() {
+        let mut v = Verdict::new(Status::Inconclusive, 0.5, "tcp.family_unavailable_here")
+            .because("the site's addresses are all of a family the vantage point lacks");
+        v.evidence.extend(lacking.into_iter().map(|(_, why)| why));
+        return Some(v);
+    }
     let failures: Vec<(&AddrFacts, &Failure)> = tried
         .iter()
         .filter_map(|a| {

@@ -58,6 +58,13 @@ mod tests {
         assert!(format!("{err:#}").contains("x.toml is not a canary file"));
         let again = parse(&to_toml(&public).unwrap(), "written").unwrap();
         assert_eq!(again, public);
+        // IPv6 canaries of several operators: a family check can tell whether this vantage
+        // point has IPv6 at all.
+        let v6: Vec<_> = public
+            .iter()
+            .filter(|c| c.endpoint.is_ipv6() && c.kind == interfero_model::CanaryKind::Tls)
+            .collect();
+        assert!(v6.len() >= 3, "{v6:?}");
         let err = parse("", "empty.toml").unwrap_err();
         assert!(err.to_string().contains("no [[canary]]"));
     }

@@ -136,3 +136,28 @@ async fn registry_walks_the_lab_root_through_the_routers() {
         Some(&("down".to_string(), vec![Technique::DnsDelegationBroken]))
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn broken_or_absent_ipv6_at_the_vantage_point_blocks_nothing() {
+    if !available() {
+        return;
+    }
+    // Broken: a route to 2001:2::/48 on a link where nothing answers; absent: no IPv6 route.
+    // The censor's IPv4 drop stays tcp.timeout alone: IPv6's no-route failures are the
+    // vantage point's and name no technique.
+    for name in ["ipv6-broken", "ipv6-absent"] {
+        let (report, seen, tag) = eval(name, WorldKind::Kernel).await;
+        assert_clean(tag);
+        assert!(report.misses.is_empty(), "{name}: {:#?}", report.misses);
+        assert!(
+            report.unsupported.is_empty(),
+            "{name}: {:?}",
+            report.unsupported
+        );
+        assert_eq!(
+            seen.get("tcp.timeout"),
+            Some(&("blocked".to_string(), vec![Technique::TcpTimeout])),
+            "{name}"
+        );
+    }
+}

@@ -221,3 +221,31 @@ async fn a_lossy_slow_path_is_not_a_block() {
     let misses = eval("lossy-slow").await;
     assert!(misses.is_empty(), "{misses:#?}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn broken_ipv6_at_the_vantage_point_blocks_nothing() {
+    // AAAA answers to ::1, where nothing listens: every IPv6 connect refused, IPv4 works.
+    // Each site is judged over IPv4 and IPv6 is said unavailable at the vantage point.
+    let s = Scenario::builtin("ipv6-broken").expect("built-in scenario");
+    let lab = Lab::start(&s).await.expect("lab starts");
+    let interfero_lab_run::lab::Evaluation {
+        report, results, ..
+    } = lab.eval().await;
+    lab.shutdown().await;
+    assert!(report.misses.is_empty(), "{:#?}", report.misses);
+    let dual = results
+        .iter()
+        .find(|(t, _)| t.name == "accessible.dual-stack")
+        .and_then(|(_, m)| m.verdict.clone())
+        .expect("judged");
+    let v6 = dual
+        .x_families
+        .iter()
+        .find(|o| o.family == interfero_model::Family::Ipv6)
+        .expect("IPv6 stated");
+    assert_eq!(
+        v6.state,
+        interfero_model::FamilyState::UnavailableHere,
+        "{dual:?}"
+    );
+}

@@ -252,6 +252,7 @@ fn build(name: &str, list: Vec<Kind>, rtt_ms: u32) -> BenchWorld {
         loss_pct: 0,
         jitter_ms: 0,
         packet_loss_pct: 0,
+        ipv6: Default::default(),
     };
     let mut kinds = Vec::with_capacity(n);
     for (i, kind) in list.into_iter().enumerate() {
@@ -272,6 +273,7 @@ fn build(name: &str, list: Vec<Kind>, rtt_ms: u32) -> BenchWorld {
             unknown_sni: Default::default(),
             pages: Vec::new(),
             delegation: Default::default(),
+            ipv6: false,
         };
         match kind {
             Kind::Dynamic => site.kind = SiteKind::Dynamic,

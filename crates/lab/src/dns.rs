@@ -8,8 +8,8 @@ use crate::scenario::{Action, SiteDelegation};
 use crate::util::hold;
 use crate::world::Shared;
 use hickory_proto::op::{Message, MessageType, OpCode, ResponseCode};
-use hickory_proto::rr::{rdata::A, RData, Record, RecordType};
-use std::net::Ipv4Addr;
+use hickory_proto::rr::{rdata::A, rdata::AAAA, RData, Record, RecordType};
+use std::net::{IpAddr, Ipv4Addr};
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -65,12 +65,17 @@ pub(crate) fn answer(
     if entry.is_some_and(|e| e.garbage) {
         return vec![now(garbage(q.metadata.id))];
     }
-    let truth: Vec<Ipv4Addr> = entry
+    let is_aaaa = question.query_type() == RecordType::AAAA;
+    let truth: Vec<IpAddr> = entry
         .map(|e| {
-            if role == Resolver::Censored {
-                e.probe.clone()
+            if is_aaaa {
+                e.v6.iter().map(|ip| IpAddr::V6(*ip)).collect()
+            } else if !is_a {
+                Vec::new()
+            } else if role == Resolver::Censored {
+                e.probe.iter().map(|ip| IpAddr::V4(*ip)).collect()
             } else {
-                e.control.clone()
+                e.control.iter().map(|ip| IpAddr::V4(*ip)).collect()
             }
         })
         .unwrap_or_default();
@@ -83,7 +88,6 @@ pub(crate) fn answer(
         Some(_) if delegation == SiteDelegation::Removed && role == Resolver::Censored => {
             reply(&q, ResponseCode::NXDomain, &[])
         }
-        Some(_) if !is_a => reply(&q, ResponseCode::NoError, &[]),
         Some(_) => reply(&q, ResponseCode::NoError, &truth),
     };
     let t = sh.now();
@@ -110,7 +114,11 @@ pub(crate) fn answer(
         }];
     }
     let forged = |ip: Ipv4Addr| {
-        let addrs = if is_a { vec![ip] } else { Vec::new() };
+        let addrs = if is_a {
+            vec![IpAddr::V4(ip)]
+        } else {
+            Vec::new()
+        };
         reply(&q, ResponseCode::NoError, &addrs)
     };
     let out = match censor::dns(&sh.scenario, sh.kind, t, &qname) {
@@ -143,7 +151,7 @@ fn now(bytes: Vec<u8>) -> Reply {
     }
 }
 
-fn reply(q: &Message, rcode: ResponseCode, addrs: &[Ipv4Addr]) -> Message {
+fn reply(q: &Message, rcode: ResponseCode, addrs: &[IpAddr]) -> Message {
     let mut m = Message::response(q.metadata.id, OpCode::Query);
     m.metadata.response_code = rcode;
     m.metadata.recursion_desired = q.metadata.recursion_desired;
@@ -155,7 +163,10 @@ fn reply(q: &Message, rcode: ResponseCode, addrs: &[Ipv4Addr]) -> Message {
             m.add_answer(Record::from_rdata(
                 question.name().clone(),
                 TTL,
-                RData::A(A(*ip)),
+                match ip {
+                    IpAddr::V4(v4) => RData::A(A(*v4)),
+                    IpAddr::V6(v6) => RData::AAAA(AAAA(*v6)),
+                },
             ));
         }
     }

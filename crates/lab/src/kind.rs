@@ -35,6 +35,19 @@ impl WorldKind {
         }
     }
 
+    /// `Err(reason)` when this world cannot give the vantage point the IPv6 the scenario says.
+    pub fn emulates_ipv6(self, v6: crate::scenario::VantageIpv6) -> Result<(), String> {
+        match (self, v6) {
+            (WorldKind::Userspace, crate::scenario::VantageIpv6::Absent) => Err(
+                "ipv6 = \"absent\": loopback always has ::1, so a probe without any IPv6 route \
+                 (network unreachable at once) needs the client namespace: kernel world only \
+                 (userspace world)"
+                    .into(),
+            ),
+            _ => Ok(()),
+        }
+    }
+
     /// Whether the kernel (nftables/tc in the router namespace) enforces `rule` in this world.
     pub fn kernel_enforces(self, rule: &Rule) -> bool {
         self == WorldKind::Kernel

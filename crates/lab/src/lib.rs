@@ -28,7 +28,7 @@ pub use clock::ScenarioTime;
 pub use error::LabError;
 pub use kernel::{KernelNet, KernelOptions};
 pub use kind::WorldKind;
-pub use scenario::{Expectation, LabService, LabTarget, Scenario};
+pub use scenario::{Expectation, LabService, LabTarget, Scenario, VantageIpv6};
 pub use world::{
     Placement, ShutdownSwitch, World, BLOCKPAGE_URL, CANARY_NAME, DNS_PORT, HTTPS_PORT, HTTP_PORT,
 };

@@ -39,6 +39,8 @@ const BUILTIN: &[(&str, &str)] = &[
     ("cdn-quirks", include_str!("../scenarios/cdn-quirks.toml")),
     ("lossy-slow", include_str!("../scenarios/lossy-slow.toml")),
     ("registry", include_str!("../scenarios/registry.toml")),
+    ("ipv6-broken", include_str!("../scenarios/ipv6-broken.toml")),
+    ("ipv6-absent", include_str!("../scenarios/ipv6-absent.toml")),
 ];
 
 /// A parsed and validated scenario.
@@ -87,6 +89,31 @@ pub struct Scenario {
     /// kernel world can lose packets (loopback cannot); the userspace world refuses it.
     #[serde(default, skip_serializing_if = "is_zero")]
     pub packet_loss_pct: u32,
+    /// The vantage point's IPv6: `none` (default: no name has an AAAA record), `broken`
+    /// (sites with `ipv6 = true` answer AAAA, every IPv6 connect of the probe fails: refused
+    /// on loopback, unanswered in the kernel world) or `absent` (no IPv6 route at the probe:
+    /// network unreachable at once; kernel world only).
+    #[serde(default, skip_serializing_if = "VantageIpv6::is_none")]
+    pub ipv6: VantageIpv6,
+}
+
+/// What IPv6 is like at the lab's vantage point.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum VantageIpv6 {
+    /// No AAAA records anywhere (every scenario before IPv6 was exercised).
+    #[default]
+    None,
+    /// AAAA records exist; every IPv6 connect of the probe fails (timeouts or unreachable).
+    Broken,
+    /// AAAA records exist; the probe has no IPv6 route (network unreachable at once).
+    Absent,
+}
+
+impl VantageIpv6 {
+    fn is_none(&self) -> bool {
+        *self == VantageIpv6::None
+    }
 }
 
 /// A service: several targets that together make it work, with the service's ground truth.
@@ -186,6 +213,9 @@ pub struct Site {
     /// Whether the lab's top-level zone delegates the name (the registry's side).
     #[serde(default)]
     pub delegation: SiteDelegation,
+    /// The name has an AAAA record too (when the scenario's `ipv6` is not `none`).
+    #[serde(default)]
+    pub ipv6: bool,
 }
 
 /// How an origin answers a ClientHello for a name that is not its own.
@@ -522,6 +552,8 @@ impl Scenario {
             )),
             None => Ok(()),
         };
+        // The vantage point's IPv6 concerns every target: its reason comes first.
+        let supported = kind.emulates_ipv6(self.ipv6).and(supported);
         LabTarget {
             name: spec.name.clone(),
             url: spec.url.clone(),

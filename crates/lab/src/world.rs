@@ -15,13 +15,15 @@ use crate::conn::{self, Role};
 use crate::dns::{self, Resolver};
 use crate::kind::WorldKind;
 use crate::pki::{Pki, BLOCKPAGE_NAME};
-use crate::scenario::{CertKind, LabTarget, Scenario, Site, SiteDelegation, SiteDns, SiteKind};
+use crate::scenario::{
+    CertKind, LabTarget, Scenario, Site, SiteDelegation, SiteDns, SiteKind, VantageIpv6,
+};
 use crate::tasks::Tasks;
 use crate::util::random_in;
 use crate::LabError;
 use std::collections::HashMap;
 use std::io::ErrorKind;
-use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use tokio::net::{TcpListener, UdpSocket};
@@ -56,6 +58,7 @@ fn canary_site() -> Site {
         unknown_sni: Default::default(),
         pages: Vec::new(),
         delegation: Default::default(),
+        ipv6: false,
     }
 }
 const FIRST_SITE: u8 = 10;
@@ -95,6 +98,8 @@ pub(crate) type TimeHook = Box<dyn Fn(ScenarioTime) + Send + Sync>;
 pub(crate) struct ZoneEntry {
     pub(crate) probe: Vec<Ipv4Addr>,
     pub(crate) control: Vec<Ipv4Addr>,
+    /// The name's AAAA answer at both resolvers (scenario `ipv6`, site `ipv6 = true`).
+    pub(crate) v6: Vec<Ipv6Addr>,
     pub(crate) garbage: bool,
     /// What the registry does with the name (the resolvers follow it).
     pub(crate) delegation: SiteDelegation,
@@ -285,6 +290,7 @@ fn zone(
     s: &Scenario,
     addrs: &[(Ipv4Addr, Ipv4Addr)],
     blockpage: Ipv4Addr,
+    kind: WorldKind,
 ) -> HashMap<String, ZoneEntry> {
     let mut z = HashMap::new();
     z.insert(
@@ -292,6 +298,7 @@ fn zone(
         ZoneEntry {
             probe: vec![blockpage],
             control: vec![blockpage],
+            v6: Vec::new(),
             garbage: false,
             delegation: SiteDelegation::Normal,
         },
@@ -307,12 +314,40 @@ fn zone(
             ZoneEntry {
                 probe: vec![*a],
                 control: vec![*b],
+                v6: site_v6(s, site, *a, kind).into_iter().collect(),
                 garbage,
                 delegation: site.delegation,
             },
         );
     }
     z
+}
+
+/// A site's IPv6 address, when the scenario gives the vantage point IPv6 to try and the site
+/// has one: where the probe's IPv6 connects fail as the scenario says. Userspace: `::1` (the
+/// site listens on its 127/8 address only, so nothing answers there: refused); kernel: the
+/// site's IPv4 address inside 2001:2::/48 (RFC 5180), which no namespace has (the client's
+/// route to it ends on a link where nobody answers, or it has no route at all).
+fn site_v6(s: &Scenario, site: &Site, v4: Ipv4Addr, kind: WorldKind) -> Option<Ipv6Addr> {
+    if s.ipv6 == VantageIpv6::None || !site.ipv6 {
+        return None;
+    }
+    Some(match kind {
+        WorldKind::Userspace => Ipv6Addr::LOCALHOST,
+        WorldKind::Kernel => {
+            let [a, b, c, d] = v4.octets();
+            Ipv6Addr::new(
+                0x2001,
+                0x2,
+                0,
+                0,
+                0,
+                0,
+                u16::from_be_bytes([a, b]),
+                u16::from_be_bytes([c, d]),
+            )
+        }
+    })
 }
 
 impl World {
@@ -351,7 +386,10 @@ impl World {
         }
         let pki = Pki::new()?;
         let mut with_canary = scenario.clone();
-        with_canary.sites.push(canary_site());
+        let mut canary = canary_site();
+        // A vantage point given IPv6 to try gets an IPv6 canary too (`World::canaries`).
+        canary.ipv6 = scenario.ipv6 != VantageIpv6::None;
+        with_canary.sites.push(canary);
         let scenario = &with_canary;
         let tries = if placement.block.is_some() {
             1
@@ -374,7 +412,7 @@ impl World {
                 Err(e) => return Err(e.into()),
             };
             let shared = Arc::new(Shared {
-                zone: zone(scenario, &addrs, block_ip(net, 9)),
+                zone: zone(scenario, &addrs, block_ip(net, 9), placement.kind),
                 registry: authority::registry(scenario),
                 conn_count: scenario.sites.iter().map(|_| AtomicU64::new(0)).collect(),
                 datagrams: AtomicU64::new(0),
@@ -542,6 +580,15 @@ impl World {
             out.push(Canary {
                 kind: CanaryKind::Tls,
                 endpoint: SocketAddr::new(ip, HTTPS_PORT),
+                name: CANARY_NAME.into(),
+                domestic: false,
+            });
+        }
+        let v6 = self.shared.zone.get(CANARY_NAME).map(|e| e.v6.clone());
+        for ip in v6.unwrap_or_default() {
+            out.push(Canary {
+                kind: CanaryKind::Tls,
+                endpoint: SocketAddr::new(IpAddr::V6(ip), HTTPS_PORT),
                 name: CANARY_NAME.into(),
                 domestic: false,
             });

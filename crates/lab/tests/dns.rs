@@ -187,3 +187,66 @@ async fn the_lab_registry_delegates_suspends_and_lames() {
     }
     w.shutdown().await;
 }
+
+#[tokio::test]
+async fn a_vantage_point_given_ipv6_sees_aaaa_answers_and_an_ipv6_canary() {
+    use hickory_proto::rr::{RData, RecordType};
+    use interfero_lab::{VantageIpv6, WorldKind};
+    let s = Scenario::builtin("ipv6-broken").unwrap();
+    assert_eq!(s.ipv6, VantageIpv6::Broken);
+    let w = World::start(&s).await.unwrap();
+    let v6 = |m: &Message| -> Vec<std::net::Ipv6Addr> {
+        m.answers
+            .iter()
+            .filter_map(|r| match &r.data {
+                RData::AAAA(a) => Some(a.0),
+                _ => None,
+            })
+            .collect()
+    };
+    for r in [w.probe_resolver(), w.control_resolver()] {
+        let m = dns_typed(PROBE_SRC, r, "dual-news.test", RecordType::AAAA).await;
+        // Loopback: ::1, where no site listens (the sites have their own 127/8 addresses).
+        assert_eq!(v6(&m), vec![std::net::Ipv6Addr::LOCALHOST]);
+        let m = dns_typed(PROBE_SRC, r, "v4-news.test", RecordType::AAAA).await;
+        assert_eq!(
+            (m.metadata.response_code, m.answers.len()),
+            (ResponseCode::NoError, 0)
+        );
+        // A records are unchanged.
+        assert_eq!(addrs(&dns(r, "dual-news.test").await).len(), 1);
+    }
+    // The censor's DNS rule holds for AAAA too.
+    let m = dns_typed(
+        PROBE_SRC,
+        w.probe_resolver(),
+        "lied6.test",
+        RecordType::AAAA,
+    )
+    .await;
+    assert_eq!(m.metadata.response_code, ResponseCode::NXDomain);
+    let v6_canaries: Vec<_> = w
+        .canaries()
+        .into_iter()
+        .filter(|c| c.endpoint.is_ipv6())
+        .collect();
+    assert_eq!(v6_canaries.len(), 1, "{v6_canaries:?}");
+    w.shutdown().await;
+
+    // Without `ipv6`, no name has an AAAA record and there is no IPv6 canary (every scenario
+    // before it is unchanged).
+    let w = World::start(&Scenario::builtin("suite").unwrap())
+        .await
+        .unwrap();
+    assert!(w.canaries().iter().all(|c| c.endpoint.is_ipv4()));
+    w.shutdown().await;
+
+    // No IPv6 route at all cannot be made on loopback: unsupported there, with the reason.
+    let absent = Scenario::builtin("ipv6-absent").unwrap();
+    let t = absent.targets_in(Default::default(), WorldKind::Userspace);
+    assert!(t
+        .iter()
+        .all(|t| t.supported.as_ref().is_err_and(|e| e.contains("absent"))));
+    let t = absent.targets_in(Default::default(), WorldKind::Kernel);
+    assert!(t.iter().all(|t| t.supported.is_ok()));
+}

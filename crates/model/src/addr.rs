@@ -84,8 +84,8 @@ pub enum Scope {
     /// Public addresses only (not [`is_bogon`]): a control exposed to the internet, so that a
     /// caller cannot make it reach loopback, private networks or cloud metadata.
     Public,
-    /// Loopback and 198.18.0.0/15 only: the lab, which must never send a packet off the
-    /// machine or out of the namespaces it made.
+    /// Loopback, 198.18.0.0/15 and 2001:2::/48 only: the lab, which must never send a packet
+    /// off the machine or out of the namespaces it made.
     Lab,
 }
 
@@ -109,12 +109,14 @@ impl Scope {
     }
 }
 
-/// True for the lab's own ranges: loopback (127.0.0.0/8, ::1) and 198.18.0.0/15, also in their
-/// IPv4-mapped IPv6 spelling.
+/// True for the lab's own ranges: loopback (127.0.0.0/8, ::1), 198.18.0.0/15 (also in their
+/// IPv4-mapped IPv6 spelling) and its IPv6 twin 2001:2::/48 (RFC 5180, benchmarking), which
+/// the kernel world uses inside its namespaces.
 pub fn is_lab(ip: IpAddr) -> bool {
     let v4 = match ip {
         IpAddr::V4(v4) => v4,
         IpAddr::V6(v6) if v6.is_loopback() => return true,
+        IpAddr::V6(v6) if v6.segments()[..3] == [0x2001, 0x0002, 0] => return true,
         IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
             Some(v4) => v4,
             None => return false,
@@ -188,6 +190,9 @@ mod tests {
             "198.18.3.4",
             "198.19.0.1",
             "::ffff:127.0.0.1",
+            "2001:2::1",
+            "2001:2:0:ff::a",
+            "2001:2:0:ffff:ffff:ffff:ffff:ffff",
         ] {
             assert!(Scope::Lab.permits(ip(lab)), "{lab}");
         }
@@ -197,6 +202,15 @@ mod tests {
             "169.254.169.254",
             "233.252.0.35",
             "2a00::1",
+            // Beside the benchmarking /48: its neighbours and other special v6 ranges.
+            "2001:2:1::1",
+            "2001:3::1",
+            "2001:1::1",
+            "2001:db8::1",
+            "fd00::1",
+            "fe80::1",
+            "2001:4860:4860::8888",
+            "::ffff:10.0.0.1",
         ] {
             assert!(!Scope::Lab.permits(ip(away)), "{away}");
             assert!(!Scope::Lab.permits_infrastructure(ip(away)), "{away}");

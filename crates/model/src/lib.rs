@@ -8,6 +8,7 @@ pub mod control;
 pub mod csv;
 pub mod delegation;
 pub mod failure;
+pub mod family;
 pub mod html;
 pub mod incident;
 pub mod measurement;
@@ -21,6 +22,7 @@ pub mod verdict;
 
 pub use control::{ControlRequest, ControlResponse};
 pub use failure::Failure;
+pub use family::{Family, FamilyCheck, FamilyConnect, FamilyOutcome, FamilyState, FamilyTally};
 pub use measurement::{Measurement, TestKeys};
 pub use reachability::{
     Canary, CanaryKind, CanaryResult, Reachability, ResolverCheck, RunEvidence,

@@ -98,6 +98,10 @@ pub struct TestKeys {
     /// (NXDOMAIN, no answer, SERVFAIL): what the zones' own servers say.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub x_delegation: Option<crate::delegation::DelegationWalk>,
+    /// The checks of an address family made when every connect of that family failed: does
+    /// the vantage point reach that family at all.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub x_family_checks: Vec<crate::family::FamilyCheck>,
     /// Everything else OONI put into its test keys, kept verbatim.
     #[serde(flatten)]
     pub extra: Map<String, Value>,

@@ -180,6 +180,10 @@ pub struct Verdict {
     /// Where a TTL-limited trace places the interfering device, when one was made.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub x_censor: Option<crate::trace::CensorLocation>,
+    /// Per address family, what happened, when the families' outcomes differ (one reached,
+    /// the other failed): said per family rather than folded into the status.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub x_families: Vec<crate::family::FamilyOutcome>,
 }
 
 impl Verdict {
@@ -192,6 +196,7 @@ impl Verdict {
             rules: vec![rule.into()],
             evidence: Vec::new(),
             x_censor: None,
+            x_families: Vec::new(),
         }
     }
 

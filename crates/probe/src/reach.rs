@@ -98,3 +98,27 @@ pub async fn check_resolver(cfg: &ProbeConfig) -> ResolverCheck {
     }
     r
 }
+
+/// Connects (TCP only: a handshake proves the family's route works) to every TLS canary of
+/// `cfg` whose address is of `family`, all at once: one part of a family check (the caller
+/// adds what the run's other targets showed).
+pub async fn check_family(
+    cfg: &ProbeConfig,
+    family: interfero_model::Family,
+) -> Vec<interfero_model::FamilyConnect> {
+    let clock = Clock::start();
+    let tries = cfg
+        .canaries
+        .iter()
+        .filter(|c| c.kind == CanaryKind::Tls)
+        .filter(|c| interfero_model::Family::of(c.endpoint.ip()) == family)
+        .map(|c| async {
+            let (conn, _stream) = tcp::connect(cfg, c.endpoint, &clock).await;
+            interfero_model::FamilyConnect {
+                endpoint: c.endpoint.to_string(),
+                connected: conn.status.success,
+                failure: conn.status.failure,
+            }
+        });
+    futures_util::future::join_all(tries).await
+}

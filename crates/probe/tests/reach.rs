@@ -57,3 +57,30 @@ async fn answers_silence_and_a_syn_answering_middlebox_are_told_apart() {
     // All at once: every canary started before the silent one gave up.
     assert!(r.canaries.iter().all(|c| c.t0 < silent.t), "{r:?}");
 }
+
+#[tokio::test]
+async fn a_family_check_connects_to_the_tls_canaries_of_that_family_only() {
+    // A v6 listener on ::1 and a v6 port where nothing listens; a v4 canary beside them.
+    let v6 = tokio::net::TcpListener::bind("[::1]:0").await.unwrap();
+    let open = v6.local_addr().unwrap();
+    let closed = {
+        let l = tokio::net::TcpListener::bind("[::1]:0").await.unwrap();
+        l.local_addr().unwrap()
+    };
+    let v4 = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let mut cfg = cfg(no_dns());
+    cfg.canaries = vec![
+        canary(CanaryKind::Tls, open, "canary.example"),
+        canary(CanaryKind::Tls, closed, "canary.example"),
+        canary(CanaryKind::Tls, v4.local_addr().unwrap(), "canary.example"),
+        canary(CanaryKind::Dns, open, "canary.example"),
+    ];
+    let r = interfero_probe::reach::check_family(&cfg, interfero_model::Family::Ipv6).await;
+    assert_eq!(r.len(), 2, "{r:?}");
+    assert!(r[0].connected && r[0].failure.is_none(), "{r:?}");
+    assert!(!r[1].connected, "{r:?}");
+    assert_eq!(r[1].failure, Some(Failure::ConnectionRefused));
+    let r = interfero_probe::reach::check_family(&cfg, interfero_model::Family::Ipv4).await;
+    assert_eq!(r.len(), 1, "{r:?}");
+    assert!(r[0].connected);
+}

@@ -137,6 +137,17 @@ pub async fn measure_one(session: &Session, target: &Target, test_start: &str) -
     let mut verdict = judge(&target.url, &tk, &session.context());
     // What this target showed about the path is evidence for the others failing with it.
     session.reach.observe(&target.url, &tk);
+    // Every connect of one family failed: does the vantage point have that family at all
+    // (its canaries, the run's other targets)? Judged again with the answer, so that broken
+    // or absent IPv6 here is never the site's block, and a block of one family still is.
+    if let Some(family) = reach::failed_family(&tk) {
+        let c = session
+            .reach
+            .family_since(started, &target.url, family)
+            .await;
+        tk.x_family_checks.push(c);
+        verdict = judge(&target.url, &tk, &session.context());
+    }
     // A DNS failure may be the configured resolver's own (dead, mistyped, stopped): ask it a
     // question every resolver answers, and judge again with the answer. Without canaries the
     // resolver is also one of the sources that tell a cut from a block, so it is asked then

@@ -132,6 +132,9 @@ impl KernelNet {
                 cmd: "building namespaces".into(),
                 detail: e.to_string(),
             })??;
+        if scenario.ipv6 == crate::scenario::VantageIpv6::Broken {
+            topo.break_ipv6()?;
+        }
         let client = NsRuntime::new(&topo.client, 2)?;
         let servers = NsRuntime::new(&topo.servers, 2)?;
         let s = scenario.clone();

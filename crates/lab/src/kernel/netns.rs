@@ -27,6 +27,11 @@ const NETNS_DIR: &str = "/var/run/netns";
 pub const CLIENT_IP: Ipv4Addr = Ipv4Addr::new(198, 18, 0, 1);
 /// The first three octets of the servers' service block (resolvers, blockpage, sites).
 pub const SERVICE_BLOCK: [u8; 3] = [198, 19, 0];
+/// The lab's IPv6 range (RFC 5180 benchmarking, the twin of 198.18.0.0/15).
+pub(crate) const LAB_V6: &str = "2001:2::/48";
+/// The client's IPv6 address when its IPv6 is broken (`Topology::break_ipv6`).
+const CLIENT_IP6: &str = "2001:2:0:ffff::1/64";
+
 /// The most routers a path may have (link numbers stay in one octet, with room to spare).
 pub const MAX_HOPS: u8 = 16;
 
@@ -183,6 +188,29 @@ impl Topology {
             "table",
             "local",
         ])?;
+        Ok(())
+    }
+
+    /// Gives the client broken IPv6 (scenario `ipv6 = "broken"`): an address and a route to
+    /// the lab's IPv6 range (2001:2::/48, RFC 5180) on its link toward the first router, where
+    /// nothing answers for it (the router has no address of the range and forwards no IPv6),
+    /// so every IPv6 connect fails: host unreachable once neighbour discovery gives up, or the
+    /// probe's timeout first. Without it (`absent`) the client has no IPv6 route at all:
+    /// network unreachable at once.
+    pub(crate) fn break_ipv6(&self) -> Result<(), LabError> {
+        let c = self.client.as_str();
+        ip(&[
+            "-6",
+            "-n",
+            c,
+            "addr",
+            "add",
+            CLIENT_IP6,
+            "dev",
+            TOWARD_SERVERS,
+            "nodad",
+        ])?;
+        ip(&["-6", "-n", c, "route", "add", LAB_V6, "dev", TOWARD_SERVERS])?;
         Ok(())
     }
 

@@ -49,9 +49,14 @@ pub async fn dns(server: SocketAddr, name: &str) -> Message {
 
 /// The first answer to a query sent from `src`, decoded.
 pub async fn dns_from(src: IpAddr, server: SocketAddr, name: &str) -> Message {
+    dns_typed(src, server, name, RecordType::A).await
+}
+
+/// The first answer to a query of type `t` sent from `src`, decoded.
+pub async fn dns_typed(src: IpAddr, server: SocketAddr, name: &str, t: RecordType) -> Message {
     let sock = UdpSocket::bind((src, 0)).await.unwrap();
     let mut q = Message::query();
-    q.add_query(Query::query(Name::from_ascii(name).unwrap(), RecordType::A));
+    q.add_query(Query::query(Name::from_ascii(name).unwrap(), t));
     sock.send_to(&q.to_vec().unwrap(), server).await.unwrap();
     let mut buf = vec![0u8; 4096];
     let (n, _) = tokio::time::timeout(Duration::from_secs(2), sock.recv_from(&mut buf))
