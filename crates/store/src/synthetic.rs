@@ -1,5 +1,6 @@
 //! Synthetic measurements, for tests and for benchmarks of write throughput and of queries.
 
+use interfero_model::incident::{Incident, Kind, PartialDate, Place, RecordStatus, Visibility};
 use interfero_model::{Measurement, Status, Technique, Verdict};
 
 /// The networks [`varied`] spreads measurements over (Kazakh ASes, and one elsewhere).
@@ -147,5 +148,42 @@ pub fn judged(
         probe_asn: asn.into(),
         verdict: Some(v),
         ..Measurement::default()
+    }
+}
+
+/// A published, public record of a website block in Kazakhstan with id `id`, title
+/// `title of ID`, starting at `start` (a partial date: `2021`, `2021-03`, `2021-03-04`; one
+/// that does not parse starts in 2021).
+pub fn incident(id: &str, start: &str) -> Incident {
+    Incident {
+        id: id.into(),
+        title: format!("title of {id}"),
+        summary: String::new(),
+        kind: Kind::WebsiteBlock,
+        codes: Default::default(),
+        start: PartialDate::parse(start).unwrap_or(PartialDate {
+            year: 2021,
+            month: None,
+            day: None,
+        }),
+        end: None,
+        ongoing: false,
+        place: Place {
+            country: "KZ".into(),
+            admin1: None,
+            locality: None,
+        },
+        targets: vec![],
+        actors: vec![],
+        network_scope: None,
+        context: vec![],
+        related: vec![],
+        outcome: None,
+        official_position: None,
+        evidence: vec![],
+        sources: vec![],
+        status: RecordStatus::Published,
+        visibility: Visibility::Public,
+        audit: Default::default(),
     }
 }

@@ -151,7 +151,7 @@ fn a_two_shard_cluster_serves_collector_and_explorer() {
 
     // The incident register through the cluster: written through node 0, an edit read back
     // (latest revision, full history) through node 1.
-    use interfero_model::incident::{Incident, Kind, PartialDate, Place};
+    use interfero_model::incident::Incident;
     use interfero_store::{IncidentChange, IncidentFilter, IncidentStore, OnExisting};
     let at = IncidentChange {
         by: "test",
@@ -162,32 +162,8 @@ fn a_two_shard_cluster_serves_collector_and_explorer() {
     let writer = ClickHouseStore::open(&url(0)).expect("register writer");
     let reader = ClickHouseStore::open(&url(1)).expect("register reader");
     let records: Vec<Incident> = (0..6)
-        .map(|i| Incident {
-            id: format!("r{i}"),
-            title: format!("record {i}"),
-            summary: String::new(),
-            kind: Kind::WebsiteBlock,
-            codes: Default::default(),
-            start: PartialDate::parse(&format!("2021-0{}", i + 1)).expect("date"),
-            end: None,
-            ongoing: false,
-            place: Place {
-                country: "KZ".into(),
-                admin1: None,
-                locality: None,
-            },
-            targets: vec![],
-            actors: vec![],
-            network_scope: None,
-            context: vec![],
-            related: vec![],
-            outcome: None,
-            official_position: None,
-            evidence: vec![],
-            sources: vec![],
-            status: interfero_model::incident::RecordStatus::Published,
-            visibility: interfero_model::incident::Visibility::Public,
-            audit: Default::default(),
+        .map(|i| {
+            interfero_store::synthetic::incident(&format!("r{i}"), &format!("2021-0{}", i + 1))
         })
         .collect();
     let saved = writer

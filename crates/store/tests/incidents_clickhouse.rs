@@ -5,7 +5,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)] // a failed unwrap in a test is a failed test
 #![cfg(feature = "clickhouse")]
 
-use interfero_model::incident::{Incident, Kind, PartialDate, Place, RecordStatus, Visibility};
+use interfero_model::incident::{Incident, RecordStatus, Visibility};
 use interfero_store::clickhouse::{server_binary, ClickHouseStore, Config, LocalServer};
 use interfero_store::{
     Audience, IncidentChange, IncidentFilter, IncidentStore, IncidentStoreError, OnExisting,
@@ -18,33 +18,7 @@ const AT: IncidentChange<'static> = IncidentChange {
 };
 
 fn record(id: &str, start: &str) -> Incident {
-    Incident {
-        id: id.into(),
-        title: format!("title of {id}"),
-        summary: String::new(),
-        kind: Kind::WebsiteBlock,
-        codes: Default::default(),
-        start: PartialDate::parse(start).unwrap(),
-        end: None,
-        ongoing: false,
-        place: Place {
-            country: "KZ".into(),
-            admin1: None,
-            locality: None,
-        },
-        targets: vec![],
-        actors: vec![],
-        network_scope: None,
-        context: vec![],
-        related: vec![],
-        outcome: None,
-        official_position: None,
-        evidence: vec![],
-        sources: vec![],
-        status: RecordStatus::Published,
-        visibility: Visibility::Public,
-        audit: Default::default(),
-    }
+    interfero_store::synthetic::incident(id, start)
 }
 
 #[test]
