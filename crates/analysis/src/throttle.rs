@@ -118,6 +118,9 @@ fn unpaired(tk: &TestKeys, target: &Throughput) -> Option<Verdict> {
             p.kbps()
         ),
     };
+    if let Some(v) = same_address(tk, target, &paired) {
+        return Some(v);
+    }
     // What was seen (a slow transfer) is named; that it is interference is not claimed.
     let mut v = Verdict::new(Status::Inconclusive, 0.5, "throughput.no_comparison")
         .with(Technique::Throughput)
@@ -132,6 +135,62 @@ fn unpaired(tk: &TestKeys, target: &Throughput) -> Option<Verdict> {
             c.kbps()
         ));
     }
+    v.evidence.extend(ended(target));
+    Some(v)
+}
+
+/// The target's timed transfer when a comparison with the run's other transfers to the same
+/// address may be wanted: the pair gave nothing to compare with. The session then looks for
+/// such transfers ([`TestKeys::x_same_address`]) and judges again.
+pub fn wants_same_address(tk: &TestKeys) -> Option<&Throughput> {
+    let target = moved(tk, "target")?;
+    let paired_usable = moved(tk, "paired").is_some_and(|p| p.bytes >= MIN_PAIRED_BYTES);
+    (!paired_usable && tk.http_experiment_failure == Some(Failure::Timeout)).then_some(target)
+}
+
+/// The next best comparison when the innocuous-name leg gave nothing: another name's transfer
+/// from this vantage point to the same address during the run. It is weaker than a pair (made
+/// at another moment, for another page), so it gives a lower confidence and says so; a
+/// comparable rate there leaves the verdict to the rest of the evidence, since the slowness is
+/// then the path's or the server's, not the name's.
+fn same_address(tk: &TestKeys, target: &Throughput, paired: &str) -> Option<Verdict> {
+    let other = tk
+        .x_same_address
+        .iter()
+        .filter(|t| {
+            t.address == target.address
+                && t.server_name != target.server_name
+                && t.bytes >= MIN_PAIRED_BYTES
+                && t.seconds > 0.0
+        })
+        .max_by(|a, b| a.kbps().total_cmp(&b.kbps()))?;
+    let (rt, ro) = (target.kbps(), other.kbps());
+    if ro <= 0.0 {
+        return None;
+    }
+    let ratio = rt / ro;
+    let seen = format!(
+        "{} bytes for {} at {rt:.0} kbit/s, then the fetch timed out; {paired}; during the run \
+         {} moved {} bytes from the same address {} at {ro:.0} kbit/s (ratio {ratio:.2})",
+        target.bytes, target.server_name, other.server_name, other.bytes, target.address
+    );
+    let mut v = if ratio < RATIO_THRESHOLD {
+        Verdict::new(Status::Throttled, 0.8, "throughput.same_address_ratio")
+            .with(Technique::Throughput)
+            .because(seen)
+            .because(
+                "compared with another name's transfer to the same address at another moment \
+                 of the run, not with a pair made at the same time: weaker evidence than a pair",
+            )
+    } else {
+        Verdict::new(Status::Inconclusive, 0.5, "throughput.same_address_alike")
+            .with(Technique::Throughput)
+            .because(seen)
+            .because(
+                "another name reached the same rate from the same address: the slowness is \
+                 the path's or the server's, not shown to be this name's",
+            )
+    };
     v.evidence.extend(ended(target));
     Some(v)
 }

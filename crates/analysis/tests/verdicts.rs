@@ -702,6 +702,50 @@ fn a_stall_with_nothing_to_compare_is_inconclusive_with_the_rates() {
 }
 
 #[test]
+fn with_no_pair_another_names_transfer_to_the_same_address_decides() {
+    // The innocuous name was refused at this address; during the run another site served
+    // from the same address moved a megabyte quickly: the slowness is this name's.
+    let mut o = Obs::site("https://news.example/");
+    o.tk.requests[0].failure = Some(Failure::Timeout);
+    o.tk.http_experiment_failure = Some(Failure::Timeout);
+    let refused = leg(
+        "paired",
+        "x.invalid",
+        0,
+        0.0,
+        Some(Failure::SslFailedHandshake),
+    );
+    o.tk.x_throughput = vec![leg("target", "news.example", 160_000, 10.0, None), refused];
+    assert!(interfero_analysis::throttle::wants_same_address(&o.tk).is_some());
+    o.tk.x_same_address = vec![leg("target", "other.example", 2_000_000, 1.0, None)];
+    let v = o.verdict();
+    assert_eq!(v.status, Status::Throttled, "{v:#?}");
+    assert_eq!(v.rules[0], "throughput.same_address_ratio");
+    assert!(v.confidence < 0.9, "weaker than a pair");
+    assert!(v.evidence[0].contains("other.example"), "{:?}", v.evidence);
+    // The same rate elsewhere at that address: the path or the server, not the name.
+    o.tk.x_same_address = vec![leg("target", "other.example", 170_000, 10.0, None)];
+    let v = o.verdict();
+    assert_eq!(v.status, Status::Inconclusive, "{v:#?}");
+    assert_eq!(v.rules[0], "throughput.same_address_alike");
+    // Another address, the same name, or too few bytes: not comparable, as before.
+    for other in [
+        Throughput {
+            address: "198.18.0.99:443".into(),
+            ..leg("target", "other.example", 2_000_000, 1.0, None)
+        },
+        leg("target", "news.example", 2_000_000, 1.0, None),
+        leg("target", "other.example", 9_000, 0.01, None),
+    ] {
+        o.tk.x_same_address = vec![other];
+        assert_eq!(o.verdict().rules[0], "throughput.no_comparison");
+    }
+    // A usable pair is the comparison: nothing else is wanted.
+    o.tk.x_throughput[1] = leg("paired", "x.invalid", 2_000_000, 1.0, None);
+    assert!(interfero_analysis::throttle::wants_same_address(&o.tk).is_none());
+}
+
+#[test]
 fn answers_are_classified_when_the_control_failed() {
     let mut o = Obs::site("http://news.example/").dns_answer("233.252.0.35");
     o.tk.control = None;

@@ -102,6 +102,12 @@ pub struct TestKeys {
     /// the vantage point reach that family at all.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub x_family_checks: Vec<crate::family::FamilyCheck>,
+    /// Timed transfers that the run's other targets made from this vantage point to the same
+    /// address (`IP:PORT`) as this target's own timed transfer, under other names: kept when
+    /// this target's innocuous-name leg gave nothing to compare its rate with, as the next
+    /// best evidence on the same path (observations of this probe, copied by the session).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub x_same_address: Vec<Throughput>,
     /// Everything else OONI put into its test keys, kept verbatim.
     #[serde(flatten)]
     pub extra: Map<String, Value>,

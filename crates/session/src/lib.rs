@@ -7,6 +7,7 @@ pub mod archiving;
 pub mod hosts;
 pub mod reach;
 pub mod service;
+pub mod transfers;
 pub mod upload;
 pub mod watcher;
 
@@ -135,6 +136,16 @@ pub async fn measure_one(session: &Session, target: &Target, test_start: &str) -
         "the control did not report the address it saw"
     };
     let mut verdict = judge(&target.url, &tk, &session.context());
+    // A slow transfer whose innocuous-name leg gave nothing to compare with: the run's other
+    // transfers to the same address are the next best evidence on that path (those finished
+    // so far), and the target is judged again with them.
+    if let Some(t) = interfero_analysis::throttle::wants_same_address(&tk) {
+        let others = session.reach.transfers.same_address(t);
+        if !others.is_empty() {
+            tk.x_same_address = others;
+            verdict = judge(&target.url, &tk, &session.context());
+        }
+    }
     // What this target showed about the path is evidence for the others failing with it.
     session.reach.observe(&target.url, &tk);
     // Every connect of one family failed: does the vantage point have that family at all

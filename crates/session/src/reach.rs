@@ -78,6 +78,8 @@ pub struct Monitor {
     resolver: Mutex<Option<(Instant, Arc<ResolverCheck>)>>,
     family: Mutex<Vec<(Instant, Family, Vec<FamilyConnect>)>>,
     seen: std::sync::Mutex<VecDeque<Seen>>,
+    /// The run's timed transfers, for targets whose pair gave nothing to compare with.
+    pub transfers: crate::transfers::Transfers,
 }
 
 impl Monitor {
@@ -90,6 +92,7 @@ impl Monitor {
             resolver: Mutex::new(None),
             family: Mutex::new(Vec::new()),
             seen: Default::default(),
+            transfers: Default::default(),
         }
     }
 
@@ -101,6 +104,7 @@ impl Monitor {
     /// Records what a finished target of the run showed about the path (before its own
     /// check, so that targets failing together see each other).
     pub fn observe(&self, url: &str, tk: &TestKeys) {
+        self.transfers.observe(tk);
         let own = interfero_analysis::reach::Own::of(tk);
         let seen = Seen {
             ended: Instant::now(),
