@@ -215,7 +215,10 @@ pub trait MeasurementStore: Send + Sync {
 
     /// Stores one measurement of a run. A measurement whose observations are already stored
     /// (same [`uid_of`]) is not stored again: the existing id is returned.
-    fn insert(&self, run: RunId, m: &Measurement) -> Result<MeasurementId, StoreError>;
+    fn insert(&self, run: RunId, m: &Measurement) -> Result<MeasurementId, StoreError> {
+        let ids = self.insert_many(run, std::slice::from_ref(m))?;
+        ids.first().copied().ok_or(StoreError::UnknownRun(run))
+    }
 
     /// Stores many measurements of a run at once, all or none (on ClickHouse: all or none per
     /// month, as an INSERT is atomic per partition; storing again is safe); returns their ids

@@ -122,6 +122,23 @@ impl SqliteStore {
         })
     }
 
+    /// Inserts `rows` of `run` in one transaction, all or none.
+    fn write_rows<'a>(
+        &self,
+        run: RunId,
+        rows: impl ExactSizeIterator<Item = Result<Row<'a>, StoreError>>,
+    ) -> Result<Vec<MeasurementId>, StoreError> {
+        let mut conn = self.conn();
+        // IMMEDIATE takes the write lock up front: a deferred transaction that reads (the run
+        // check) and then writes fails with SQLITE_BUSY_SNAPSHOT, without waiting, when another
+        // connection wrote in between.
+        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        // On error the transaction is dropped, which rolls back: all or none.
+        let ids = insert_all(&tx, run, rows)?;
+        tx.commit()?;
+        Ok(ids)
+    }
+
     pub(crate) fn conn(&self) -> MutexGuard<'_, Connection> {
         // A panic while holding the lock cannot leave SQLite half-written (transactions roll
         // back on drop), so a poisoned lock is still usable.
@@ -230,25 +247,12 @@ impl MeasurementStore for SqliteStore {
         Ok(conn.last_insert_rowid())
     }
 
-    fn insert(&self, run: RunId, m: &Measurement) -> Result<MeasurementId, StoreError> {
-        let ids = self.insert_many(run, std::slice::from_ref(m))?;
-        ids.first().copied().ok_or(StoreError::UnknownRun(run))
-    }
-
     fn insert_many(
         &self,
         run: RunId,
         ms: &[Measurement],
     ) -> Result<Vec<MeasurementId>, StoreError> {
-        let mut conn = self.conn();
-        // IMMEDIATE takes the write lock up front: a deferred transaction that reads (the run
-        // check) and then writes fails with SQLITE_BUSY_SNAPSHOT, without waiting, when another
-        // connection wrote in between.
-        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-        // On error the transaction is dropped, which rolls back: all or none.
-        let ids = insert_all(&tx, run, ms.iter().map(encode))?;
-        tx.commit()?;
-        Ok(ids)
+        self.write_rows(run, ms.iter().map(encode))
     }
 
     fn insert_encoded(
@@ -256,14 +260,10 @@ impl MeasurementStore for SqliteStore {
         run: RunId,
         rows: &[crate::Encoded],
     ) -> Result<Vec<MeasurementId>, StoreError> {
-        let mut conn = self.conn();
-        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
         let rows = rows
             .iter()
             .map(|e| Ok((e.measurement(), e.json().into(), e.uid().into())));
-        let ids = insert_all(&tx, run, rows)?;
-        tx.commit()?;
-        Ok(ids)
+        self.write_rows(run, rows)
     }
 
     fn count(&self) -> Result<u64, StoreError> {

@@ -30,11 +30,6 @@ impl MeasurementStore for ClickHouseStore {
         Ok(id)
     }
 
-    fn insert(&self, run: RunId, m: &Measurement) -> Result<MeasurementId, StoreError> {
-        let ids = self.insert_many(run, std::slice::from_ref(m))?;
-        ids.first().copied().ok_or(StoreError::UnknownRun(run))
-    }
-
     fn insert_many(
         &self,
         run: RunId,
