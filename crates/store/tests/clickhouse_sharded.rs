@@ -6,36 +6,18 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)] // a failed unwrap in a test is a failed test
 #![cfg(feature = "clickhouse")]
 
+mod clickhouse_common;
 mod conformance;
 
-use interfero_store::clickhouse::{server_binary, ClickHouseStore, Config, LocalServer};
+use interfero_store::clickhouse::{ClickHouseStore, Config, LocalServer};
 use interfero_store::{synthetic, Axis, Query, RunInfo};
-use std::io::{Read, Write};
-use std::net::{TcpListener, TcpStream};
+use std::net::TcpListener;
 
 fn free_port() -> u16 {
     TcpListener::bind("127.0.0.1:0")
         .and_then(|l| l.local_addr())
         .expect("free port")
         .port()
-}
-
-/// One SQL statement over plain HTTP (to look at a shard's local table directly).
-fn sql(port: u16, query: &str) -> String {
-    let mut s = TcpStream::connect(("127.0.0.1", port)).expect("connect");
-    let req = format!(
-        "POST / HTTP/1.0\r\nContent-Length: {}\r\n\r\n{query}",
-        query.len()
-    );
-    s.write_all(req.as_bytes()).expect("send");
-    let mut out = String::new();
-    s.read_to_string(&mut out).expect("read");
-    let (head, body) = out.split_once("\r\n\r\n").expect("a response");
-    assert!(
-        head.starts_with("HTTP/1.0 200") || head.starts_with("HTTP/1.1 200"),
-        "{out}"
-    );
-    body.trim().to_string()
 }
 
 struct Cluster {
@@ -85,10 +67,7 @@ impl Cluster {
 
 #[test]
 fn a_two_shard_cluster_serves_collector_and_explorer() {
-    if server_binary().is_none() {
-        eprintln!(
-            "skipped: clickhouse-server is not installed (apt-get install clickhouse-server)"
-        );
+    if clickhouse_common::skip() {
         return;
     }
     let cluster = Cluster::start();
@@ -138,7 +117,7 @@ fn a_two_shard_cluster_serves_collector_and_explorer() {
         .nodes
         .iter()
         .map(|n| {
-            sql(
+            clickhouse_common::sql(
                 n.http_port,
                 "SELECT count() FROM obs.measurements_local FINAL",
             )

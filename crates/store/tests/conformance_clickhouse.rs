@@ -4,21 +4,16 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)] // a failed unwrap in a test is a failed test
 #![cfg(feature = "clickhouse")]
 
+mod clickhouse_common;
 mod conformance;
 
-use interfero_store::clickhouse::{server_binary, LocalServer};
 use interfero_store::MeasurementStore;
 
 #[test]
 fn clickhouse_passes_the_conformance_suite() {
-    if server_binary().is_none() {
-        eprintln!(
-            "skipped: clickhouse-server is not installed (apt-get install clickhouse-server)"
-        );
+    let Some((_dir, server)) = clickhouse_common::local() else {
         return;
-    }
-    let dir = tempfile::tempdir().expect("tempdir");
-    let server = LocalServer::start(dir.path(), None).expect("start clickhouse-server");
+    };
     let mut n = 0;
     conformance::run_all(&mut || {
         n += 1;
@@ -31,37 +26,15 @@ fn clickhouse_passes_the_conformance_suite() {
     });
 }
 
-/// One statement over plain HTTP (to make a database look like one from before a table).
-fn sql(port: u16, query: &str) {
-    use std::io::{Read, Write};
-    let mut s = std::net::TcpStream::connect(("127.0.0.1", port)).expect("connect");
-    let req = format!(
-        "POST / HTTP/1.0\r\nContent-Length: {}\r\n\r\n{query}",
-        query.len()
-    );
-    s.write_all(req.as_bytes()).expect("send");
-    let mut out = String::new();
-    s.read_to_string(&mut out).expect("read");
-    assert!(
-        out.starts_with("HTTP/1.0 200") || out.starts_with("HTTP/1.1 200"),
-        "{out}"
-    );
-}
-
 /// A database written before `daily_counts` existed gets it filled from its measurements (the
 /// latest verdicts, each measurement once) when a store first opens it.
 #[test]
 fn per_day_counts_are_filled_for_an_older_database() {
     use interfero_model::{Status, Verdict};
     use interfero_store::{synthetic, Axis, Query, RunInfo};
-    if server_binary().is_none() {
-        eprintln!(
-            "skipped: clickhouse-server is not installed (apt-get install clickhouse-server)"
-        );
+    let Some((_dir, server)) = clickhouse_common::local() else {
         return;
-    }
-    let dir = tempfile::tempdir().expect("tempdir");
-    let server = LocalServer::start(dir.path(), None).expect("start clickhouse-server");
+    };
     let url = server.url("older");
     {
         let store = interfero_store::open(&url).expect("open");
@@ -82,7 +55,7 @@ fn per_day_counts_are_filled_for_an_older_database() {
             .expect("re-judge");
         store.count().expect("sent");
     }
-    sql(server.http_port, "DROP TABLE older.daily_counts");
+    clickhouse_common::sql(server.http_port, "DROP TABLE older.daily_counts");
     let store = interfero_store::open(&url).expect("open again");
     assert_eq!(store.count().expect("count"), 200);
     let whole_days = Query {

@@ -6,7 +6,9 @@
 #![cfg(feature = "clickhouse")]
 
 use interfero_model::incident::{Incident, RecordStatus, Visibility};
-use interfero_store::clickhouse::{server_binary, ClickHouseStore, Config, LocalServer};
+mod clickhouse_common;
+
+use interfero_store::clickhouse::{ClickHouseStore, Config};
 use interfero_store::{
     Audience, IncidentChange, IncidentFilter, IncidentStore, IncidentStoreError, OnExisting,
 };
@@ -23,14 +25,9 @@ fn record(id: &str, start: &str) -> Incident {
 
 #[test]
 fn the_register_on_clickhouse_answers_as_on_sqlite() {
-    if server_binary().is_none() {
-        eprintln!(
-            "skipped: clickhouse-server is not installed (apt-get install clickhouse-server)"
-        );
+    let Some((_dir, server)) = clickhouse_common::local() else {
         return;
-    }
-    let dir = tempfile::tempdir().expect("tempdir");
-    let server = LocalServer::start(dir.path(), None).expect("start clickhouse-server");
+    };
     let config = Config::parse(&server.url("register")).unwrap();
     {
         let s = ClickHouseStore::open(&config).unwrap();
