@@ -1,8 +1,9 @@
 //! Throttling: a transfer under the target's name far slower than the same transfer, on the same
 //! path, under a name no filter targets. A slow server or a congested link slows both.
 
-use interfero_model::measurement::{TestKeys, Throughput};
+use interfero_model::measurement::{HttpRoundTrip, TestKeys, Throughput};
 use interfero_model::{Failure, Status, Technique, Verdict};
+use std::borrow::Cow;
 
 /// Below this share of the paired rate, the target's transfer is throttled.
 pub const RATIO_THRESHOLD: f64 = 0.4;
@@ -42,8 +43,86 @@ fn moved<'a>(tk: &'a TestKeys, role: &str) -> Option<&'a Throughput> {
         .find(|t| t.role == role && t.bytes > 0 && t.seconds > 0.0)
 }
 
+/// A round trip whose page began as a transfer (role `fetch`): the body's bytes over the time
+/// from the request to the body's end or the failure that cut it. That time includes the
+/// server's wait before its first byte, so the rate is never overstated. `None` without a 2xx
+/// head, an address, a measurable time, or enough bytes to be compared.
+pub fn round_trip_transfer(rt: &HttpRoundTrip) -> Option<Throughput> {
+    let bytes = rt.response.x_body_length?;
+    let seconds = rt.t - rt.t0;
+    if !(200..300).contains(&rt.response.code)
+        || bytes < MIN_PAIRED_BYTES
+        || seconds.is_nan()
+        || seconds <= 0.0
+    {
+        return None;
+    }
+    let url = url::Url::parse(&rt.request.url).ok()?;
+    Some(Throughput {
+        address: rt.address.clone()?,
+        server_name: url.host_str()?.to_ascii_lowercase(),
+        role: "fetch".into(),
+        bytes,
+        seconds,
+        samples: Vec::new(),
+        interval: 0.0,
+        failure: rt.failure.clone(),
+    })
+}
+
+/// The target's timed transfer: its leg under the target's name when that moved bytes, else
+/// the page's own fetch when it timed out mid-body. The timed leg is made after the fetch, and
+/// on a path slowed as a whole its handshake can wait behind the fetch's queued bytes until it
+/// times out: the fetch moved what it moved, and that is a rate too.
+fn target_transfer(tk: &TestKeys) -> Option<Cow<'_, Throughput>> {
+    if let Some(t) = moved(tk, "target") {
+        return Some(Cow::Borrowed(t));
+    }
+    if tk.http_experiment_failure != Some(Failure::Timeout) {
+        return None;
+    }
+    let rt = tk
+        .requests
+        .iter()
+        .find(|rt| rt.failure == Some(Failure::Timeout))?;
+    if rt.address.is_some() {
+        return round_trip_transfer(rt).map(Cow::Owned);
+    }
+    // Imported measurements may carry no address on the request: the one connection that
+    // succeeded is the one the page came over.
+    let mut connected = tk.tcp_connect.iter().filter(|c| c.status.success);
+    let (Some(c), None) = (connected.next(), connected.next()) else {
+        return None;
+    };
+    let ip: std::net::IpAddr = c.ip.parse().ok()?;
+    let addressed = HttpRoundTrip {
+        address: Some(std::net::SocketAddr::new(ip, c.port).to_string()),
+        ..rt.clone()
+    };
+    round_trip_transfer(&addressed).map(Cow::Owned)
+}
+
+/// What stood for the timed leg, when the page's own fetch did.
+fn stood_in(tk: &TestKeys, target: &Throughput) -> Option<String> {
+    (target.role == "fetch").then(|| {
+        let leg = tk.x_throughput.iter().find(|t| t.role == "target");
+        format!(
+            "the timed transfer under the target's name moved nothing ({}): the rate is the \
+             page's own fetch, {} bytes in {:.1} s before it timed out",
+            leg.and_then(|t| t.failure.as_ref())
+                .map_or("not made", Failure::as_str),
+            target.bytes,
+            target.seconds
+        )
+    })
+}
+
 /// How a leg ended, when it ended with an error after moving bytes.
 fn ended(t: &Throughput) -> Option<String> {
+    // The page's own fetch ended as its round trip says, and `stood_in` names it.
+    if t.role == "fetch" {
+        return None;
+    }
     t.failure.as_ref().map(|f| {
         format!(
             "the {} leg ended with {} after {} bytes: its rate is those bytes over their time",
@@ -59,7 +138,8 @@ fn ended(t: &Throughput) -> Option<String> {
 /// nothing to compare with (refused, or answered with a small error page, as many CDNs do for
 /// a name they do not serve): a stall that may be a policer is not called a block.
 pub fn judge(tk: &TestKeys) -> Option<Verdict> {
-    let target = moved(tk, "target")?;
+    let target = target_transfer(tk)?;
+    let target = target.as_ref();
     // A paired leg that moved only a few bytes (an error page for the innocuous name) has no
     // rate worth comparing with.
     let Some(paired) = moved(tk, "paired").filter(|p| p.bytes >= MIN_PAIRED_BYTES) else {
@@ -83,6 +163,7 @@ pub fn judge(tk: &TestKeys) -> Option<Verdict> {
         v.evidence
             .push(format!("control fetched at {:.0} kbit/s", c.kbps()));
     }
+    v.evidence.extend(stood_in(tk, target));
     v.evidence
         .extend([target, paired].into_iter().filter_map(ended));
     if let Some(cv) = plateau_cv(target) {
@@ -106,7 +187,7 @@ fn unpaired(tk: &TestKeys, target: &Throughput) -> Option<Verdict> {
     let paired = match tk.x_throughput.iter().find(|t| t.role == "paired") {
         None => "no transfer under an innocuous name was made".to_string(),
         Some(p) if p.bytes == 0 => format!(
-            "the transfer under the innocuous name {} was refused ({})",
+            "the transfer under the innocuous name {} gave no bytes ({})",
             p.server_name,
             p.failure.as_ref().map_or("no bytes", Failure::as_str)
         ),
@@ -135,6 +216,7 @@ fn unpaired(tk: &TestKeys, target: &Throughput) -> Option<Verdict> {
             c.kbps()
         ));
     }
+    v.evidence.extend(stood_in(tk, target));
     v.evidence.extend(ended(target));
     Some(v)
 }
@@ -142,8 +224,8 @@ fn unpaired(tk: &TestKeys, target: &Throughput) -> Option<Verdict> {
 /// The target's timed transfer when a comparison with the run's other transfers to the same
 /// address may be wanted: the pair gave nothing to compare with. The session then looks for
 /// such transfers ([`TestKeys::x_same_address`]) and judges again.
-pub fn wants_same_address(tk: &TestKeys) -> Option<&Throughput> {
-    let target = moved(tk, "target")?;
+pub fn wants_same_address(tk: &TestKeys) -> Option<Cow<'_, Throughput>> {
+    let target = target_transfer(tk)?;
     let paired_usable = moved(tk, "paired").is_some_and(|p| p.bytes >= MIN_PAIRED_BYTES);
     (!paired_usable && tk.http_experiment_failure == Some(Failure::Timeout)).then_some(target)
 }
@@ -191,6 +273,7 @@ fn same_address(tk: &TestKeys, target: &Throughput, paired: &str) -> Option<Verd
                  the path's or the server's, not shown to be this name's",
             )
     };
+    v.evidence.extend(stood_in(tk, target));
     v.evidence.extend(ended(target));
     Some(v)
 }

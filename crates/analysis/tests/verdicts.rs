@@ -702,6 +702,47 @@ fn a_stall_with_nothing_to_compare_is_inconclusive_with_the_rates() {
 }
 
 #[test]
+fn a_page_that_crawled_until_the_timeout_is_a_rate_when_the_timed_legs_moved_nothing() {
+    // The whole path is slowed: the page's head came and 114 kB of its body crawled in until
+    // the fetch timed out; the timed legs made afterwards waited behind the queued bytes and
+    // timed out in their handshakes. The fetch's own bytes are a rate: not a block.
+    let mut o = Obs::site("https://news.example/");
+    o.tk.requests[0].failure = Some(Failure::Timeout);
+    o.tk.requests[0].response.x_body_length = Some(114_000);
+    o.tk.requests[0].t0 = 0.0;
+    o.tk.requests[0].t = 10.0;
+    o.tk.http_experiment_failure = Some(Failure::Timeout);
+    o.tk.x_throughput = vec![
+        leg("target", "news.example", 0, 0.0, Some(Failure::Timeout)),
+        leg("paired", "x.invalid", 0, 0.0, Some(Failure::Timeout)),
+    ];
+    let v = o.verdict();
+    assert_eq!(v.status, Status::Inconclusive, "{v:#?}");
+    assert_eq!(v.rules[0], "throughput.no_comparison");
+    assert!(v.evidence[0].contains("91 kbit/s"), "{:?}", v.evidence);
+    assert!(
+        v.evidence.iter().any(|e| e.contains("page's own fetch")),
+        "{:?}",
+        v.evidence
+    );
+    // Another name's page came fast from the same address: the slowness is this name's.
+    let t = interfero_analysis::throttle::wants_same_address(&o.tk).expect("a rate to compare");
+    assert_eq!((t.role.as_str(), t.bytes), ("fetch", 114_000));
+    o.tk.x_same_address = vec![leg("fetch", "other.example", 2_000_000, 1.0, None)];
+    assert_eq!(o.verdict().rules[0], "throughput.same_address_ratio");
+    // A head and a few bytes, then nothing (a cut after the first packets): no rate, and the
+    // timeout is judged as before.
+    o.tk.x_same_address.clear();
+    o.tk.requests[0].response.x_body_length = Some(16_000);
+    assert_ne!(
+        o.verdict().status,
+        Status::Inconclusive,
+        "{:#?}",
+        o.verdict()
+    );
+}
+
+#[test]
 fn with_no_pair_another_names_transfer_to_the_same_address_decides() {
     // The innocuous name was refused at this address; during the run another site served
     // from the same address moved a megabyte quickly: the slowness is this name's.

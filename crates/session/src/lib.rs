@@ -140,7 +140,7 @@ pub async fn measure_one(session: &Session, target: &Target, test_start: &str) -
     // transfers to the same address are the next best evidence on that path (those finished
     // so far), and the target is judged again with them.
     if let Some(t) = interfero_analysis::throttle::wants_same_address(&tk) {
-        let others = session.reach.transfers.same_address(t);
+        let others = session.reach.transfers.same_address(&t);
         if !others.is_empty() {
             tk.x_same_address = others;
             verdict = judge(&target.url, &tk, &session.context());
