@@ -274,6 +274,7 @@ fn build(name: &str, list: Vec<Kind>, rtt_ms: u32) -> BenchWorld {
             pages: Vec::new(),
             delegation: Default::default(),
             ipv6: false,
+            shares: None,
         };
         match kind {
             Kind::Dynamic => site.kind = SiteKind::Dynamic,

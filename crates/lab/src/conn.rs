@@ -60,9 +60,12 @@ async fn handle(sh: Arc<Shared>, stream: TcpStream, role: Role, probe: bool) {
         Role::Blockpage { tls } => return blockpage(sh, stream, tls, pace).await,
         Role::Site { idx, tls } => (idx, tls),
     };
-    let Some(site) = sh.scenario.sites.get(idx) else {
+    // The listener's own site: what address rules name. The site served is picked below by
+    // SNI or Host, when others share this address.
+    let Some(owner) = sh.scenario.sites.get(idx) else {
         return;
     };
+    let site = owner;
     if probe && censor::shutdown(&sh.scenario, sh.kind, sh.now()) {
         return hold(stream).await;
     }
@@ -77,7 +80,11 @@ async fn handle(sh: Arc<Shared>, stream: TcpStream, role: Role, probe: bool) {
         }
     }
     if !tls {
-        return exchange(&sh, site, stream, probe, None, pace).await;
+        let at = At {
+            owner,
+            by_host: Some(idx),
+        };
+        return exchange(&sh, at, site, stream, probe, None, pace).await;
     }
     let Ok(Ok(start)) = timeout(
         HANDSHAKE_WAIT,
@@ -91,6 +98,9 @@ async fn handle(sh: Arc<Shared>, stream: TcpStream, role: Role, probe: bool) {
         .client_hello()
         .server_name()
         .map(str::to_ascii_lowercase);
+    let Some(site) = sh.scenario.sites.get(sh.served(idx, sni.as_deref())) else {
+        return;
+    };
     let foreign = sni
         .as_deref()
         .is_some_and(|n| !n.eq_ignore_ascii_case(&site.name));
@@ -115,7 +125,7 @@ async fn handle(sh: Arc<Shared>, stream: TcpStream, role: Role, probe: bool) {
         tokio::time::sleep(crate::dns::INJECTION_LAG).await;
     }
     let action = if probe {
-        censor::tls(&sh.scenario, sh.kind, sh.now(), &site.name, sni.as_deref())
+        censor::tls(&sh.scenario, sh.kind, sh.now(), &owner.name, sni.as_deref())
     } else {
         None
     };
@@ -142,7 +152,19 @@ async fn handle(sh: Arc<Shared>, stream: TcpStream, role: Role, probe: bool) {
     let Ok(Ok(stream)) = timeout(HANDSHAKE_WAIT, start.into_stream(cfg)).await else {
         return;
     };
-    exchange(&sh, site, stream, probe, sni.as_deref(), pace).await
+    let at = At {
+        owner,
+        by_host: None,
+    };
+    exchange(&sh, at, site, stream, probe, sni.as_deref(), pace).await
+}
+
+/// Where a request arrived: the listener's own site (what address rules name), and for plain
+/// HTTP the listener's index, so that the site served is picked by the request's Host.
+#[derive(Clone, Copy)]
+struct At<'a> {
+    owner: &'a Site,
+    by_host: Option<usize>,
 }
 
 /// Access to the TCP socket under a stream, to reset or half-close it below TLS (an on-path
@@ -161,16 +183,37 @@ impl Tcp for tokio_rustls::server::TlsStream<TcpStream> {
     }
 }
 
-async fn exchange<S>(sh: &Shared, site: &Site, mut s: S, probe: bool, sni: Option<&str>, pace: Pace)
-where
+async fn exchange<'a, S>(
+    sh: &'a Shared,
+    at: At<'a>,
+    mut site: &'a Site,
+    mut s: S,
+    probe: bool,
+    sni: Option<&str>,
+    pace: Pace,
+) where
     S: AsyncRead + AsyncWrite + Unpin + Tcp,
 {
     let Some(req) = read_request(&mut s).await else {
         return;
     };
+    if let Some(idx) = at.by_host {
+        site = sh
+            .scenario
+            .sites
+            .get(sh.served(idx, Some(&req.host)))
+            .unwrap_or(site);
+    }
     let t = sh.now();
     let action = if probe {
-        censor::http(&sh.scenario, sh.kind, t, &site.name, &req.host, &req.path)
+        censor::http(
+            &sh.scenario,
+            sh.kind,
+            t,
+            &at.owner.name,
+            &req.host,
+            &req.path,
+        )
     } else {
         None
     };
@@ -232,7 +275,7 @@ where
         return;
     }
     let policed = if probe {
-        censor::throttle(&sh.scenario, sh.kind, t, &site.name, sni, &req.host)
+        censor::throttle(&sh.scenario, sh.kind, t, &at.owner.name, sni, &req.host)
     } else {
         None
     };

@@ -38,6 +38,10 @@ const BUILTIN: &[(&str, &str)] = &[
     ),
     ("cdn-quirks", include_str!("../scenarios/cdn-quirks.toml")),
     ("lossy-slow", include_str!("../scenarios/lossy-slow.toml")),
+    (
+        "shared-address",
+        include_str!("../scenarios/shared-address.toml"),
+    ),
     ("registry", include_str!("../scenarios/registry.toml")),
     ("ipv6-broken", include_str!("../scenarios/ipv6-broken.toml")),
     ("ipv6-absent", include_str!("../scenarios/ipv6-absent.toml")),
@@ -216,6 +220,11 @@ pub struct Site {
     /// The name has an AAAA record too (when the scenario's `ipv6` is not `none`).
     #[serde(default)]
     pub ipv6: bool,
+    /// Served at the address of that site, as a shared host or a CDN edge serves several
+    /// names: one listener, which picks the site by SNI over TLS and by Host over HTTP (an
+    /// unknown name gets the owner's `unknown_sni` treatment). Address rules name the owner.
+    #[serde(default)]
+    pub shares: Option<String>,
 }
 
 /// How an origin answers a ClientHello for a name that is not its own.
@@ -455,6 +464,27 @@ impl Scenario {
         Ok(s)
     }
 
+    /// The index of the site that owns `name`'s address: itself, or the site it `shares`.
+    pub fn address_owner(&self, name: &str) -> Option<usize> {
+        let site = self
+            .sites
+            .iter()
+            .find(|s| s.name.eq_ignore_ascii_case(name))?;
+        let owner = site.shares.as_deref().unwrap_or(&site.name);
+        self.sites
+            .iter()
+            .position(|s| s.name.eq_ignore_ascii_case(owner))
+    }
+
+    /// How many addresses the sites take (CDN sites two, a site sharing another's none).
+    pub fn address_count(&self) -> usize {
+        self.sites
+            .iter()
+            .filter(|s| s.shares.is_none())
+            .map(|s| 1 + usize::from(s.cdn))
+            .sum()
+    }
+
     /// The services with their ground truth at scenario time `t`.
     pub fn services_at(&self, t: ScenarioTime) -> Vec<LabService> {
         self.services_in(t, WorldKind::Userspace)
@@ -541,9 +571,15 @@ impl Scenario {
         expect.techniques.sort();
         expect.techniques.dedup();
         let host = url_host(&spec.url).unwrap_or_default();
+        // An address rule concerns every site served at that address.
+        let owner = self
+            .address_owner(&host)
+            .and_then(|i| self.sites.get(i))
+            .map(|s| s.name.as_str());
         let supported = match self.rules.iter().find_map(|r| {
             let reason = kind.emulates(r).err()?;
-            (r.matcher.any || rule_names(&r.matcher).any(|p| name_matches(p, &host)))
+            let at_address = r.matcher.address.is_some() && r.matcher.address.as_deref() == owner;
+            (r.matcher.any || at_address || rule_names(&r.matcher).any(|p| name_matches(p, &host)))
                 .then_some((r, reason))
         }) {
             Some((r, reason)) => Err(format!(

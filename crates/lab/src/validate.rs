@@ -48,7 +48,6 @@ pub fn check(s: &Scenario) -> Result<(), String> {
             crate::scenario::DEFAULT_BOGON
         ));
     }
-    let mut addresses = 0usize;
     for site in &s.sites {
         if !is_test_name(&site.name) {
             return Err(format!("site {:?}: lab names must end in .test", site.name));
@@ -73,8 +72,11 @@ pub fn check(s: &Scenario) -> Result<(), String> {
                 ));
             }
         }
-        addresses += if site.cdn { 2 } else { 1 };
+        if let Some(owner) = &site.shares {
+            check_shared(s, &site.name, owner)?;
+        }
     }
+    let addresses = s.address_count();
     // .10 to .250 of each /24 are for sites; a large world spills into the next /24s.
     if addresses > crate::world::MAX_SITE_ADDRESSES {
         return Err(format!(
@@ -103,6 +105,44 @@ pub fn check(s: &Scenario) -> Result<(), String> {
                 ));
             }
         }
+    }
+    Ok(())
+}
+
+/// A site served at another's address: the owner must be a site of its own address, and both
+/// must be served by the one listener the same way.
+fn check_shared(s: &Scenario, name: &str, owner: &str) -> Result<(), String> {
+    let site = s.sites.iter().find(|x| x.name == name);
+    let o = s.sites.iter().find(|x| x.name == owner);
+    let (Some(site), Some(o)) = (site, o) else {
+        return Err(format!(
+            "site {name:?}: shares {owner:?}, which is not a site"
+        ));
+    };
+    if o.shares.is_some() || o.name == site.name {
+        return Err(format!(
+            "site {name:?}: shares {owner:?}, which shares another's address itself (name the \
+             site that owns the address)"
+        ));
+    }
+    if site.cdn || o.cdn || site.kind == SiteKind::Down || o.kind == SiteKind::Down {
+        return Err(format!(
+            "site {name:?}: a site sharing an address, and its owner, can be neither cdn nor \
+             down (one listener serves both)"
+        ));
+    }
+    if (site.http, site.https, site.ipv6) != (o.http, o.https, o.ipv6) {
+        return Err(format!(
+            "site {name:?}: http, https and ipv6 must be as on {owner:?}, whose listener serves it"
+        ));
+    }
+    if s.rules
+        .iter()
+        .any(|r| r.matcher.address.as_deref() == Some(name))
+    {
+        return Err(format!(
+            "site {name:?}: address rules name the site that owns the address ({owner:?})"
+        ));
     }
     Ok(())
 }

@@ -59,6 +59,7 @@ fn canary_site() -> Site {
         pages: Vec::new(),
         delegation: Default::default(),
         ipv6: false,
+        shares: None,
     }
 }
 const FIRST_SITE: u8 = 10;
@@ -77,7 +78,7 @@ fn site_ip(net: [u8; 3], k: usize) -> Ipv4Addr {
 
 /// How many /24s after the first a scenario's sites spill into.
 fn spill_blocks(s: &Scenario) -> u64 {
-    let addresses: usize = s.sites.iter().map(|x| if x.cdn { 2 } else { 1 }).sum();
+    let addresses = s.address_count();
     (addresses.saturating_sub(1) / SITES_PER_BLOCK) as u64
 }
 
@@ -113,6 +114,8 @@ pub(crate) struct Shared {
     /// Registered domain → what the lab's `test.` zone does with it (`authority`).
     pub(crate) registry: HashMap<String, SiteDelegation>,
     pub(crate) conn_count: Vec<AtomicU64>,
+    /// Per site owning an address, the sites served there, itself first (`members`).
+    members: Vec<Vec<usize>>,
     /// The probe's DNS datagrams seen, for the scenario's loss pattern.
     pub(crate) datagrams: AtomicU64,
     /// Paced exchanges so far, for the scenario's jitter sequence.
@@ -139,6 +142,21 @@ impl Shared {
     /// The control's source address: the only peer the censor leaves alone.
     pub(crate) fn control_ip(&self) -> IpAddr {
         IpAddr::V4(self.ip(4))
+    }
+    /// The site that a listener of site `owner` serves for `name` (the SNI, or the Host
+    /// without its port): the member of that name, or the owner itself.
+    pub(crate) fn served(&self, owner: usize, name: Option<&str>) -> usize {
+        let name = name.map(|n| n.rsplit_once(':').map_or(n, |(h, _)| h));
+        self.members
+            .get(owner)
+            .and_then(|m| {
+                m.iter().copied().find(|&j| {
+                    let site = self.scenario.sites.get(j);
+                    site.zip(name)
+                        .is_some_and(|(site, n)| site.name.eq_ignore_ascii_case(n))
+                })
+            })
+            .unwrap_or(owner)
     }
     /// The blockpage server.
     pub(crate) fn blockpage_ip(&self) -> Ipv4Addr {
@@ -207,7 +225,8 @@ enum Listen {
     Conn(Role),
 }
 
-/// Addresses of each site: (probe-side answer, control-side answer), equal unless CDN.
+/// Addresses of each site: (probe-side answer, control-side answer), equal unless CDN. A site
+/// that `shares` another's address gets that site's addresses and takes none of its own.
 fn plan(s: &Scenario, net: [u8; 3]) -> Vec<(Ipv4Addr, Ipv4Addr)> {
     let mut k = 0;
     let mut take = || {
@@ -215,11 +234,48 @@ fn plan(s: &Scenario, net: [u8; 3]) -> Vec<(Ipv4Addr, Ipv4Addr)> {
         k += 1;
         ip
     };
-    s.sites
+    let own: Vec<Option<(Ipv4Addr, Ipv4Addr)>> = s
+        .sites
         .iter()
         .map(|site| {
-            let a = take();
-            (a, if site.cdn { take() } else { a })
+            site.shares.is_none().then(|| {
+                let a = take();
+                (a, if site.cdn { take() } else { a })
+            })
+        })
+        .collect();
+    s.sites
+        .iter()
+        .zip(&own)
+        .map(|(site, mine)| {
+            mine.or_else(|| {
+                let owner = s.address_owner(&site.name)?;
+                own.get(owner).copied().flatten()
+            })
+            .unwrap_or((Ipv4Addr::UNSPECIFIED, Ipv4Addr::UNSPECIFIED))
+        })
+        .collect()
+}
+
+/// For each site that owns an address, the sites served there: itself first, then those that
+/// share it (empty for a site that shares another's).
+fn members(s: &Scenario) -> Vec<Vec<usize>> {
+    s.sites
+        .iter()
+        .enumerate()
+        .map(|(idx, site)| {
+            if site.shares.is_some() {
+                return Vec::new();
+            }
+            std::iter::once(idx)
+                .chain(s.sites.iter().enumerate().filter_map(|(j, other)| {
+                    other
+                        .shares
+                        .as_deref()
+                        .is_some_and(|o| o.eq_ignore_ascii_case(&site.name))
+                        .then_some(j)
+                }))
+                .collect()
         })
         .collect()
 }
@@ -262,8 +318,9 @@ async fn bind_all(
         ));
     }
     for (idx, (site, (a, b))) in s.sites.iter().zip(addrs).enumerate() {
-        if site.kind == SiteKind::Down {
-            continue; // nothing listens: connection refused for everyone
+        if site.kind == SiteKind::Down || site.shares.is_some() {
+            // Nothing listens (refused for everyone), or the owner's listener serves it.
+            continue;
         }
         let mut ips = vec![*a];
         if b != a {
@@ -360,11 +417,7 @@ impl World {
     /// Starts a world for `scenario` as `placement` says: on a given /24 (every address of it
     /// must be local where this runs) or a random loopback block.
     pub async fn start_with(scenario: &Scenario, placement: Placement) -> Result<World, LabError> {
-        let needed = scenario
-            .sites
-            .iter()
-            .map(|s| 1 + usize::from(s.cdn))
-            .sum::<usize>();
+        let needed = scenario.address_count();
         // One more for the canary site every world gets. A given block is one /24 (the kernel
         // world's service block); a loopback world may spill into the following /24s.
         let room = if placement.block.is_some() {
@@ -415,6 +468,7 @@ impl World {
                 zone: zone(scenario, &addrs, block_ip(net, 9), placement.kind),
                 registry: authority::registry(scenario),
                 conn_count: scenario.sites.iter().map(|_| AtomicU64::new(0)).collect(),
+                members: members(scenario),
                 datagrams: AtomicU64::new(0),
                 paced: AtomicU64::new(0),
                 scenario: scenario.clone(),
