@@ -249,3 +249,33 @@ async fn broken_ipv6_at_the_vantage_point_blocks_nothing() {
         "{dual:?}"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn names_sharing_an_address_compare_with_each_other() {
+    // Shared hosting and CDN edges: the innocuous name is refused or error-paged, so a name
+    // throttled alone is told by another name's page from the same address; a whole address
+    // slowed is slow for every name there.
+    let s = Scenario::builtin("shared-address").expect("built-in scenario");
+    let lab = Lab::start(&s).await.expect("lab starts");
+    let interfero_lab_run::lab::Evaluation {
+        report, results, ..
+    } = lab.eval().await;
+    lab.shutdown().await;
+    assert!(report.misses.is_empty(), "{:#?}", report.misses);
+    for name in [
+        "throughput.shared-edge-refused",
+        "throughput.shared-edge-error-page",
+    ] {
+        let v = results
+            .iter()
+            .find(|(t, _)| t.name == name)
+            .and_then(|(_, m)| m.verdict.clone())
+            .expect("judged");
+        assert_eq!(
+            (v.status, v.rules.first().map(String::as_str)),
+            (Status::Throttled, Some("throughput.same_address_ratio")),
+            "{name}: {:?}",
+            v.evidence
+        );
+    }
+}
