@@ -11,7 +11,9 @@
 //! ```
 //! Link `i` (from node `i` to node `i+1`) is 198.18.i.0/24: `.1` on the client side, `.2` on
 //! the servers side. The servers' service block 198.19.0.0/24 is local to the servers
-//! namespace (a `local` route on lo), so the middlebox can bind any address in it.
+//! namespace (a `local` route on lo), so the middlebox can bind any address in it. With
+//! working IPv6 (`enable_ipv6`) link `i` is also 2001:2:0:(0x100+i)::/64 and the service
+//! prefix 2001:2::/64 is local to the servers namespace the same way.
 
 use super::cmd::ip;
 use super::runtime::in_netns;
