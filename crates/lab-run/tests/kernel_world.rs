@@ -8,7 +8,7 @@
 use interfero_lab::kernel::{self, lab_namespaces};
 use interfero_lab::{LabTarget, Scenario, WorldKind};
 use interfero_lab_run::lab::Lab;
-use interfero_model::{Measurement, Technique};
+use interfero_model::{Family, FamilyState, Measurement, Technique};
 use std::collections::BTreeMap;
 
 fn available() -> bool {
@@ -160,4 +160,45 @@ async fn broken_or_absent_ipv6_at_the_vantage_point_blocks_nothing() {
             "{name}"
         );
     }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn working_ipv6_judges_blocks_in_one_family_and_in_both() {
+    if !available() {
+        return;
+    }
+    // IPv6 routed end to end: a site dropped over one family while the other reaches it is
+    // blocked in that family; both families dropped, stalled or closed are judged as in IPv4.
+    let s = Scenario::builtin("ipv6-working").unwrap();
+    let lab = Lab::start_in(&s, WorldKind::Kernel)
+        .await
+        .expect("lab starts");
+    let tag = lab.kernel().map(|k| k.tag().to_string());
+    let interfero_lab_run::lab::Evaluation {
+        report, results, ..
+    } = lab.eval().await;
+    lab.shutdown().await;
+    assert_clean(tag);
+    assert!(report.unsupported.is_empty(), "{:?}", report.unsupported);
+    let misses: Vec<String> = report.misses.iter().map(|m| format!("{m}")).collect();
+    assert!(misses.is_empty(), "{misses:#?}");
+    assert_eq!(results.len(), s.targets.len(), "every target measured");
+    let families = |name: &str| -> Vec<(Family, FamilyState)> {
+        let (_, m) = results.iter().find(|(t, _)| t.name == name).unwrap();
+        let v = m.verdict.as_ref().expect("judged");
+        v.x_families.iter().map(|o| (o.family, o.state)).collect()
+    };
+    // Each one-family block is judged in its family, the other family reaching the site.
+    use Family::{Ipv4, Ipv6};
+    use FamilyState::{Blocked, Reached};
+    assert_eq!(
+        families("tcp.timeout.ipv6-only"),
+        [(Ipv4, Reached), (Ipv6, Blocked)]
+    );
+    assert_eq!(
+        families("tcp.timeout.ipv4-only"),
+        [(Ipv4, Blocked), (Ipv6, Reached)]
+    );
+    // Reached in both families: nothing failed alone, nothing to state.
+    assert!(families("accessible.dual-stack").is_empty());
 }

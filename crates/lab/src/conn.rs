@@ -46,7 +46,7 @@ pub(crate) async fn serve(sh: Arc<Shared>, listener: TcpListener, role: Role) {
             sleep(Duration::from_millis(50)).await;
             continue;
         };
-        let probe = peer.ip() != sh.control_ip();
+        let probe = !sh.is_control(peer.ip());
         let sh2 = sh.clone();
         sh.tasks.spawn(async move {
             let _ = timeout(CONN_MAX, handle(sh2, stream, role, probe)).await;

@@ -203,7 +203,7 @@ pub(crate) async fn serve_udp(sh: Arc<Shared>, sock: UdpSocket, role: Resolver) 
             continue;
         };
         let query = buf.get(..n).unwrap_or_default();
-        let from_probe = peer.ip() != sh.control_ip();
+        let from_probe = !sh.is_control(peer.ip());
         // A lossy path: the datagram never arrives.
         if from_probe && sh.lose_datagram() {
             continue;
@@ -230,7 +230,7 @@ pub(crate) async fn serve_tcp(sh: Arc<Shared>, listener: TcpListener, role: Reso
             tokio::time::sleep(Duration::from_millis(50)).await;
             continue;
         };
-        let from_probe = peer.ip() != sh.control_ip();
+        let from_probe = !sh.is_control(peer.ip());
         let sh2 = sh.clone();
         sh.tasks
             .spawn(async move { tcp_conn(sh2, stream, role, from_probe).await });

@@ -44,6 +44,11 @@ impl WorldKind {
                  (userspace world)"
                     .into(),
             ),
+            (WorldKind::Userspace, crate::scenario::VantageIpv6::Working) => Err(
+                "ipv6 = \"working\": loopback has one IPv6 address (::1), so sites cannot each \
+                 have their own: kernel world only (userspace world)"
+                    .into(),
+            ),
             _ => Ok(()),
         }
     }

@@ -45,6 +45,10 @@ const BUILTIN: &[(&str, &str)] = &[
     ("registry", include_str!("../scenarios/registry.toml")),
     ("ipv6-broken", include_str!("../scenarios/ipv6-broken.toml")),
     ("ipv6-absent", include_str!("../scenarios/ipv6-absent.toml")),
+    (
+        "ipv6-working",
+        include_str!("../scenarios/ipv6-working.toml"),
+    ),
 ];
 
 /// A parsed and validated scenario.
@@ -96,7 +100,8 @@ pub struct Scenario {
     /// The vantage point's IPv6: `none` (default: no name has an AAAA record), `broken`
     /// (sites with `ipv6 = true` answer AAAA, every IPv6 connect of the probe fails: refused
     /// on loopback, unanswered in the kernel world) or `absent` (no IPv6 route at the probe:
-    /// network unreachable at once; kernel world only).
+    /// network unreachable at once; kernel world only) or `working` (IPv6 routed end to end
+    /// to listeners on the sites' IPv6 addresses; kernel world only).
     #[serde(default, skip_serializing_if = "VantageIpv6::is_none")]
     pub ipv6: VantageIpv6,
 }
@@ -112,6 +117,9 @@ pub enum VantageIpv6 {
     Broken,
     /// AAAA records exist; the probe has no IPv6 route (network unreachable at once).
     Absent,
+    /// AAAA records exist and IPv6 works end to end: every link has an IPv6 address, the
+    /// routers forward it and the sites listen on their IPv6 addresses (kernel world only).
+    Working,
 }
 
 impl VantageIpv6 {
@@ -362,6 +370,30 @@ pub struct Match {
     /// Everything.
     #[serde(default)]
     pub any: bool,
+    /// Only this address family of the matched sites (`tcp.*` rules, kernel world); both
+    /// when absent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub family: Option<AddrFamily>,
+}
+
+/// An address family a rule may be limited to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum AddrFamily {
+    /// IPv4 addresses only.
+    Ipv4,
+    /// IPv6 addresses only.
+    Ipv6,
+}
+
+impl AddrFamily {
+    /// Whether `ip` is of this family.
+    pub fn holds(self, ip: std::net::IpAddr) -> bool {
+        match self {
+            AddrFamily::Ipv4 => ip.is_ipv4(),
+            AddrFamily::Ipv6 => ip.is_ipv6(),
+        }
+    }
 }
 
 /// One target with its ground truth.

@@ -1,7 +1,9 @@
 //! Scenario validation: refuse a scenario that says something the world cannot mean, with the
 //! reason, instead of running a world whose ground truth is wrong.
 
-use crate::scenario::{duplicates, url_host, Action, Rule, Scenario, SiteDelegation, SiteKind};
+use crate::scenario::{
+    duplicates, url_host, Action, AddrFamily, Rule, Scenario, SiteDelegation, SiteKind, VantageIpv6,
+};
 
 /// Checks a parsed scenario; the error says what is wrong.
 pub fn check(s: &Scenario) -> Result<(), String> {
@@ -199,6 +201,28 @@ fn check_rule(s: &Scenario, r: &Rule) -> Result<(), String> {
              by address",
             r.id
         ));
+    }
+    if m.family.is_some()
+        && (!matches!(r.action, TcpDrop | TcpReset | TcpRefuse) || m.any || r.at_hop)
+    {
+        return Err(format!(
+            "rule {:?}: family limits tcp.* rules by address or domain (the kernel's \
+             nftables), nothing else",
+            r.id
+        ));
+    }
+    if s.ipv6 == VantageIpv6::Working {
+        // The injectors read and forge IPv4 packets only: over IPv6 the rule would be a drop
+        // (tcp.reset) or nothing (tls.reset at the hop), not what the truth says.
+        let v4_only = r.action == TcpReset && m.family == Some(AddrFamily::Ipv4);
+        if (r.action == TcpReset && !v4_only) || (r.at_hop && r.action == TlsReset) {
+            return Err(format!(
+                "rule {:?}: the lab's packet injectors speak IPv4 only, so {:?} cannot act \
+                 over IPv6 in an ipv6 = \"working\" scenario (limit tcp.reset to family = \
+                 \"ipv4\")",
+                r.id, r.action
+            ));
+        }
     }
     if r.action == Throttle && r.rate_kbps.is_none_or(|k| k == 0) {
         return Err(format!("rule {:?}: throttle needs rate_kbps > 0", r.id));

@@ -158,6 +158,12 @@ impl Shared {
             })
             .unwrap_or(owner)
     }
+    /// Whether `peer` is the control: its IPv4 source, or (kernel world) the IPv6 twin of it,
+    /// which the servers namespace's source selection picks for the control's IPv6 connects.
+    pub(crate) fn is_control(&self, peer: IpAddr) -> bool {
+        peer == self.control_ip()
+            || (self.kind == WorldKind::Kernel && peer == IpAddr::V6(kernel_v6(self.ip(4))))
+    }
     /// The blockpage server.
     pub(crate) fn blockpage_ip(&self) -> Ipv4Addr {
         self.ip(9)
@@ -391,20 +397,56 @@ fn site_v6(s: &Scenario, site: &Site, v4: Ipv4Addr, kind: WorldKind) -> Option<I
     }
     Some(match kind {
         WorldKind::Userspace => Ipv6Addr::LOCALHOST,
-        WorldKind::Kernel => {
-            let [a, b, c, d] = v4.octets();
-            Ipv6Addr::new(
-                0x2001,
-                0x2,
-                0,
-                0,
-                0,
-                0,
-                u16::from_be_bytes([a, b]),
-                u16::from_be_bytes([c, d]),
-            )
-        }
+        WorldKind::Kernel => kernel_v6(v4),
     })
+}
+
+/// The kernel world's IPv6 twin of a service address: the IPv4 address as the last two
+/// hextets of 2001:2::/64 (RFC 5180), the servers namespace's service prefix.
+pub(crate) fn kernel_v6(v4: Ipv4Addr) -> Ipv6Addr {
+    let [a, b, c, d] = v4.octets();
+    Ipv6Addr::new(
+        0x2001,
+        0x2,
+        0,
+        0,
+        0,
+        0,
+        u16::from_be_bytes([a, b]),
+        u16::from_be_bytes([c, d]),
+    )
+}
+
+/// The IPv6 listeners of a kernel world whose vantage point has working IPv6: every
+/// `ipv6 = true` site (the canary too) on its address's twin, on the site's ports.
+async fn bind_v6(
+    s: &Scenario,
+    addrs: &[(Ipv4Addr, Ipv4Addr)],
+    kind: WorldKind,
+    tcp: &mut Vec<(TcpListener, Listen)>,
+) -> std::io::Result<()> {
+    if kind != WorldKind::Kernel || s.ipv6 != VantageIpv6::Working {
+        return Ok(());
+    }
+    for (idx, (site, (a, _))) in s.sites.iter().zip(addrs).enumerate() {
+        // A sharer is served by its owner's listener, on the same address.
+        let listens = site.kind != SiteKind::Down && site.shares.is_none();
+        let Some(ip) = site_v6(s, site, *a, kind).filter(|_| listens) else {
+            continue;
+        };
+        for (on, port, tls) in [
+            (site.http, HTTP_PORT, false),
+            (site.https, HTTPS_PORT, true),
+        ] {
+            if on {
+                tcp.push((
+                    TcpListener::bind((ip, port)).await?,
+                    Listen::Conn(Role::Site { idx, tls }),
+                ));
+            }
+        }
+    }
+    Ok(())
 }
 
 impl World {
@@ -459,11 +501,12 @@ impl World {
                 ]
             });
             let addrs = plan(scenario, net);
-            let (udp, tcp) = match bind_all(scenario, net, &addrs).await {
+            let (udp, mut tcp) = match bind_all(scenario, net, &addrs).await {
                 Ok(b) => b,
                 Err(e) if e.kind() == ErrorKind::AddrInUse && placement.block.is_none() => continue,
                 Err(e) => return Err(e.into()),
             };
+            bind_v6(scenario, &addrs, placement.kind, &mut tcp).await?;
             let shared = Arc::new(Shared {
                 zone: zone(scenario, &addrs, block_ip(net, 9), placement.kind),
                 registry: authority::registry(scenario),
@@ -604,6 +647,18 @@ impl World {
     /// The probe-side address of a site (what the censored resolver would answer, if honest).
     pub fn site_addr(&self, name: &str) -> Option<IpAddr> {
         self.site_addrs(name).map(|(a, _)| IpAddr::V4(a))
+    }
+
+    /// The IPv6 address a site's AAAA answers (both resolvers), when the scenario gives the
+    /// vantage point IPv6 and the site has one.
+    pub fn site_addr6(&self, name: &str) -> Option<IpAddr> {
+        let sc = &self.shared.scenario;
+        let site = sc
+            .sites
+            .iter()
+            .find(|s| s.name.eq_ignore_ascii_case(name))?;
+        let (a, _) = self.site_addrs(name)?;
+        site_v6(sc, site, a, self.shared.kind).map(IpAddr::V6)
     }
 
     /// A site's (probe-side, control-side) addresses.

@@ -3,7 +3,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)] // a failed unwrap in a test is a failed test
 
 use interfero_lab::score::score;
-use interfero_lab::{Expectation, LabTarget, Scenario, ScenarioTime};
+use interfero_lab::{Expectation, LabTarget, Scenario, ScenarioTime, WorldKind};
 use interfero_model::{Status, Technique, Verdict};
 
 #[test]
@@ -208,4 +208,37 @@ fn a_registry_action_needs_a_registered_domain_of_its_own() {
     assert!(e.contains("registered domain"), "{e}");
     let shared = format!("{ok}[[sites]]\nname = \"www.gone.test\"\n");
     assert!(Scenario::parse(&shared).is_err());
+}
+
+#[test]
+fn working_ipv6_is_the_kernel_worlds_and_family_limits_tcp_rules_only() {
+    let s = Scenario::builtin("ipv6-working").unwrap();
+    let user = s.targets_in(Default::default(), WorldKind::Userspace);
+    assert!(user.iter().all(|t| t
+        .supported
+        .as_ref()
+        .is_err_and(|e| e.contains("working") && e.contains("::1"))));
+    let kernel = s.targets_in(Default::default(), WorldKind::Kernel);
+    assert!(kernel.iter().all(|t| t.supported.is_ok()));
+
+    let base = "name = \"x\"\nipv6 = \"working\"\n[[sites]]\nname = \"a.test\"\nipv6 = true\n";
+    let rule = |m: &str, action: &str| {
+        format!("{base}[[rules]]\nid = \"r\"\nmatch = {{ {m} }}\naction = \"{action}\"\n")
+    };
+    assert!(Scenario::parse(&rule("address = \"a.test\", family = \"ipv6\"", "tcp.drop")).is_ok());
+    // family is nftables' business: a middlebox rule cannot use it.
+    let e = Scenario::parse(&rule("sni = \"a.test\", family = \"ipv6\"", "tls.stall"))
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("family"), "{e}");
+    // The injectors speak IPv4 only: tcp.reset over IPv6 would be a drop.
+    let e = Scenario::parse(&rule("address = \"a.test\"", "tcp.reset"))
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("IPv4 only"), "{e}");
+    assert!(Scenario::parse(&rule(
+        "address = \"a.test\", family = \"ipv4\"",
+        "tcp.reset"
+    ))
+    .is_ok());
 }

@@ -9,15 +9,16 @@ use crate::clock::ScenarioTime;
 use crate::scenario::{name_matches, rule_in_force, Action, Rule, Scenario};
 use crate::LabError;
 use std::collections::BTreeSet;
-use std::net::Ipv4Addr;
+use std::net::{IpAddr, Ipv4Addr};
 use std::sync::Mutex;
 
 /// The censor's kernel half: renders the rules in force into the router namespace.
 pub(crate) struct Censor {
     pub(crate) router: String,
     pub(crate) scenario: Scenario,
-    /// Each site's addresses (probe-side and control-side), by lowercase name.
-    pub(crate) sites: Vec<(String, Ipv4Addr, Ipv4Addr)>,
+    /// Each site's addresses (probe-side and control-side IPv4, its IPv6 if any), by
+    /// lowercase name.
+    pub(crate) sites: Vec<(String, BTreeSet<IpAddr>)>,
     pub(crate) resets: ResetSet,
     /// What the on-path injector at this hop reacts to.
     pub(crate) on_path: OnPathSet,
@@ -29,17 +30,19 @@ pub(crate) struct Censor {
 }
 
 impl Censor {
-    fn addrs_of(&self, r: &Rule) -> BTreeSet<Ipv4Addr> {
+    /// The addresses of the sites `r` names, of its family only when it has one.
+    fn addrs_of(&self, r: &Rule) -> BTreeSet<IpAddr> {
         let m = &r.matcher;
         self.sites
             .iter()
-            .filter(|(name, _, _)| {
+            .filter(|(name, _)| {
                 m.address
                     .as_deref()
                     .is_some_and(|a| a.eq_ignore_ascii_case(name))
                     || m.domain.as_deref().is_some_and(|d| name_matches(d, name))
             })
-            .flat_map(|(_, a, b)| [*a, *b])
+            .flat_map(|(_, addrs)| addrs.iter().copied())
+            .filter(|ip| m.family.is_none_or(|f| f.holds(*ip)))
             .collect()
     }
 

@@ -38,7 +38,7 @@ use std::net::Ipv4Addr;
 use std::sync::{Arc, Mutex, RwLock};
 use tokio::runtime::Handle;
 
-pub use netns::{lab_namespaces, sweep_stale, CLIENT_IP};
+pub use netns::{lab_namespaces, sweep_stale, CLIENT_IP, CLIENT_IP6};
 
 /// Shape of the path between client and servers.
 #[derive(Debug, Clone, Copy)]
@@ -126,15 +126,15 @@ impl KernelNet {
             tracing::info!("lab: removed stale namespace {name}");
         }
         let hops = opts.hops;
-        let topo = tokio::task::spawn_blocking(move || Topology::build(hops))
+        let v6 = scenario.ipv6;
+        // Building (and, for working IPv6, waiting out address detection) blocks: not on the
+        // runtime's threads.
+        let topo = tokio::task::spawn_blocking(move || Topology::build(hops)?.with_ipv6(v6, hops))
             .await
             .map_err(|e| LabError::Command {
                 cmd: "building namespaces".into(),
                 detail: e.to_string(),
             })??;
-        if scenario.ipv6 == crate::scenario::VantageIpv6::Broken {
-            topo.break_ipv6()?;
-        }
         let client = NsRuntime::new(&topo.client, 2)?;
         let servers = NsRuntime::new(&topo.servers, 2)?;
         let s = scenario.clone();
@@ -160,10 +160,14 @@ impl KernelNet {
             sites: scenario
                 .sites
                 .iter()
-                .filter_map(|site| {
-                    let a = as_v4(world.site_addr(&site.name)?)?;
-                    let b = as_v4(world.site_control_addr(&site.name)?)?;
-                    Some((site.name.to_ascii_lowercase(), a, b))
+                .map(|site| {
+                    let addrs = [
+                        world.site_addr(&site.name),
+                        world.site_control_addr(&site.name),
+                        world.site_addr6(&site.name),
+                    ];
+                    let addrs = addrs.into_iter().flatten().collect();
+                    (site.name.to_ascii_lowercase(), addrs)
                 })
                 .collect(),
             uses_tc: scenario

@@ -2,14 +2,14 @@
 //! namespace. Rendering is pure (scenario + clock + addresses -> ruleset text), so it is unit
 //! tested without privileges; applying replaces the whole table in one transaction.
 
-use super::netns::CLIENT_IP;
+use super::netns::{CLIENT_IP, CLIENT_IP6};
 use crate::clock::ScenarioTime;
 use crate::kind::WorldKind;
 use crate::scenario::{rule_in_force, Action, Rule, Scenario};
 use crate::world::HTTPS_PORT;
 use std::collections::BTreeSet;
 use std::fmt::Write as _;
-use std::net::Ipv4Addr;
+use std::net::{IpAddr, Ipv4Addr};
 
 /// The table's family and name inside the router namespace.
 pub const TABLE: &str = "inet interfero";
@@ -17,8 +17,8 @@ pub const TABLE: &str = "inet interfero";
 /// Where a kernel rule's packets go: some addresses, or the whole service block.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) enum Dest {
-    /// These addresses.
-    Addrs(BTreeSet<Ipv4Addr>),
+    /// These addresses (either family).
+    Addrs(BTreeSet<IpAddr>),
     /// Everything the client sends.
     All,
 }
@@ -43,7 +43,7 @@ pub(crate) struct KernelRule {
 pub(crate) fn in_force(
     s: &Scenario,
     t: ScenarioTime,
-    addrs_of: &dyn Fn(&Rule) -> BTreeSet<Ipv4Addr>,
+    addrs_of: &dyn Fn(&Rule) -> BTreeSet<IpAddr>,
 ) -> Vec<KernelRule> {
     s.rules
         .iter()
@@ -75,16 +75,36 @@ fn safe(id: &str) -> String {
         .collect()
 }
 
-fn daddr(dest: &Dest) -> Option<String> {
-    match dest {
-        Dest::All => Some(String::new()),
-        Dest::Addrs(a) if a.is_empty() => None,
-        Dest::Addrs(a) => {
-            let list: Vec<String> = a.iter().map(Ipv4Addr::to_string).collect();
-            Some(format!(" ip daddr {{ {} }}", list.join(", ")))
+/// The matches of packets from the client to `dest`, one per family it concerns: `ip saddr
+/// <client> ip daddr { … }` and `ip6 saddr <client> ip6 daddr { … }` (an nftables rule holds
+/// one family's addresses), with the family's name for "is TCP" (`ip protocol` is IPv4's
+/// header field; `meta l4proto` finds TCP behind IPv6's extension headers). Everything
+/// (`Dest::All`) is both families' client address.
+fn flows(dest: &Dest) -> Vec<(String, &'static str)> {
+    let from4 = format!("ip saddr {CLIENT_IP}");
+    let from6 = format!("ip6 saddr {CLIENT_IP6}");
+    let Dest::Addrs(a) = dest else {
+        return vec![(from4, TCP4), (from6, TCP6)];
+    };
+    let list = |v6: bool| -> Vec<String> {
+        a.iter()
+            .filter(|ip| ip.is_ipv6() == v6)
+            .map(IpAddr::to_string)
+            .collect()
+    };
+    let mut out = Vec::new();
+    for (from, key, v6, tcp) in [(from4, "ip", false, TCP4), (from6, "ip6", true, TCP6)] {
+        let l = list(v6);
+        if !l.is_empty() {
+            out.push((format!("{from} {key} daddr {{ {} }}", l.join(", ")), tcp));
         }
     }
+    out
 }
+
+/// "Is TCP" in IPv4 and in IPv6.
+const TCP4: &str = "ip protocol tcp";
+const TCP6: &str = "meta l4proto tcp";
 
 /// The whole table for `rules`: created if absent, emptied, refilled, atomically. Packets are
 /// matched in the forward hook, from the client only: the control never crosses the router.
@@ -104,33 +124,40 @@ pub(crate) fn render(rules: &[KernelRule], loss_pct: u32) -> String {
         .iter()
         .filter(|r| r.at_hop && r.action == Action::TlsStall)
     {
-        let Some(to) = daddr(&r.dest) else { continue };
         // A TLS record (content type 0x16, the ClientHello's) to the address is dropped as it
         // arrives, before the router checks its TTL: at the censor's own hop the trigger meets
         // silence, not a time exceeded. The handshake itself passes.
-        let _ = writeln!(
-            pre,
-            "\t\tip saddr {CLIENT_IP}{to} tcp dport {HTTPS_PORT} @ih,0,8 0x16 drop comment \"{} tls.stall at hop\"",
-            safe(&r.id)
-        );
+        for (flow, _) in flows(&r.dest) {
+            let _ = writeln!(
+                pre,
+                "\t\t{flow} tcp dport {HTTPS_PORT} @ih,0,8 0x16 drop comment \"{} tls.stall at hop\"",
+                safe(&r.id)
+            );
+        }
     }
     for r in rules.iter().filter(|r| !r.at_hop) {
-        let Some(to) = daddr(&r.dest) else { continue };
         let verdict = match r.action {
-            Action::TcpDrop => "ip protocol tcp drop",
+            Action::TcpDrop => "drop",
             // The SYN is dropped here; the injector answers it (see `inject`).
-            Action::TcpReset => "ip protocol tcp drop",
+            Action::TcpReset => "drop",
             // A RST in answer to the SYN: exactly what a closed port sends.
-            Action::TcpRefuse => "ip protocol tcp reject with tcp reset",
+            Action::TcpRefuse => "reject with tcp reset",
             Action::Shutdown => "drop",
             _ => continue,
         };
-        let _ = writeln!(
-            body,
-            "\t\tip saddr {CLIENT_IP}{to} {verdict} comment \"{} {}\"",
-            safe(&r.id),
-            action_name(r.action)
-        );
+        for (flow, tcp) in flows(&r.dest) {
+            let tcp = if r.action == Action::Shutdown {
+                String::new()
+            } else {
+                format!("{tcp} ")
+            };
+            let _ = writeln!(
+                body,
+                "\t\t{flow} {tcp}{verdict} comment \"{} {}\"",
+                safe(&r.id),
+                action_name(r.action)
+            );
+        }
     }
     format!(
         "table {TABLE}\ndelete table {TABLE}\ntable {TABLE} {{\n\tchain prerouting {{\n\t\t\
@@ -166,8 +193,10 @@ pub(crate) fn reset_addrs(rules: &[KernelRule]) -> BTreeSet<Ipv4Addr> {
             continue;
         }
         for ip in a {
-            if taken.insert(*ip) && r.action == Action::TcpReset {
-                out.insert(*ip);
+            // The injector forges IPv4 only (validation keeps tcp.reset off IPv6).
+            let IpAddr::V4(v4) = ip else { continue };
+            if taken.insert(*v4) && r.action == Action::TcpReset {
+                out.insert(*v4);
             }
         }
     }
@@ -189,7 +218,7 @@ mod tests {
     }
 
     fn one(ip: [u8; 4]) -> Dest {
-        Dest::Addrs([Ipv4Addr::from(ip)].into_iter().collect())
+        Dest::Addrs([IpAddr::from(ip)].into_iter().collect())
     }
 
     #[test]
@@ -262,7 +291,7 @@ mod tests {
                 Dest::Addrs(
                     [[198, 19, 0, 10], [198, 19, 0, 13]]
                         .into_iter()
-                        .map(Ipv4Addr::from)
+                        .map(IpAddr::from)
                         .collect(),
                 ),
             ),
@@ -270,5 +299,44 @@ mod tests {
         assert!(!render(&rules, 0).contains("\"b "));
         let resets: Vec<Ipv4Addr> = reset_addrs(&rules).into_iter().collect();
         assert_eq!(resets, vec![Ipv4Addr::new(198, 19, 0, 13)]);
+    }
+
+    #[test]
+    fn each_family_gets_its_own_rule_and_a_shutdown_cuts_both() {
+        let v6: IpAddr = "2001:2::c613:a".parse().unwrap();
+        let both = Dest::Addrs([IpAddr::from([198, 19, 0, 10]), v6].into_iter().collect());
+        let only6 = Dest::Addrs([v6].into_iter().collect());
+        let text = render(
+            &[
+                rule("d", Action::TcpDrop, both),
+                rule("six", Action::TcpRefuse, only6),
+                rule("s", Action::Shutdown, Dest::All),
+            ],
+            0,
+        );
+        let body: Vec<&str> = text
+            .lines()
+            .map(str::trim)
+            .skip_while(|l| !l.starts_with("type filter hook forward"))
+            .skip(1)
+            .take_while(|l| *l != "}")
+            .collect();
+        assert_eq!(
+            body,
+            [
+                "ip saddr 198.18.0.1 ip daddr { 198.19.0.10 } ip protocol tcp drop comment \"d tcp.drop\"",
+                "ip6 saddr 2001:2:0:100::1 ip6 daddr { 2001:2::c613:a } meta l4proto tcp drop comment \"d tcp.drop\"",
+                "ip6 saddr 2001:2:0:100::1 ip6 daddr { 2001:2::c613:a } meta l4proto tcp reject with tcp reset comment \"six tcp.refuse\"",
+                "ip saddr 198.18.0.1 drop comment \"s shutdown\"",
+                "ip6 saddr 2001:2:0:100::1 drop comment \"s shutdown\"",
+            ]
+        );
+        // The reset injector forges IPv4 only: an IPv6 address never reaches its set.
+        let resets = reset_addrs(&[rule(
+            "r",
+            Action::TcpReset,
+            Dest::Addrs([v6].into_iter().collect()),
+        )]);
+        assert!(resets.is_empty());
     }
 }

@@ -21,10 +21,16 @@ pub(crate) fn render(rules: &[KernelRule]) -> Option<String> {
             continue;
         };
         for ip in addrs {
+            // u32 matches each family's source field: `ip src …/32` or `ip6 src …/128`.
+            let (proto, key, len) = if ip.is_ipv6() {
+                ("ipv6", "ip6", 128)
+            } else {
+                ("ip", "ip", 32)
+            };
             let _ = writeln!(
                 out,
                 "class add dev {dev} parent 1: classid 1:{class:x} htb rate {kbps}kbit ceil {kbps}kbit\n\
-                 filter add dev {dev} parent 1: protocol ip prio 1 u32 match ip src {ip}/32 flowid 1:{class:x}"
+                 filter add dev {dev} parent 1: protocol {proto} prio 1 u32 match {key} src {ip}/{len} flowid 1:{class:x}"
             );
             class += 1;
         }
@@ -35,20 +41,28 @@ pub(crate) fn render(rules: &[KernelRule]) -> Option<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::net::Ipv4Addr;
+    use std::net::{IpAddr, Ipv4Addr};
 
     #[test]
     fn one_class_per_throttled_address() {
+        let v6: IpAddr = "2001:2::c613:14".parse().unwrap();
         let rule = KernelRule {
             id: "t".into(),
             action: Action::Throttle,
-            dest: Dest::Addrs([Ipv4Addr::new(198, 19, 0, 20)].into_iter().collect()),
+            dest: Dest::Addrs(
+                [IpAddr::V4(Ipv4Addr::new(198, 19, 0, 20)), v6]
+                    .into_iter()
+                    .collect(),
+            ),
             rate_kbps: Some(128),
             at_hop: false,
         };
         let text = render(&[rule]).unwrap();
         assert!(text.contains("classid 1:10 htb rate 128kbit ceil 128kbit"));
-        assert!(text.contains("u32 match ip src 198.19.0.20/32 flowid 1:10"));
+        assert!(text.contains("protocol ip prio 1 u32 match ip src 198.19.0.20/32 flowid 1:10"));
+        assert!(
+            text.contains("protocol ipv6 prio 1 u32 match ip6 src 2001:2::c613:14/128 flowid 1:11")
+        );
         assert!(render(&[]).is_none());
     }
 }
