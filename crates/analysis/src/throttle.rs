@@ -43,23 +43,25 @@ fn moved<'a>(tk: &'a TestKeys, role: &str) -> Option<&'a Throughput> {
         .find(|t| t.role == role && t.bytes > 0 && t.seconds > 0.0)
 }
 
+/// A timed-out body was still arriving when its last bytes came this late in the fetch's time
+/// (a share of it). A shaper with a deep queue delivers in bursts seconds apart as TCP backs
+/// off, so the quiet spell before the timeout says little; a filter that freezes the connection
+/// after its first packets goes quiet at the very start.
+pub const CRAWL_LATE_SHARE: f64 = 0.5;
+
 /// A round trip whose page began as a transfer (role `fetch`): the body's bytes over the time
 /// from the request to the body's end or the failure that cut it. That time includes the
 /// server's wait before its first byte, so the rate is never overstated. `None` without a 2xx
-/// head, an address, a measurable time, or enough bytes to be compared.
-pub fn round_trip_transfer(rt: &HttpRoundTrip) -> Option<Throughput> {
-    let bytes = rt.response.x_body_length?;
+/// head, body bytes, an address or a measurable time.
+fn as_transfer(rt: &HttpRoundTrip, address: Option<String>) -> Option<Throughput> {
+    let bytes = rt.response.x_body_length.filter(|&b| b > 0)?;
     let seconds = rt.t - rt.t0;
-    if !(200..300).contains(&rt.response.code)
-        || bytes < MIN_PAIRED_BYTES
-        || seconds.is_nan()
-        || seconds <= 0.0
-    {
+    if !(200..300).contains(&rt.response.code) || seconds.is_nan() || seconds <= 0.0 {
         return None;
     }
     let url = url::Url::parse(&rt.request.url).ok()?;
     Some(Throughput {
-        address: rt.address.clone()?,
+        address: address?,
         server_name: url.host_str()?.to_ascii_lowercase(),
         role: "fetch".into(),
         bytes,
@@ -70,10 +72,29 @@ pub fn round_trip_transfer(rt: &HttpRoundTrip) -> Option<Throughput> {
     })
 }
 
+/// [`as_transfer`] for a round trip that moved enough to be compared with
+/// ([`MIN_PAIRED_BYTES`]): another name's page, for the same-address comparison.
+pub fn round_trip_transfer(rt: &HttpRoundTrip) -> Option<Throughput> {
+    as_transfer(rt, rt.address.clone()).filter(|t| t.bytes >= MIN_PAIRED_BYTES)
+}
+
+/// Whether a timed-out body was still arriving when the fetch gave up: its last bytes came in
+/// the latter part of the fetch's time ([`CRAWL_LATE_SHARE`]). A body cut after its first
+/// packets (a filter that freezes a connection once it has seen enough) went quiet at the
+/// start: that is not a rate. Records without the last byte's time (imported ones) count when
+/// they moved enough to be compared.
+fn crawling(rt: &HttpRoundTrip) -> bool {
+    let bytes = rt.response.x_body_length.unwrap_or(0);
+    match rt.response.x_last_byte_t {
+        Some(last) => bytes > 0 && last - rt.t0 >= CRAWL_LATE_SHARE * (rt.t - rt.t0),
+        None => bytes >= MIN_PAIRED_BYTES,
+    }
+}
+
 /// The target's timed transfer: its leg under the target's name when that moved bytes, else
-/// the page's own fetch when it timed out mid-body. The timed leg is made after the fetch, and
-/// on a path slowed as a whole its handshake can wait behind the fetch's queued bytes until it
-/// times out: the fetch moved what it moved, and that is a rate too.
+/// the page's own fetch when its body was still crawling in at the timeout. The timed leg is
+/// made after the fetch, and on a path slowed as a whole its handshake can wait behind the
+/// fetch's queued bytes until it times out: the fetch moved what it moved, and that is a rate.
 fn target_transfer(tk: &TestKeys) -> Option<Cow<'_, Throughput>> {
     if let Some(t) = moved(tk, "target") {
         return Some(Cow::Borrowed(t));
@@ -84,22 +105,19 @@ fn target_transfer(tk: &TestKeys) -> Option<Cow<'_, Throughput>> {
     let rt = tk
         .requests
         .iter()
-        .find(|rt| rt.failure == Some(Failure::Timeout))?;
-    if rt.address.is_some() {
-        return round_trip_transfer(rt).map(Cow::Owned);
-    }
+        .find(|rt| rt.failure == Some(Failure::Timeout))
+        .filter(|rt| crawling(rt))?;
     // Imported measurements may carry no address on the request: the one connection that
     // succeeded is the one the page came over.
-    let mut connected = tk.tcp_connect.iter().filter(|c| c.status.success);
-    let (Some(c), None) = (connected.next(), connected.next()) else {
-        return None;
-    };
-    let ip: std::net::IpAddr = c.ip.parse().ok()?;
-    let addressed = HttpRoundTrip {
-        address: Some(std::net::SocketAddr::new(ip, c.port).to_string()),
-        ..rt.clone()
-    };
-    round_trip_transfer(&addressed).map(Cow::Owned)
+    let address = rt.address.clone().or_else(|| {
+        let mut connected = tk.tcp_connect.iter().filter(|c| c.status.success);
+        let (Some(c), None) = (connected.next(), connected.next()) else {
+            return None;
+        };
+        let ip: std::net::IpAddr = c.ip.parse().ok()?;
+        Some(std::net::SocketAddr::new(ip, c.port).to_string())
+    });
+    as_transfer(rt, address).map(Cow::Owned)
 }
 
 /// What stood for the timed leg, when the page's own fetch did.

@@ -709,6 +709,7 @@ fn a_page_that_crawled_until_the_timeout_is_a_rate_when_the_timed_legs_moved_not
     let mut o = Obs::site("https://news.example/");
     o.tk.requests[0].failure = Some(Failure::Timeout);
     o.tk.requests[0].response.x_body_length = Some(114_000);
+    o.tk.requests[0].response.x_last_byte_t = Some(9.9);
     o.tk.requests[0].t0 = 0.0;
     o.tk.requests[0].t = 10.0;
     o.tk.http_experiment_failure = Some(Failure::Timeout);
@@ -730,11 +731,21 @@ fn a_page_that_crawled_until_the_timeout_is_a_rate_when_the_timed_legs_moved_not
     assert_eq!((t.role.as_str(), t.bytes), ("fetch", 114_000));
     o.tk.x_same_address = vec![leg("fetch", "other.example", 2_000_000, 1.0, None)];
     assert_eq!(o.verdict().rules[0], "throughput.same_address_ratio");
-    // A head and a few bytes, then nothing (a cut after the first packets): no rate, and the
-    // timeout is judged as before.
+    // A slower crawl, still arriving late in the fetch, is a rate however few its bytes.
     o.tk.x_same_address.clear();
+    o.tk.requests[0].response.x_body_length = Some(40_000);
+    o.tk.requests[0].response.x_last_byte_t = Some(6.5);
+    assert_eq!(o.verdict().rules[0], "throughput.no_comparison");
+    // A head and a few bytes, then nothing for seconds (a filter freezing the connection after
+    // its first packets): no rate, and the timeout is judged as a timeout.
     o.tk.requests[0].response.x_body_length = Some(16_000);
-    assert_ne!(
+    o.tk.requests[0].response.x_last_byte_t = Some(0.4);
+    assert_eq!(o.verdict().status, Status::Blocked, "{:#?}", o.verdict());
+    // Without the last byte's time (imported records), only a body large enough to compare.
+    o.tk.requests[0].response.x_last_byte_t = None;
+    assert_eq!(o.verdict().status, Status::Blocked, "{:#?}", o.verdict());
+    o.tk.requests[0].response.x_body_length = Some(114_000);
+    assert_eq!(
         o.verdict().status,
         Status::Inconclusive,
         "{:#?}",

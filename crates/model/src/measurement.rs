@@ -342,6 +342,10 @@ pub struct HttpResponse {
     pub body_is_truncated: bool,
     /// The body's length as read.
     pub x_body_length: Option<u64>,
+    /// Seconds since the measurement start when the body's last bytes came (none without
+    /// body bytes): a body still arriving when the fetch timed out was crawling, not cut.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub x_last_byte_t: Option<f64>,
     /// The page's `<title>`.
     pub x_title: Option<String>,
 }

@@ -134,6 +134,9 @@ where
                 let Ok(data) = frame.into_data() else {
                     continue; // trailers
                 };
+                if !data.is_empty() {
+                    rt.response.x_last_byte_t = Some(clock.now());
+                }
                 let room = cfg.body_cap.saturating_sub(buf.len());
                 if data.len() > room {
                     buf.extend_from_slice(data.get(..room).unwrap_or_default());

@@ -108,6 +108,14 @@ async fn trickling_body_ends_at_the_time_bound() {
     assert_eq!(rt.failure, Some(Failure::Timeout));
     assert_eq!(rt.response.code, 200);
     assert!(rt.response.x_body_length.unwrap_or(0) >= 1);
+    // When the last bytes came is kept: the analysis tells a crawl from a freeze by it.
+    let last = rt.response.x_last_byte_t.expect("the last byte's time");
+    assert!(
+        rt.t0 <= last && last <= rt.t,
+        "{} <= {last} <= {}",
+        rt.t0,
+        rt.t
+    );
 }
 
 #[tokio::test]
@@ -120,6 +128,7 @@ async fn silent_server_times_out() {
     let rt = get(&cfg(no_dns()), addr).await;
     assert_eq!(rt.failure, Some(Failure::Timeout));
     assert_eq!(rt.response.code, 0);
+    assert_eq!(rt.response.x_last_byte_t, None, "no body, no last byte");
 }
 
 #[tokio::test]
