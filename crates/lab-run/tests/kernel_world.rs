@@ -202,3 +202,36 @@ async fn working_ipv6_judges_blocks_in_one_family_and_in_both() {
     // Reached in both families: nothing failed alone, nothing to state.
     assert!(families("accessible.dual-stack").is_empty());
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn names_sharing_an_address_through_a_real_shaper() {
+    if !available() {
+        return;
+    }
+    // The whole address slowed by a tc htb class queues the page's bytes: the timed legs made
+    // after the fetch wait behind them, and the fetch's own bytes are the rate. One name slowed
+    // alone is compared with the other names' pages from the same address.
+    let (report, seen, tag) = eval("shared-address", WorldKind::Kernel).await;
+    assert_clean(tag);
+    assert!(report.misses.is_empty(), "{:#?}", report.misses);
+    for name in [
+        "throughput.shared-edge-refused",
+        "throughput.shared-edge-error-page",
+    ] {
+        assert_eq!(
+            seen.get(name),
+            Some(&("throttled".to_string(), vec![Technique::Throughput])),
+            "{name}"
+        );
+    }
+    for name in [
+        "throughput.shared-address-slowed",
+        "throughput.shared-address-slowed-b",
+    ] {
+        let status = seen.get(name).map(|(s, _)| s.as_str());
+        assert!(
+            matches!(status, Some("throttled" | "inconclusive")),
+            "{name}: {status:?}"
+        );
+    }
+}
