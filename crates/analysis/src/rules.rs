@@ -33,6 +33,7 @@ pub fn judge(input: &str, tk: &interfero_model::TestKeys, ctx: &Context) -> Verd
     let judged = crate::family::apply(judge_with_control(&f, ctx), &f);
     let mut v = merge(certain, judged);
     name_state_roots(&mut v, &f, ctx);
+    cite_own_state_roots(&mut v, &f, ctx);
     let mut v = crate::reach::apply(v, tk.x_reachability.as_ref(), crate::reach::Own::of(tk));
     v = crate::reach::apply_resolver(v, tk.x_resolver_check.as_ref());
     crate::locate::annotate(&mut v, tk.x_trace.as_ref());
@@ -134,25 +135,52 @@ fn certain_signals(f: &Facts, ctx: &Context) -> Option<Verdict> {
     v
 }
 
-/// Handshakes whose chain leads to a known state root, except where the control was handed
-/// the very same leaf: then the site itself chains to that root (some states also issue
+/// Handshakes whose chain leads to a known state root, each with whether the control was
+/// handed the very same leaf: then the site itself chains to that root (some states also issue
 /// certificates to their own sites), and nothing was intercepted.
-fn state_roots<'a>(
+fn state_root_chains<'a>(
     f: &Facts<'a>,
     ctx: &Context<'a>,
-) -> Vec<(&'a TlsHandshake, crate::trust::RootMatch<'a>)> {
+) -> Vec<(&'a TlsHandshake, crate::trust::RootMatch<'a>, bool)> {
     f.tk.tls_handshakes
         .iter()
         .filter_map(|t| Some((t, ctx.state_roots.match_chain(&t.x_chain)?)))
-        .filter(|(t, _)| {
+        .map(|(t, m)| {
             let control_leaf = f
                 .control
                 .and_then(|c| c.tls_handshake.get(&t.address))
                 .and_then(|c| c.x_leaf_sha256.as_deref());
             let leaf = t.x_chain.first().map(|c| c.sha256.as_str());
-            !(leaf.is_some() && leaf == control_leaf)
+            (t, m, leaf.is_some() && leaf == control_leaf)
         })
         .collect()
+}
+
+/// The state-root chains that the control was not handed: possible interception.
+fn state_roots<'a>(
+    f: &Facts<'a>,
+    ctx: &Context<'a>,
+) -> Vec<(&'a TlsHandshake, crate::trust::RootMatch<'a>)> {
+    state_root_chains(f, ctx)
+        .into_iter()
+        .filter(|(_, _, own)| !own)
+        .map(|(t, m, _)| (t, m))
+        .collect()
+}
+
+/// Says so when the site's own certificate chains to a listed state root (the control was
+/// handed the same leaf): a reader seeing that root should know why it is not interception.
+fn cite_own_state_roots(v: &mut Verdict, f: &Facts, ctx: &Context) {
+    for (t, m, _) in state_root_chains(f, ctx)
+        .into_iter()
+        .filter(|(_, _, own)| *own)
+    {
+        v.evidence.push(format!(
+            "TLS to {} for {}: the site's own certificate chains to a listed state root ({}, \
+             {}): the control was handed the same leaf, so it was not swapped on the path",
+            t.address, t.server_name, m.root.country, m.why
+        ));
+    }
 }
 
 fn root_evidence(t: &TlsHandshake, m: &crate::trust::RootMatch, ctx: &Context) -> String {

@@ -497,10 +497,17 @@ fn a_listed_key_is_interception_unless_the_control_got_the_same_leaf() {
     assert!(v.rules.iter().any(|r| r == "tls.chain.known_state_root"));
     assert!(v.evidence.iter().any(|e| e.contains("by key")), "{v:#?}");
 
-    // The same leaf at the control: the site's own certificate chains there.
+    // The same leaf at the control: the site's own certificate chains there, and says so.
     let ep = format!("{IP}:443");
     o.ctl().tls_handshake.get_mut(&ep).unwrap().x_leaf_sha256 = Some("ab".repeat(32));
     assert_verdict(&o, Status::Accessible, &[]);
+    let v = o.verdict();
+    assert!(
+        v.evidence
+            .iter()
+            .any(|e| e.contains("site's own certificate")),
+        "{v:#?}"
+    );
 }
 
 #[test]

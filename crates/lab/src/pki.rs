@@ -133,6 +133,8 @@ impl Pki {
             Leaf::Origin(CertKind::SelfSigned) => {
                 vec![leaf_params(name, false)?.self_signed(&key)?.der().clone()]
             }
+            // The same CA as the interception, another key: the site's own leaf.
+            Leaf::Origin(CertKind::StateRoot) => self.signed(&self.mitm, name, false, &key)?,
             Leaf::Mitm => self.signed(&self.mitm, name, false, &key)?,
             Leaf::Blockpage => self.signed(&self.lab, BLOCKPAGE_NAME, false, &key)?,
         };

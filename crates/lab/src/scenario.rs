@@ -306,6 +306,10 @@ pub enum CertKind {
     WrongName,
     /// Self-signed.
     SelfSigned,
+    /// Issued for the name by the lab's fictional state root, the one its censor intercepts
+    /// with: a state's own site (states issue certificates to their sites too). Everyone is
+    /// handed the same leaf; neither the probe nor the control trusts that root.
+    StateRoot,
 }
 
 /// How both resolvers treat the site's name.
