@@ -45,13 +45,20 @@ fn why(ooni: Status, v: &Verdict) -> String {
         _ => "",
     };
     if s.is_empty() {
-        format!(
-            "rule `{}`: {}",
-            rule.replace('`', "'"),
-            md(v.evidence.first().map(String::as_str).unwrap_or_default())
-        )
+        format!("rule `{}`.", md(rule).replace('`', "'"))
     } else {
         s.to_string()
+    }
+}
+
+/// The observations our verdict rests on, as the analysis wrote them (escaped: they quote the
+/// network).
+fn observed(v: &Verdict) -> String {
+    let seen: Vec<String> = v.evidence.iter().take(3).map(|e| md(e)).collect();
+    if seen.is_empty() {
+        String::new()
+    } else {
+        format!(" Observed: {}.", seen.join("; "))
     }
 }
 
@@ -98,10 +105,11 @@ pub fn markdown(loaded: &[Loaded], judged: &[Measurement], paths: &[PathBuf]) ->
         if !same {
             let _ = writeln!(
                 diffs,
-                "- **{name}** — OONI: {os} ({}); Interfero: {} {techniques}. Why: {}",
+                "- **{name}** — OONI: {os} ({}); Interfero: {} {techniques}. Why: {}{}",
                 ooni_label(o),
                 v.status,
-                why(os, v)
+                why(os, v),
+                observed(v)
             );
         }
     }
@@ -126,4 +134,21 @@ pub fn markdown(loaded: &[Loaded], judged: &[Measurement], paths: &[PathBuf]) ->
     let _ = writeln!(out, "## Where we differ, and why\n\n{diffs}");
     let _ = writeln!(out, "## Every sample\n\n| sample | OONI | OONI status | Interfero | rule | same status |\n|---|---|---|---|---|---|\n{rows}");
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_difference_cites_the_observations_escaped() {
+        let v = Verdict::new(Status::Down, 0.9, "site.control_fails_too")
+            .because("control: connection_refused_error")
+            .because("title <script>x</script>");
+        let seen = observed(&v);
+        assert!(seen.starts_with(" Observed: control: connection"), "{seen}");
+        assert!(seen.contains("title"), "{seen}");
+        assert!(!seen.contains("<script"), "{seen}");
+        assert_eq!(observed(&Verdict::new(Status::Down, 0.9, "r")), "");
+    }
 }
