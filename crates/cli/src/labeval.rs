@@ -174,6 +174,7 @@ pub async fn eval(
     setup.path.check()?;
     let kind = setup.world;
     let mut all = Vec::new();
+    let mut per_scenario = Vec::new();
     let started = std::time::Instant::now();
     for name in suite(only) {
         let mut s = Scenario::builtin(&name)?;
@@ -184,6 +185,7 @@ pub async fn eval(
         );
         let lab = Lab::start_profiled(&s, kind, setup.profile).await?;
         let ev = lab.eval().await;
+        per_scenario.push((name.clone(), s.description.clone(), score(&ev.judged)));
         for (t, v) in ev.judged {
             let m = ev
                 .results
@@ -244,6 +246,7 @@ pub async fn eval(
         md.push_str(limits);
         md.push_str(KNOWN_MISSES);
         md.push_str(&report.to_markdown());
+        md.push_str(&scenario_table(&per_scenario));
         if !behind.is_empty() {
             md.push_str("\n## The evidence behind each miss\n\n```");
             md.push_str(&behind);
@@ -253,6 +256,23 @@ pub async fn eval(
         eprintln!("report written to {}", p.display());
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// One row per scenario: what it is, and how its targets scored.
+fn scenario_table(rows: &[(String, String, interfero_lab::score::Report)]) -> String {
+    let mut md = String::from(
+        "\n**Per scenario**\n\n| scenario | what it is | scored | right | unsupported |\n|---|---|---:|---:|---:|\n",
+    );
+    for (name, description, r) in rows {
+        md.push_str(&format!(
+            "| `{name}` | {} | {} | {} | {} |\n",
+            crate::escape::markdown(description),
+            r.scored,
+            r.correct,
+            r.unsupported.len()
+        ));
+    }
+    md
 }
 
 #[cfg(test)]
@@ -294,5 +314,16 @@ mod tests {
         }
         .check()
         .is_err());
+    }
+
+    #[test]
+    fn the_report_scores_each_scenario_on_its_own_row() {
+        let s = Scenario::builtin("shared-address").unwrap();
+        let report = score(&[]);
+        let md = scenario_table(&[(s.name.clone(), "a | b".into(), report)]);
+        assert!(
+            md.contains("| `shared-address` | a \\| b | 0 | 0 | 0 |"),
+            "{md}"
+        );
     }
 }

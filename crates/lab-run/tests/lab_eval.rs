@@ -55,6 +55,21 @@ async fn eval_at(name: &str, at: Option<&str>) -> Vec<String> {
         .collect()
 }
 
+/// Evaluates `name` with no misses allowed, and hands back each target's verdict by name.
+async fn verdicts(name: &str) -> std::collections::HashMap<String, interfero_model::Verdict> {
+    let s = Scenario::builtin(name).expect("built-in scenario");
+    let lab = Lab::start(&s).await.expect("lab starts");
+    let interfero_lab_run::lab::Evaluation {
+        report, results, ..
+    } = lab.eval().await;
+    lab.shutdown().await;
+    assert!(report.misses.is_empty(), "{name}: {:#?}", report.misses);
+    results
+        .into_iter()
+        .filter_map(|(t, m)| Some((t.name, m.verdict?)))
+        .collect()
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn suite_every_verdict_right() {
     let misses = eval("suite").await;
@@ -226,17 +241,9 @@ async fn a_lossy_slow_path_is_not_a_block() {
 async fn broken_ipv6_at_the_vantage_point_blocks_nothing() {
     // AAAA answers to ::1, where nothing listens: every IPv6 connect refused, IPv4 works.
     // Each site is judged over IPv4 and IPv6 is said unavailable at the vantage point.
-    let s = Scenario::builtin("ipv6-broken").expect("built-in scenario");
-    let lab = Lab::start(&s).await.expect("lab starts");
-    let interfero_lab_run::lab::Evaluation {
-        report, results, ..
-    } = lab.eval().await;
-    lab.shutdown().await;
-    assert!(report.misses.is_empty(), "{:#?}", report.misses);
-    let dual = results
-        .iter()
-        .find(|(t, _)| t.name == "accessible.dual-stack")
-        .and_then(|(_, m)| m.verdict.clone())
+    let dual = verdicts("ipv6-broken")
+        .await
+        .remove("accessible.dual-stack")
         .expect("judged");
     let v6 = dual
         .x_families
@@ -255,22 +262,12 @@ async fn names_sharing_an_address_compare_with_each_other() {
     // Shared hosting and CDN edges: the innocuous name is refused or error-paged, so a name
     // throttled alone is told by another name's page from the same address; a whole address
     // slowed is slow for every name there.
-    let s = Scenario::builtin("shared-address").expect("built-in scenario");
-    let lab = Lab::start(&s).await.expect("lab starts");
-    let interfero_lab_run::lab::Evaluation {
-        report, results, ..
-    } = lab.eval().await;
-    lab.shutdown().await;
-    assert!(report.misses.is_empty(), "{:#?}", report.misses);
+    let seen = verdicts("shared-address").await;
     for name in [
         "throughput.shared-edge-refused",
         "throughput.shared-edge-error-page",
     ] {
-        let v = results
-            .iter()
-            .find(|(t, _)| t.name == name)
-            .and_then(|(_, m)| m.verdict.clone())
-            .expect("judged");
+        let v = seen.get(name).expect("judged");
         assert_eq!(
             (v.status, v.rules.first().map(String::as_str)),
             (Status::Throttled, Some("throughput.same_address_ratio")),

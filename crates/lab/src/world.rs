@@ -333,20 +333,31 @@ async fn bind_all(
             ips.push(*b);
         }
         for ip in ips {
-            for (on, port, tls) in [
-                (site.http, HTTP_PORT, false),
-                (site.https, HTTPS_PORT, true),
-            ] {
-                if on {
-                    tcp.push((
-                        TcpListener::bind((ip, port)).await?,
-                        Listen::Conn(Role::Site { idx, tls }),
-                    ));
-                }
-            }
+            bind_site(IpAddr::V4(ip), site, idx, &mut tcp).await?;
         }
     }
     Ok((udp, tcp))
+}
+
+/// The listeners of site `idx` on `ip`: HTTP and HTTPS, as the site has them.
+async fn bind_site(
+    ip: IpAddr,
+    site: &Site,
+    idx: usize,
+    tcp: &mut Vec<(TcpListener, Listen)>,
+) -> std::io::Result<()> {
+    for (on, port, tls) in [
+        (site.http, HTTP_PORT, false),
+        (site.https, HTTPS_PORT, true),
+    ] {
+        if on {
+            tcp.push((
+                TcpListener::bind((ip, port)).await?,
+                Listen::Conn(Role::Site { idx, tls }),
+            ));
+        }
+    }
+    Ok(())
 }
 
 fn zone(
@@ -434,17 +445,7 @@ async fn bind_v6(
         let Some(ip) = site_v6(s, site, *a, kind).filter(|_| listens) else {
             continue;
         };
-        for (on, port, tls) in [
-            (site.http, HTTP_PORT, false),
-            (site.https, HTTPS_PORT, true),
-        ] {
-            if on {
-                tcp.push((
-                    TcpListener::bind((ip, port)).await?,
-                    Listen::Conn(Role::Site { idx, tls }),
-                ));
-            }
-        }
+        bind_site(IpAddr::V6(ip), site, idx, tcp).await?;
     }
     Ok(())
 }
