@@ -11,7 +11,9 @@ use std::process::ExitCode;
 const USERSPACE_LIMITS: &str = "\
 World: userspace (loopback, no privileges). `tcp.timeout`, `tcp.reset` and `tcp.refused` need \
 SYN-level filtering per source address, impossible on shared loopback listeners: they are \
-listed as unsupported here and scored in the kernel world (`docs/accuracy-kernel.md`).\n\n";
+listed as unsupported here and scored in the kernel world (`docs/accuracy-kernel.md`). So are \
+a vantage point with no IPv6 route (`ipv6-absent`) and one with working IPv6 (`ipv6-working`): \
+loopback always has ::1 and only that one IPv6 address.\n\n";
 
 /// How the kernel world emulates the censor: written into docs/accuracy-kernel.md.
 const KERNEL_LIMITS: &str = "\
