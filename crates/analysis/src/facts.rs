@@ -71,13 +71,19 @@ fn unaddressed_handshake<'a>(
         .filter(|t| t.address.is_empty())
         .filter(|t| named(t));
     let (one, more) = (bare.next()?, bare.next());
+    (more.is_none() && sole_connect(tk, port) == Some(SocketAddr::new(ip, port))).then_some(one)
+}
+
+/// The address connected on `port`, when exactly one connect there succeeded: the one a record
+/// without an address (some OONI probes leave it empty) must have gone over.
+pub(crate) fn sole_connect(tk: &TestKeys, port: u16) -> Option<SocketAddr> {
     let mut connected = tk
         .tcp_connect
         .iter()
         .filter(|c| c.port == port && c.status.success);
     let (first, other) = (connected.next()?, connected.next());
-    (more.is_none() && other.is_none() && first.ip.parse::<IpAddr>().ok() == Some(ip))
-        .then_some(one)
+    let ip: IpAddr = first.ip.parse().ok()?;
+    other.is_none().then_some(SocketAddr::new(ip, port))
 }
 
 /// Everything the rules look at.

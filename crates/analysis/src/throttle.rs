@@ -108,14 +108,12 @@ fn target_transfer(tk: &TestKeys) -> Option<Cow<'_, Throughput>> {
         .find(|rt| rt.failure == Some(Failure::Timeout))
         .filter(|rt| crawling(rt))?;
     // Imported measurements may carry no address on the request: the one connection that
-    // succeeded is the one the page came over.
+    // succeeded on the URL's port is the one the page came over.
     let address = rt.address.clone().or_else(|| {
-        let mut connected = tk.tcp_connect.iter().filter(|c| c.status.success);
-        let (Some(c), None) = (connected.next(), connected.next()) else {
-            return None;
-        };
-        let ip: std::net::IpAddr = c.ip.parse().ok()?;
-        Some(std::net::SocketAddr::new(ip, c.port).to_string())
+        let port = url::Url::parse(&rt.request.url)
+            .ok()?
+            .port_or_known_default()?;
+        crate::facts::sole_connect(tk, port).map(|a| a.to_string())
     });
     as_transfer(rt, address).map(Cow::Owned)
 }

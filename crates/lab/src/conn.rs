@@ -65,11 +65,10 @@ async fn handle(sh: Arc<Shared>, stream: TcpStream, role: Role, probe: bool) {
     let Some(owner) = sh.scenario.sites.get(idx) else {
         return;
     };
-    let site = owner;
     if probe && censor::shutdown(&sh.scenario, sh.kind, sh.now()) {
         return hold(stream).await;
     }
-    if site.kind == SiteKind::Flaky {
+    if owner.kind == SiteKind::Flaky {
         let n = sh
             .conn_count
             .get(idx)
@@ -80,11 +79,8 @@ async fn handle(sh: Arc<Shared>, stream: TcpStream, role: Role, probe: bool) {
         }
     }
     if !tls {
-        let at = At {
-            owner,
-            by_host: Some(idx),
-        };
-        return exchange(&sh, at, site, stream, probe, None, pace).await;
+        // The site is picked by the request's Host, once it is read.
+        return exchange(&sh, idx, None, stream, probe, None, pace).await;
     }
     let Ok(Ok(start)) = timeout(
         HANDSHAKE_WAIT,
@@ -152,19 +148,7 @@ async fn handle(sh: Arc<Shared>, stream: TcpStream, role: Role, probe: bool) {
     let Ok(Ok(stream)) = timeout(HANDSHAKE_WAIT, start.into_stream(cfg)).await else {
         return;
     };
-    let at = At {
-        owner,
-        by_host: None,
-    };
-    exchange(&sh, at, site, stream, probe, sni.as_deref(), pace).await
-}
-
-/// Where a request arrived: the listener's own site (what address rules name), and for plain
-/// HTTP the listener's index, so that the site served is picked by the request's Host.
-#[derive(Clone, Copy)]
-struct At<'a> {
-    owner: &'a Site,
-    by_host: Option<usize>,
+    exchange(&sh, idx, Some(site), stream, probe, sni.as_deref(), pace).await
 }
 
 /// Access to the TCP socket under a stream, to reset or half-close it below TLS (an on-path
@@ -183,10 +167,12 @@ impl Tcp for tokio_rustls::server::TlsStream<TcpStream> {
     }
 }
 
-async fn exchange<'a, S>(
-    sh: &'a Shared,
-    at: At<'a>,
-    mut site: &'a Site,
+/// One request on a connection to the listener of site `owner` (what address rules name):
+/// served as `site` (picked by SNI over TLS), or without one as the site its Host names.
+async fn exchange<S>(
+    sh: &Shared,
+    owner: usize,
+    site: Option<&Site>,
     mut s: S,
     probe: bool,
     sni: Option<&str>,
@@ -197,23 +183,13 @@ async fn exchange<'a, S>(
     let Some(req) = read_request(&mut s).await else {
         return;
     };
-    if let Some(idx) = at.by_host {
-        site = sh
-            .scenario
-            .sites
-            .get(sh.served(idx, Some(&req.host)))
-            .unwrap_or(site);
-    }
+    let by_host = || sh.scenario.sites.get(sh.served(owner, Some(&req.host)));
+    let (Some(owner), Some(site)) = (sh.scenario.sites.get(owner), site.or_else(by_host)) else {
+        return;
+    };
     let t = sh.now();
     let action = if probe {
-        censor::http(
-            &sh.scenario,
-            sh.kind,
-            t,
-            &at.owner.name,
-            &req.host,
-            &req.path,
-        )
+        censor::http(&sh.scenario, sh.kind, t, &owner.name, &req.host, &req.path)
     } else {
         None
     };
@@ -275,7 +251,7 @@ async fn exchange<'a, S>(
         return;
     }
     let policed = if probe {
-        censor::throttle(&sh.scenario, sh.kind, t, &at.owner.name, sni, &req.host)
+        censor::throttle(&sh.scenario, sh.kind, t, &owner.name, sni, &req.host)
     } else {
         None
     };

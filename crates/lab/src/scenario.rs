@@ -614,7 +614,12 @@ impl Scenario {
             .map(|s| s.name.as_str());
         let supported = match self.rules.iter().find_map(|r| {
             let reason = kind.emulates(r).err()?;
-            let at_address = r.matcher.address.is_some() && r.matcher.address.as_deref() == owner;
+            let at_address = r
+                .matcher
+                .address
+                .as_deref()
+                .zip(owner)
+                .is_some_and(|(a, o)| a.eq_ignore_ascii_case(o));
             (r.matcher.any || at_address || rule_names(&r.matcher).any(|p| name_matches(p, &host)))
                 .then_some((r, reason))
         }) {

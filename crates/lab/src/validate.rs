@@ -114,14 +114,14 @@ pub fn check(s: &Scenario) -> Result<(), String> {
 /// A site served at another's address: the owner must be a site of its own address, and both
 /// must be served by the one listener the same way.
 fn check_shared(s: &Scenario, name: &str, owner: &str) -> Result<(), String> {
-    let site = s.sites.iter().find(|x| x.name == name);
-    let o = s.sites.iter().find(|x| x.name == owner);
+    let named = |n: &str| s.sites.iter().find(|x| x.name.eq_ignore_ascii_case(n));
+    let (site, o) = (named(name), named(owner));
     let (Some(site), Some(o)) = (site, o) else {
         return Err(format!(
             "site {name:?}: shares {owner:?}, which is not a site"
         ));
     };
-    if o.shares.is_some() || o.name == site.name {
+    if o.shares.is_some() || o.name.eq_ignore_ascii_case(&site.name) {
         return Err(format!(
             "site {name:?}: shares {owner:?}, which shares another's address itself (name the \
              site that owns the address)"
@@ -138,10 +138,12 @@ fn check_shared(s: &Scenario, name: &str, owner: &str) -> Result<(), String> {
             "site {name:?}: http, https and ipv6 must be as on {owner:?}, whose listener serves it"
         ));
     }
-    if s.rules
-        .iter()
-        .any(|r| r.matcher.address.as_deref() == Some(name))
-    {
+    if s.rules.iter().any(|r| {
+        r.matcher
+            .address
+            .as_deref()
+            .is_some_and(|a| a.eq_ignore_ascii_case(name))
+    }) {
         return Err(format!(
             "site {name:?}: address rules name the site that owns the address ({owner:?})"
         ));

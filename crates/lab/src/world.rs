@@ -114,7 +114,7 @@ pub(crate) struct Shared {
     /// Registered domain → what the lab's `test.` zone does with it (`authority`).
     pub(crate) registry: HashMap<String, SiteDelegation>,
     pub(crate) conn_count: Vec<AtomicU64>,
-    /// Per site owning an address, the sites served there, itself first (`members`).
+    /// Per site owning an address, the sites served there, itself among them (`members`).
     members: Vec<Vec<usize>>,
     /// The probe's DNS datagrams seen, for the scenario's loss pattern.
     pub(crate) datagrams: AtomicU64,
@@ -263,27 +263,16 @@ fn plan(s: &Scenario, net: [u8; 3]) -> Vec<(Ipv4Addr, Ipv4Addr)> {
         .collect()
 }
 
-/// For each site that owns an address, the sites served there: itself first, then those that
-/// share it (empty for a site that shares another's).
+/// For each site that owns an address, the sites served there (empty for a site that
+/// shares another's).
 fn members(s: &Scenario) -> Vec<Vec<usize>> {
-    s.sites
-        .iter()
-        .enumerate()
-        .map(|(idx, site)| {
-            if site.shares.is_some() {
-                return Vec::new();
-            }
-            std::iter::once(idx)
-                .chain(s.sites.iter().enumerate().filter_map(|(j, other)| {
-                    other
-                        .shares
-                        .as_deref()
-                        .is_some_and(|o| o.eq_ignore_ascii_case(&site.name))
-                        .then_some(j)
-                }))
-                .collect()
-        })
-        .collect()
+    let mut m = vec![Vec::new(); s.sites.len()];
+    for (j, site) in s.sites.iter().enumerate() {
+        if let Some(list) = s.address_owner(&site.name).and_then(|o| m.get_mut(o)) {
+            list.push(j);
+        }
+    }
+    m
 }
 
 type Bound = (Vec<(UdpSocket, Bind)>, Vec<(TcpListener, Listen)>);

@@ -29,21 +29,16 @@ impl Transfers {
         let Ok(mut kept) = self.kept.lock() else {
             return;
         };
-        for t in tk
+        // The samples are not needed for a rate: keep the records small.
+        let legs = tk
             .x_throughput
             .iter()
             .filter(|t| t.bytes >= MIN_PAIRED_BYTES && t.seconds > 0.0)
-        {
-            if kept.len() >= KEPT_MAX {
-                kept.pop_front();
-            }
-            // The samples are not needed for a rate: keep the record small.
-            kept.push_back(Throughput {
+            .map(|t| Throughput {
                 samples: Vec::new(),
                 ..t.clone()
             });
-        }
-        for t in tk.requests.iter().filter_map(fetched) {
+        for t in legs.chain(tk.requests.iter().filter_map(fetched)) {
             if kept.len() >= KEPT_MAX {
                 kept.pop_front();
             }
