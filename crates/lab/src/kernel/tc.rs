@@ -7,8 +7,24 @@ use std::fmt::Write as _;
 
 pub(crate) use super::netns::TOWARD_CLIENT;
 
+/// How long a throttled class's queue may hold, at its rate. Without a leaf qdisc an htb class
+/// queues as many packets as the interface's txqueuelen (1,000: 47 s at 256 kbit/s), a buffer
+/// no shaper on a real path has: every new connection's handshake would wait behind it. Real
+/// shapers buffer a fraction of a second and drop beyond, as policers drop at once.
+pub(crate) const QUEUE_MS: u64 = 250;
+
+/// The fewest bytes a throttled class may queue: a few full-size packets, so that a slow rate
+/// still moves whole segments.
+const QUEUE_MIN_BYTES: u64 = 4 * 1514;
+
+/// The byte limit of a class throttled to `kbps`.
+fn queue_bytes(kbps: u32) -> u64 {
+    (u64::from(kbps) * 1000 / 8 * QUEUE_MS / 1000).max(QUEUE_MIN_BYTES)
+}
+
 /// A `tc -batch` script: an htb root whose default class is unlimited and one class per
-/// throttled address, or `None` when nothing is throttled (the root qdisc is then removed).
+/// throttled address, each with a short byte-limited queue ([`QUEUE_MS`]), or `None` when
+/// nothing is throttled (the root qdisc is then removed).
 pub(crate) fn render(rules: &[KernelRule]) -> Option<String> {
     let dev = TOWARD_CLIENT;
     let mut out = format!(
@@ -30,7 +46,9 @@ pub(crate) fn render(rules: &[KernelRule]) -> Option<String> {
             let _ = writeln!(
                 out,
                 "class add dev {dev} parent 1: classid 1:{class:x} htb rate {kbps}kbit ceil {kbps}kbit\n\
-                 filter add dev {dev} parent 1: protocol {proto} prio 1 u32 match {key} src {ip}/{len} flowid 1:{class:x}"
+                 qdisc add dev {dev} parent 1:{class:x} handle {class:x}: bfifo limit {}\n\
+                 filter add dev {dev} parent 1: protocol {proto} prio 1 u32 match {key} src {ip}/{len} flowid 1:{class:x}",
+                queue_bytes(kbps)
             );
             class += 1;
         }
@@ -59,6 +77,13 @@ mod tests {
         };
         let text = render(&[rule]).unwrap();
         assert!(text.contains("classid 1:10 htb rate 128kbit ceil 128kbit"));
+        // A short queue under each class, never the interface's 1,000 packets.
+        assert!(text.contains("qdisc add dev"), "{text}");
+        assert!(
+            text.contains("parent 1:10 handle 10: bfifo limit 6056"),
+            "{text}"
+        );
+        assert_eq!(queue_bytes(2048), 64_000);
         assert!(text.contains("protocol ip prio 1 u32 match ip src 198.19.0.20/32 flowid 1:10"));
         assert!(
             text.contains("protocol ipv6 prio 1 u32 match ip6 src 2001:2::c613:14/128 flowid 1:11")
