@@ -10,8 +10,10 @@ pub(crate) use super::netns::TOWARD_CLIENT;
 /// How long a throttled class's queue may hold, at its rate. Without a leaf qdisc an htb class
 /// queues as many packets as the interface's txqueuelen (1,000: 47 s at 256 kbit/s), a buffer
 /// no shaper on a real path has: every new connection's handshake would wait behind it. Real
-/// shapers buffer a fraction of a second and drop beyond, as policers drop at once.
-pub(crate) const QUEUE_MS: u64 = 250;
+/// shapers buffer up to about a second and drop beyond, as policers drop at once; a quarter of a
+/// second made two flows through one class share it unfairly under loss, so one leg of a
+/// congested path's pair looked throttled.
+pub(crate) const QUEUE_MS: u64 = 1000;
 
 /// The fewest bytes a throttled class may queue: a few full-size packets, so that a slow rate
 /// still moves whole segments.
@@ -80,10 +82,10 @@ mod tests {
         // A short queue under each class, never the interface's 1,000 packets.
         assert!(text.contains("qdisc add dev"), "{text}");
         assert!(
-            text.contains("parent 1:10 handle 10: bfifo limit 6056"),
+            text.contains("parent 1:10 handle 10: bfifo limit 16000"),
             "{text}"
         );
-        assert_eq!(queue_bytes(2048), 64_000);
+        assert_eq!((queue_bytes(2048), queue_bytes(8)), (256_000, 6056));
         assert!(text.contains("protocol ip prio 1 u32 match ip src 198.19.0.20/32 flowid 1:10"));
         assert!(
             text.contains("protocol ipv6 prio 1 u32 match ip6 src 2001:2::c613:14/128 flowid 1:11")
