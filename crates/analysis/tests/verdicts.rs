@@ -761,6 +761,37 @@ fn a_page_that_crawled_until_the_timeout_is_a_rate_when_the_timed_legs_moved_not
 }
 
 #[test]
+fn a_head_held_back_after_valid_tls_is_judged_from_the_timed_legs() {
+    // TLS validated for the name, then no response head came before the cut (a path slowed
+    // as a whole, with another page filling it); the legs timed afterwards moved bytes.
+    let mut o = Obs::site("https://news.example/");
+    o.tk.requests[0].failure = Some(Failure::Timeout);
+    o.tk.requests[0].response = Default::default();
+    o.tk.http_experiment_failure = Some(Failure::Timeout);
+    // The innocuous name is refused there: nothing on the path to compare, so not a block.
+    let refused = leg("paired", "x.invalid", 0, 0.0, Some(Failure::Eof));
+    o.tk.x_throughput = vec![
+        leg("target", "news.example", 290_000, 10.0, None),
+        refused.clone(),
+    ];
+    let v = o.verdict();
+    assert_eq!(v.status, Status::Inconclusive, "{v:#?}");
+    assert_eq!(v.rules[0], "throughput.no_comparison");
+    // Another name at the address as slow: the path's, not the name's.
+    o.tk.x_same_address = vec![leg("target", "other.example", 295_000, 10.0, None)];
+    assert_eq!(o.verdict().rules[0], "throughput.same_address_alike");
+    // The innocuous name came fast on the same path: this name is throttled.
+    o.tk.x_same_address.clear();
+    o.tk.x_throughput[1] = leg("paired", "x.invalid", 2_000_000, 1.0, None);
+    assert_eq!(o.verdict().status, Status::Throttled, "{:#?}", o.verdict());
+    // The leg under the name moved nothing while the innocuous one came: a block, as before.
+    o.tk.x_throughput[0] = leg("target", "news.example", 0, 0.0, Some(Failure::Timeout));
+    let v = o.verdict();
+    assert_eq!(v.status, Status::Blocked, "{v:#?}");
+    assert_eq!(v.techniques, vec![Technique::HttpTimeout]);
+}
+
+#[test]
 fn with_no_pair_another_names_transfer_to_the_same_address_decides() {
     // The innocuous name was refused at this address; during the run another site served
     // from the same address moved a megabyte quickly: the slowness is this name's.

@@ -92,12 +92,14 @@ pub async fn measure(cfg: &ProbeConfig, url: &str, control: Option<&ControlClien
         Some(Err(e)) => tk.control_failure = Some(e.to_string()),
         None => {}
     }
-    // Paired transfers tell a throttled transfer from a blocked one: only worth running when
-    // the response had begun (a request never answered has no rate to compare).
+    // Paired transfers tell a throttled transfer from a blocked one: worth running when the
+    // response had begun, or when over TLS a handshake valid for the name was followed by
+    // silence (a filter that let it through has seen all it can see: a path slowed as a whole,
+    // or a policer of that name, can hold back the head past the cut). A plaintext request met
+    // with silence is the common blackholing filter, which read the request: no rate to time.
+    let timed_out = http_failure == Some(interfero_model::Failure::Timeout);
     let head_came = steps.requests.last().is_some_and(|r| r.response.code != 0);
-    if (http_failure == Some(interfero_model::Failure::Timeout) && head_came)
-        || slow_body(cfg, &steps)
-    {
+    if (timed_out && (head_came || silent_after_valid_tls(&steps))) || slow_body(cfg, &steps) {
         // The control times its own transfer at the same time, when it answered at all.
         let mut rate_req = req.clone();
         rate_req.x_throughput = true;
@@ -136,6 +138,22 @@ fn slow_body(cfg: &ProbeConfig, steps: &Steps) -> bool {
         return false;
     }
     (bytes as f64 * 8.0 / 1000.0) / secs < cfg.slow_fetch_kbps
+}
+
+/// Whether the last hop was sent over a TLS handshake that validated for its name on its
+/// address, and no response head came back.
+fn silent_after_valid_tls(steps: &Steps) -> bool {
+    let Some(last) = steps.requests.last() else {
+        return false;
+    };
+    last.response.code == 0
+        && last.request.url.starts_with("https:")
+        && last.address.as_deref().is_some_and(|a| {
+            steps
+                .tls_handshakes
+                .iter()
+                .any(|t| t.address == a && t.failure.is_none())
+        })
 }
 
 /// When the last hop timed out (or crawled) on a connection that worked (TCP, and TLS valid for

@@ -327,3 +327,103 @@ async fn a_slow_redirect_chain_has_one_deadline() {
         tk.requests.len()
     );
 }
+
+/// What a site's connections asked for, in order: the TLS server name (none in the clear).
+type Seen = Arc<std::sync::Mutex<Vec<Option<String>>>>;
+
+/// A page of `len` bytes, leaked for the `'static` a server handler needs.
+fn big_page(len: usize) -> &'static str {
+    Box::leak("x".repeat(len).into_boxed_str())
+}
+
+#[tokio::test]
+async fn silence_after_a_valid_handshake_is_timed_under_both_names() {
+    // The page's own connection (the first) gets no answer to its request, as when a path
+    // slowed as a whole holds the head back past the cut; later connections get the page.
+    let pki = Pki::new("Lab CA");
+    let (chain, key) = pki.leaf(&["site.test"], false);
+    let acceptor = tls_acceptor(chain, key);
+    let seen: Seen = Arc::default();
+    let log = seen.clone();
+    let page = big_page(256 * 1024);
+    let addr = tcp_server("127.0.0.1", move |s| {
+        let (acceptor, log) = (acceptor.clone(), log.clone());
+        async move {
+            let Ok(mut tls) = acceptor.accept(s).await else {
+                return;
+            };
+            let first = {
+                let mut log = log.lock().unwrap();
+                log.push(tls.get_ref().1.server_name().map(str::to_string));
+                log.len() == 1
+            };
+            if read_tls_head(&mut tls).await.is_none() {
+                return;
+            }
+            if first {
+                // Held until the probe gives up on it.
+                let _ = tls.read(&mut [0u8; 1]).await;
+                return;
+            }
+            let _ = tls.write_all(&response("200 OK", "", page)).await;
+            let _ = tls.shutdown().await;
+        }
+    })
+    .await;
+    let mut c = cfg(resolver_to("127.0.0.1").await);
+    c.extra_roots = vec![pki.ca_der.clone()];
+    c.throughput_window = Duration::from_secs(5);
+    let tk = web::measure(&c, &format!("https://site.test:{}/", addr.port()), None).await;
+    assert_eq!(tk.http_experiment_failure, Some(Failure::Timeout));
+    assert_eq!(tk.tcp_connect.len(), 1, "the page came over one connection");
+    assert_eq!(tk.requests[0].response.code, 0, "no head came");
+    let legs: Vec<(&str, &str)> = tk
+        .x_throughput
+        .iter()
+        .map(|t| (t.role.as_str(), t.server_name.as_str()))
+        .collect();
+    assert_eq!(
+        legs,
+        [
+            ("target", "site.test"),
+            ("paired", "paired-control.invalid")
+        ]
+    );
+    assert!(
+        tk.x_throughput.iter().all(|t| t.bytes >= 256 * 1024),
+        "both legs timed the whole page: {:?}",
+        tk.x_throughput
+    );
+    let mut names = seen.lock().unwrap().clone();
+    names.sort();
+    assert_eq!(
+        names,
+        [
+            Some("paired-control.invalid".to_string()),
+            Some("site.test".to_string()),
+            Some("site.test".to_string())
+        ]
+    );
+}
+
+#[tokio::test]
+async fn silence_after_a_plaintext_request_is_not_timed() {
+    // A request read in the clear and met with silence is what a blackholing filter does:
+    // no transfer is made (there is no rate to time, and each would cost the whole window).
+    let seen: Seen = Arc::default();
+    let log = seen.clone();
+    let addr = tcp_server("127.0.0.1", move |mut s| {
+        let log = log.clone();
+        async move {
+            log.lock().unwrap().push(None);
+            let _ = read_head(&mut s).await;
+            let _ = s.read(&mut [0u8; 1]).await;
+        }
+    })
+    .await;
+    let c = cfg(resolver_to("127.0.0.1").await);
+    let tk = web::measure(&c, &format!("http://site.test:{}/", addr.port()), None).await;
+    assert_eq!(tk.http_experiment_failure, Some(Failure::Timeout));
+    assert!(tk.x_throughput.is_empty(), "{:?}", tk.x_throughput);
+    assert_eq!(seen.lock().unwrap().len(), 1, "only the page's connection");
+}

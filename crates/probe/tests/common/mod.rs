@@ -207,12 +207,11 @@ pub fn response(status: &str, extra_headers: &str, body: &str) -> Vec<u8> {
     .into_bytes()
 }
 
-/// A TLS server on 127.0.0.1 with `chain`/`key`, ALPN http/1.1, answering with `page`.
-pub async fn tls_site(
+/// A TLS acceptor with `chain`/`key` and ALPN http/1.1, whatever name the client asks for.
+pub fn tls_acceptor(
     chain: Vec<CertificateDer<'static>>,
     key: PrivateKeyDer<'static>,
-    page: &'static str,
-) -> SocketAddr {
+) -> tokio_rustls::TlsAcceptor {
     let provider = Arc::new(rustls::crypto::ring::default_provider());
     let mut config = rustls::ServerConfig::builder_with_provider(provider)
         .with_safe_default_protocol_versions()
@@ -221,21 +220,38 @@ pub async fn tls_site(
         .with_single_cert(chain, key)
         .unwrap();
     config.alpn_protocols = vec![b"http/1.1".to_vec()];
-    let acceptor = tokio_rustls::TlsAcceptor::from(Arc::new(config));
+    tokio_rustls::TlsAcceptor::from(Arc::new(config))
+}
+
+/// Reads a request head (and whatever came with it) from `s`; `None` if it closed first.
+pub async fn read_tls_head<S: tokio::io::AsyncRead + Unpin>(s: &mut S) -> Option<Vec<u8>> {
+    let mut buf = vec![0u8; 4096];
+    let mut head = Vec::new();
+    // A request body may arrive in the same read as the head.
+    while !head.windows(4).any(|w| w == b"\r\n\r\n") && head.len() < 16_384 {
+        match s.read(&mut buf).await {
+            Ok(0) | Err(_) => return None,
+            Ok(n) => head.extend_from_slice(&buf[..n]),
+        }
+    }
+    Some(head)
+}
+
+/// A TLS server on 127.0.0.1 with `chain`/`key`, ALPN http/1.1, answering with `page`.
+pub async fn tls_site(
+    chain: Vec<CertificateDer<'static>>,
+    key: PrivateKeyDer<'static>,
+    page: &'static str,
+) -> SocketAddr {
+    let acceptor = tls_acceptor(chain, key);
     tcp_server("127.0.0.1", move |s| {
         let acceptor = acceptor.clone();
         async move {
             let Ok(mut tls) = acceptor.accept(s).await else {
                 return;
             };
-            let mut buf = vec![0u8; 4096];
-            let mut head = Vec::new();
-            // A request body may arrive in the same read as the head.
-            while !head.windows(4).any(|w| w == b"\r\n\r\n") && head.len() < 16_384 {
-                match tls.read(&mut buf).await {
-                    Ok(0) | Err(_) => return,
-                    Ok(n) => head.extend_from_slice(&buf[..n]),
-                }
+            if read_tls_head(&mut tls).await.is_none() {
+                return;
             }
             let _ = tls.write_all(&response("200 OK", "", page)).await;
             let _ = tls.shutdown().await;
