@@ -455,18 +455,18 @@ pub fn http(f: &Facts, ctx: &Context) -> Option<Verdict> {
     if let Some(fl) = &last.failure {
         let t = hop_technique(f, last, fl);
         let hops = f.chain.len();
-        return Some(
-            Verdict::new(Status::Blocked, 0.85, "http.failure.control_fetches")
-                .with(t)
-                .because(format!(
-                    "fetching {} (hop {hops}) failed: {fl}",
-                    last.request.url
-                ))
-                .because(format!(
-                    "control fetched the page: {} ({} bytes)",
-                    control.http_request.status_code, control.http_request.body_length
-                )),
-        );
+        let mut v = Verdict::new(Status::Blocked, 0.85, "http.failure.control_fetches")
+            .with(t)
+            .because(format!(
+                "fetching {} (hop {hops}) failed: {fl}",
+                last.request.url
+            ))
+            .because(format!(
+                "control fetched the page: {} ({} bytes)",
+                control.http_request.status_code, control.http_request.body_length
+            ));
+        v.evidence.extend(crate::throttle::legs_seen(f.tk));
+        return Some(v);
     }
     let resp = &last.response;
     let cmp = diff::compare(resp, &control.http_request);

@@ -149,6 +149,25 @@ fn ended(t: &Throughput) -> Option<String> {
     })
 }
 
+/// What the timed legs showed when they do not make a throttling verdict: a leg under the
+/// target's name that moved nothing beside an innocuous-name leg that moved the page on the
+/// same path is evidence the failure is the name's, and is said beside a failure verdict.
+pub fn legs_seen(tk: &TestKeys) -> Option<String> {
+    let target = tk.x_throughput.iter().find(|t| t.role == "target")?;
+    let paired = moved(tk, "paired").filter(|p| p.bytes >= MIN_PAIRED_BYTES)?;
+    (target.bytes == 0).then(|| {
+        format!(
+            "timed afterwards on the same address {}: under the target's name nothing came \
+             ({}); under the innocuous name {} the page came at {:.0} kbit/s ({} bytes)",
+            target.address,
+            target.failure.as_ref().map_or("no bytes", Failure::as_str),
+            paired.server_name,
+            paired.kbps(),
+            paired.bytes
+        )
+    })
+}
+
 /// The throttling verdict, when the paired transfers show one; `inconclusive` with the rates
 /// when the page's own transfer moved bytes and then stalled but the innocuous-name leg gives
 /// nothing to compare with (refused, or answered with a small error page, as many CDNs do for

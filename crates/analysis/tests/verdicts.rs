@@ -789,6 +789,13 @@ fn a_head_held_back_after_valid_tls_is_judged_from_the_timed_legs() {
     let v = o.verdict();
     assert_eq!(v.status, Status::Blocked, "{v:#?}");
     assert_eq!(v.techniques, vec![Technique::HttpTimeout]);
+    assert!(
+        v.evidence.iter().any(|e| e
+            .contains("under the target's name nothing came (generic_timeout_error)")
+            && e.contains("x.invalid the page came at 16000 kbit/s")),
+        "the legs are cited: {:?}",
+        v.evidence
+    );
 }
 
 #[test]
