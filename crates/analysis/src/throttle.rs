@@ -43,6 +43,17 @@ fn moved<'a>(tk: &'a TestKeys, role: &str) -> Option<&'a Throughput> {
         .find(|t| t.role == role && t.bytes > 0 && t.seconds > 0.0)
 }
 
+/// The innocuous-name leg when it moved enough to be compared with ([`MIN_PAIRED_BYTES`]): an
+/// error page for a name the server does not serve has no rate worth comparing with.
+fn usable_paired(tk: &TestKeys) -> Option<&Throughput> {
+    moved(tk, "paired").filter(|p| p.bytes >= MIN_PAIRED_BYTES)
+}
+
+/// Why a leg gave no bytes, as its failure names it.
+fn why_nothing(t: &Throughput) -> &str {
+    t.failure.as_ref().map_or("no bytes", Failure::as_str)
+}
+
 /// A timed-out body was still arriving when its last bytes came this late in the fetch's time
 /// (a share of it). A shaper with a deep queue delivers in bursts seconds apart as TCP backs
 /// off, so the quiet spell before the timeout says little; a filter that freezes the connection
@@ -154,13 +165,13 @@ fn ended(t: &Throughput) -> Option<String> {
 /// same path is evidence the failure is the name's, and is said beside a failure verdict.
 pub fn legs_seen(tk: &TestKeys) -> Option<String> {
     let target = tk.x_throughput.iter().find(|t| t.role == "target")?;
-    let paired = moved(tk, "paired").filter(|p| p.bytes >= MIN_PAIRED_BYTES)?;
+    let paired = usable_paired(tk)?;
     (target.bytes == 0).then(|| {
         format!(
             "timed afterwards on the same address {}: under the target's name nothing came \
              ({}); under the innocuous name {} the page came at {:.0} kbit/s ({} bytes)",
             target.address,
-            target.failure.as_ref().map_or("no bytes", Failure::as_str),
+            why_nothing(target),
             paired.server_name,
             paired.kbps(),
             paired.bytes
@@ -175,9 +186,7 @@ pub fn legs_seen(tk: &TestKeys) -> Option<String> {
 pub fn judge(tk: &TestKeys) -> Option<Verdict> {
     let target = target_transfer(tk)?;
     let target = target.as_ref();
-    // A paired leg that moved only a few bytes (an error page for the innocuous name) has no
-    // rate worth comparing with.
-    let Some(paired) = moved(tk, "paired").filter(|p| p.bytes >= MIN_PAIRED_BYTES) else {
+    let Some(paired) = usable_paired(tk) else {
         return unpaired(tk, target);
     };
     let (rt, rp) = (target.kbps(), paired.kbps());
@@ -224,7 +233,7 @@ fn unpaired(tk: &TestKeys, target: &Throughput) -> Option<Verdict> {
         Some(p) if p.bytes == 0 => format!(
             "the transfer under the innocuous name {} gave no bytes ({})",
             p.server_name,
-            p.failure.as_ref().map_or("no bytes", Failure::as_str)
+            why_nothing(p)
         ),
         Some(p) => format!(
             "the transfer under the innocuous name {} was answered differently ({} bytes, at \
@@ -261,8 +270,8 @@ fn unpaired(tk: &TestKeys, target: &Throughput) -> Option<Verdict> {
 /// such transfers ([`TestKeys::x_same_address`]) and judges again.
 pub fn wants_same_address(tk: &TestKeys) -> Option<Cow<'_, Throughput>> {
     let target = target_transfer(tk)?;
-    let paired_usable = moved(tk, "paired").is_some_and(|p| p.bytes >= MIN_PAIRED_BYTES);
-    (!paired_usable && tk.http_experiment_failure == Some(Failure::Timeout)).then_some(target)
+    (usable_paired(tk).is_none() && tk.http_experiment_failure == Some(Failure::Timeout))
+        .then_some(target)
 }
 
 /// The next best comparison when the innocuous-name leg gave nothing: another name's transfer
