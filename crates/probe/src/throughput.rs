@@ -126,6 +126,13 @@ pub async fn transfer(
         .saturating_duration_since(start)
         .as_secs_f64()
         .max(0.001);
+    // Nothing came in the whole window (a path slowed as a whole can hold a new connection's
+    // first bytes behind other transfers' queued ones for seconds): that is a timeout over
+    // the window, not a connection that ended at once with no bytes.
+    if out.bytes == 0 && out.failure.is_none() && Instant::now() >= deadline {
+        out.failure = Some(Failure::Timeout);
+        out.seconds = cfg.throughput_window.as_secs_f64();
+    }
     out
 }
 

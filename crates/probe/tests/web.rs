@@ -427,3 +427,44 @@ async fn silence_after_a_plaintext_request_is_not_timed() {
     assert!(tk.x_throughput.is_empty(), "{:?}", tk.x_throughput);
     assert_eq!(seen.lock().unwrap().len(), 1, "only the page's connection");
 }
+
+#[tokio::test]
+async fn a_leg_that_got_nothing_in_its_window_timed_out() {
+    use interfero_probe::throughput::{transfer, Leg};
+    // One server holds the request unanswered for as long as the test runs; the other closes
+    // at once without a byte.
+    let (held_tx, held_rx) = tokio::sync::mpsc::unbounded_channel::<tokio::net::TcpStream>();
+    let held = tcp_server("127.0.0.1", move |mut s| {
+        let held_tx = held_tx.clone();
+        async move {
+            let _ = read_head(&mut s).await;
+            let _ = held_tx.send(s);
+        }
+    })
+    .await;
+    let closed = tcp_server("127.0.0.1", |mut s| async move {
+        let _ = read_head(&mut s).await;
+    })
+    .await;
+    let mut c = cfg(resolver_to("127.0.0.1").await);
+    c.throughput_window = Duration::from_millis(300);
+    let leg = Leg {
+        role: "target",
+        sni: "site.test".into(),
+    };
+    let clock = interfero_probe::Clock::start();
+    let t = transfer(&c, held, false, "site.test", "/", &leg, &clock).await;
+    assert_eq!(
+        (t.bytes, t.failure.clone()),
+        (0, Some(Failure::Timeout)),
+        "{t:?}"
+    );
+    assert!(
+        (t.seconds - 0.3).abs() < 1e-9,
+        "the window is the time: {t:?}"
+    );
+    // A connection that ended with nothing is not a timeout.
+    let t = transfer(&c, closed, false, "site.test", "/", &leg, &clock).await;
+    assert_eq!((t.bytes, t.failure.clone()), (0, None), "{t:?}");
+    drop(held_rx);
+}
