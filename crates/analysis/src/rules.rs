@@ -307,6 +307,7 @@ fn judge_steps(f: &Facts, ctx: &Context) -> Verdict {
         v.evidence
             .push(format!("an injected DNS answer lost the race: {inj}"));
     }
+    v.evidence.extend(throttle::shared_unevenly(f.tk));
     v
 }
 

@@ -56,9 +56,11 @@ fn why_nothing(t: &Throughput) -> &str {
 
 /// A timed-out body was still arriving when its last bytes came this late in the fetch's time
 /// (a share of it). A shaper with a deep queue delivers in bursts seconds apart as TCP backs
-/// off, so the quiet spell before the timeout says little; a filter that freezes the connection
-/// after its first packets goes quiet at the very start.
-pub const CRAWL_LATE_SHARE: f64 = 0.5;
+/// off, and on an address slowed as a whole other transfers can starve this one for more than
+/// half of the wait (seen in the kernel world: 49 kB over 2.4 s, then nothing until the cut at
+/// 5 s), so the quiet spell before the timeout says little; a filter that freezes the
+/// connection after its first packets goes quiet within a few round trips of the request.
+pub const CRAWL_LATE_SHARE: f64 = 0.25;
 
 /// A round trip whose page began as a transfer (role `fetch`): the body's bytes over the time
 /// from the request to the body's end or the failure that cut it. That time includes the
@@ -144,6 +146,50 @@ fn stood_in(tk: &TestKeys, target: &Throughput) -> Option<String> {
     })
 }
 
+/// The page's own fetch under the target's name, to the timed leg's address, when it moved at
+/// least as many bytes as that leg at no less than [`RATIO_THRESHOLD`] of the innocuous-name
+/// leg's rate `rp`. The fetch ran alone before the two legs, which run together: on a path
+/// slowed as a whole they share it, and under loss one can take three times the other's share.
+/// A policer on the name slows every byte sent under it (a burst it lets through first is
+/// fewer bytes than the leg then moved), so a fetch that moved more than the leg, that fast,
+/// shows the leg's low rate was the sharing's, not the name's.
+fn own_fetch_unslowed(tk: &TestKeys, leg: &Throughput, rp: f64) -> Option<Throughput> {
+    if leg.role != "target" {
+        return None;
+    }
+    tk.requests
+        .iter()
+        .filter(|rt| rt.address.as_deref() == Some(leg.address.as_str()))
+        .filter_map(|rt| as_transfer(rt, rt.address.clone()))
+        .filter(|f| f.server_name == leg.server_name && f.bytes >= leg.bytes.max(MIN_PAIRED_BYTES))
+        .find(|f| f.kbps() >= RATIO_THRESHOLD * rp)
+}
+
+/// Why the timed legs' low ratio was not called throttling, when the page's own fetch showed
+/// the name unslowed ([`own_fetch_unslowed`]): said beside the verdict given instead.
+pub fn shared_unevenly(tk: &TestKeys) -> Option<String> {
+    let leg = moved(tk, "target")?;
+    let paired = usable_paired(tk)?;
+    let (rt, rp) = (leg.kbps(), paired.kbps());
+    if rp <= 0.0 || rt / rp >= RATIO_THRESHOLD {
+        return None;
+    }
+    let fetch = own_fetch_unslowed(tk, leg, rp)?;
+    Some(format!(
+        "the timed legs, run together to {}, came at {rt:.0} kbit/s under {} and at {rp:.0} \
+         kbit/s under {} (ratio {:.2}), but the page's own fetch under {}, alone on the same \
+         address, moved {} bytes at {:.0} kbit/s: a policer on the name would have slowed it \
+         too, so the legs shared a slow path unevenly",
+        leg.address,
+        leg.server_name,
+        paired.server_name,
+        rt / rp,
+        fetch.server_name,
+        fetch.bytes,
+        fetch.kbps()
+    ))
+}
+
 /// How a leg ended, when it ended with an error after moving bytes.
 fn ended(t: &Throughput) -> Option<String> {
     // The page's own fetch ended as its round trip says, and `stood_in` names it.
@@ -194,7 +240,7 @@ pub fn judge(tk: &TestKeys) -> Option<Verdict> {
         return unpaired(tk, target);
     }
     let ratio = rt / rp;
-    if ratio >= RATIO_THRESHOLD {
+    if ratio >= RATIO_THRESHOLD || own_fetch_unslowed(tk, target, rp).is_some() {
         return None;
     }
     let mut v = Verdict::new(Status::Throttled, 0.9, "throughput.paired_ratio")

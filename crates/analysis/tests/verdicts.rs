@@ -681,6 +681,54 @@ fn a_leg_closed_without_close_notify_still_has_its_rate() {
 }
 
 #[test]
+fn legs_sharing_a_slowed_path_unevenly_are_not_throttling_when_the_fetch_was_fast() {
+    // The whole path is slowed: the page's own fetch, alone on it, read its 512 KiB at 890
+    // kbit/s; the two timed legs then ran together and shared the path unevenly (the target's
+    // leg at a third of the innocuous one's rate, as under loss).
+    let mut o = Obs::site("https://news.example/");
+    o.tk.requests[0].address = Some(format!("{IP}:443"));
+    o.tk.requests[0].response.x_body_length = Some(524_288);
+    o.tk.requests[0].t0 = 0.0;
+    o.tk.requests[0].t = 4.7;
+    o.tk.x_throughput = vec![
+        leg("target", "news.example", 300_000, 10.0, None),
+        leg("paired", "x.invalid", 900_000, 10.0, None),
+    ];
+    let v = o.verdict();
+    assert_eq!(v.status, Status::Accessible, "{v:#?}");
+    assert!(
+        v.evidence
+            .iter()
+            .any(|e| e.contains("ratio 0.33") && e.contains("own fetch")),
+        "the legs' ratio is named and explained: {:?}",
+        v.evidence
+    );
+    // A policer on the name slows the fetch as much as the leg: throttled, as before.
+    o.tk.requests[0].failure = Some(Failure::Timeout);
+    o.tk.http_experiment_failure = Some(Failure::Timeout);
+    o.tk.requests[0].t = 10.0;
+    o.tk.requests[0].response.x_body_length = Some(40_000);
+    o.tk.requests[0].response.x_last_byte_t = Some(9.9);
+    o.tk.x_throughput[0] = leg("target", "news.example", 40_000, 10.0, None);
+    let v = o.verdict();
+    assert_eq!(v.status, Status::Throttled, "{v:#?}");
+    assert_eq!(v.rules[0], "throughput.paired_ratio");
+    // A burst let through first is fewer bytes than the leg moved afterwards: still throttled.
+    o.tk.requests[0].response.x_body_length = Some(100_000);
+    o.tk.requests[0].t = 0.5;
+    o.tk.requests[0].response.x_last_byte_t = Some(0.5);
+    o.tk.requests[0].failure = None;
+    o.tk.http_experiment_failure = None;
+    o.tk.x_throughput[0] = leg("target", "news.example", 300_000, 10.0, None);
+    assert_eq!(o.verdict().rules[0], "throughput.paired_ratio");
+    // A fetch to another address says nothing about this path.
+    o.tk.requests[0].response.x_body_length = Some(1_125_000);
+    o.tk.requests[0].t = 10.0;
+    o.tk.requests[0].address = Some("198.18.9.9:443".into());
+    assert_eq!(o.verdict().rules[0], "throughput.paired_ratio");
+}
+
+#[test]
 fn a_stall_with_nothing_to_compare_is_inconclusive_with_the_rates() {
     // The page's head came, its body crawled, the fetch timed out; the CDN answered the
     // innocuous name with a small error page (or refused it): not a block.
@@ -743,6 +791,13 @@ fn a_page_that_crawled_until_the_timeout_is_a_rate_when_the_timed_legs_moved_not
     o.tk.requests[0].response.x_body_length = Some(40_000);
     o.tk.requests[0].response.x_last_byte_t = Some(6.5);
     assert_eq!(o.verdict().rules[0], "throughput.no_comparison");
+    // Starved by the other transfers on an address slowed as a whole (as seen in the kernel
+    // world): 49 kB over 2.4 s, then nothing until the cut at 5 s. Still a crawl.
+    o.tk.requests[0].t = 5.0;
+    o.tk.requests[0].response.x_body_length = Some(49_026);
+    o.tk.requests[0].response.x_last_byte_t = Some(2.38);
+    assert_eq!(o.verdict().rules[0], "throughput.no_comparison");
+    o.tk.requests[0].t = 10.0;
     // A head and a few bytes, then nothing for seconds (a filter freezing the connection after
     // its first packets): no rate, and the timeout is judged as a timeout.
     o.tk.requests[0].response.x_body_length = Some(16_000);
