@@ -34,6 +34,16 @@ async fn eval(name: &str, kind: WorldKind) -> (interfero_lab::score::Report, See
     } = lab.eval().await;
     let results: Vec<(LabTarget, Measurement)> = results;
     lab.shutdown().await;
+    // A miss is printed whole (shown only when the test fails): the evidence to find out why.
+    for (t, m) in &results {
+        if report.misses.iter().any(|x| x.name == t.name) {
+            eprintln!(
+                "missed {}: {}",
+                t.name,
+                serde_json::to_string_pretty(m).unwrap_or_default()
+            );
+        }
+    }
     let seen = results
         .into_iter()
         .filter_map(|(t, m)| {
