@@ -468,3 +468,68 @@ async fn a_leg_that_got_nothing_in_its_window_timed_out() {
     assert_eq!((t.bytes, t.failure.clone()), (0, None), "{t:?}");
     drop(held_rx);
 }
+
+/// A TLS site on 127.0.0.1 that resets each connection for which `cut(n)` holds (`n` counts
+/// connections from 0), after reading the ClientHello's record header, and serves the rest.
+async fn cutting_site(cut: fn(usize) -> bool) -> (std::net::SocketAddr, Pki) {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    let pki = Pki::new("Lab CA");
+    let (chain, key) = pki.leaf(&["site.test"], false);
+    let acceptor = tls_acceptor(chain, key);
+    let count = Arc::new(AtomicUsize::new(0));
+    let addr = tcp_server("127.0.0.1", move |mut s| {
+        let acceptor = acceptor.clone();
+        let n = count.fetch_add(1, Ordering::SeqCst);
+        async move {
+            if cut(n) {
+                let mut hdr = [0u8; 5];
+                let _ = s.read_exact(&mut hdr).await;
+                reset(s);
+                return;
+            }
+            let Ok(mut tls) = acceptor.accept(s).await else {
+                return;
+            };
+            if read_tls_head(&mut tls).await.is_none() {
+                return;
+            }
+            let _ = tls
+                .write_all(&response("200 OK", "", "<title>Up</title>"))
+                .await;
+            let _ = tls.shutdown().await;
+        }
+    })
+    .await;
+    (addr, pki)
+}
+
+#[tokio::test]
+async fn a_handshake_reset_once_is_retried_on_a_new_connection() {
+    // A server that resets some connections (or a packet lost on the way): the retry gets
+    // through, and both handshakes are kept.
+    let (addr, pki) = cutting_site(|n| n == 0).await;
+    let mut c = cfg(resolver_to("127.0.0.1").await);
+    c.extra_roots = vec![pki.ca_der.clone()];
+    let url = format!("https://site.test:{}/", addr.port());
+    let tk = web::measure(&c, &url, None).await;
+    let failures: Vec<_> = tk
+        .tls_handshakes
+        .iter()
+        .map(|h| h.failure.clone())
+        .collect();
+    assert_eq!(failures, [Some(Failure::ConnectionReset), None], "{tk:#?}");
+    assert_eq!(tk.tcp_connect.len(), 2);
+    assert_eq!(tk.http_experiment_failure, None);
+    assert_eq!(tk.requests[0].response.x_title.as_deref(), Some("Up"));
+    // A filter on the name resets the retry too: the failure stands, with both records.
+    let (addr, pki) = cutting_site(|_| true).await;
+    c.extra_roots = vec![pki.ca_der.clone()];
+    let url = format!("https://site.test:{}/", addr.port());
+    let tk = web::measure(&c, &url, None).await;
+    assert_eq!(tk.tls_handshakes.len(), 2, "retried once, not more");
+    assert!(tk
+        .tls_handshakes
+        .iter()
+        .all(|h| h.failure == Some(Failure::ConnectionReset)));
+    assert_eq!(tk.http_experiment_failure, Some(Failure::ConnectionReset));
+}
