@@ -244,11 +244,17 @@ impl<'a> Facts<'a> {
                 let named = |t: &&TlsHandshake| {
                     t.server_name.is_empty() || t.server_name.eq_ignore_ascii_case(&host)
                 };
-                let probe_tls = tk
-                    .tls_handshakes
-                    .iter()
-                    .filter(named)
-                    .find(|t| t.address == ep)
+                // A handshake cut at once is retried on a new connection: the one that
+                // completed, if any, is what this address gave.
+                let here = || {
+                    tk.tls_handshakes
+                        .iter()
+                        .filter(named)
+                        .filter(|t| t.address == ep)
+                };
+                let probe_tls = here()
+                    .find(|t| t.failure.is_none())
+                    .or_else(|| here().next())
                     .or_else(|| unaddressed_handshake(tk, ip, port, &named));
                 let served_https = https
                     && tk.requests.iter().any(|rt| {

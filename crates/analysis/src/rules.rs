@@ -308,7 +308,32 @@ fn judge_steps(f: &Facts, ctx: &Context) -> Verdict {
             .push(format!("an injected DNS answer lost the race: {inj}"));
     }
     v.evidence.extend(throttle::shared_unevenly(f.tk));
+    v.evidence.extend(retried_through(f.tk));
     v
+}
+
+/// A handshake cut at once (reset, EOF) followed by one that completed to the same address:
+/// the probe retried on a new connection and got through. Said beside the verdict, since a
+/// reader who sees the cut should know why it is not a block (a filter cuts every attempt).
+fn retried_through(tk: &interfero_model::measurement::TestKeys) -> Option<String> {
+    let hs = &tk.tls_handshakes;
+    hs.iter().enumerate().find_map(|(i, cut)| {
+        let f = cut.failure.as_ref()?;
+        let fast = matches!(f, Failure::ConnectionReset | Failure::Eof);
+        let later = hs.get(i + 1..)?;
+        (fast
+            && later
+                .iter()
+                .any(|h| h.failure.is_none() && h.address == cut.address))
+        .then(|| {
+            format!(
+                "the first TLS handshake to {} was cut ({f}) and a retry on a new connection \
+                 completed: a server or path dropping some connections, not a filter on the \
+                 name, which cuts every attempt",
+                cut.address
+            )
+        })
+    })
 }
 
 /// An address no host can have, on any network.

@@ -446,6 +446,26 @@ fn tls_failures_after_client_hello() {
 }
 
 #[test]
+fn a_handshake_cut_once_then_completed_on_a_retry_is_not_a_block() {
+    // The probe's first handshake was reset; its retry on a new connection completed and the
+    // page came: a server dropping some connections, not a filter on the name.
+    let mut o = Obs::site("https://news.example/");
+    let mut cut = o.tk.tls_handshakes[0].clone();
+    cut.failure = Some(Failure::ConnectionReset);
+    o.tk.tls_handshakes.insert(0, cut);
+    o.tk.tcp_connect.push(o.tk.tcp_connect[0].clone());
+    let v = o.verdict();
+    assert_eq!(v.status, Status::Accessible, "{v:#?}");
+    assert!(
+        v.evidence
+            .iter()
+            .any(|e| e.contains("connection_reset") && e.contains("retry")),
+        "the cut and the retry are said: {:?}",
+        v.evidence
+    );
+}
+
+#[test]
 fn interception_untrusted_issuer_where_control_valid() {
     let o = Obs::site("https://news.example/")
         .tls_fail(Failure::SslUnknownAuthority)
