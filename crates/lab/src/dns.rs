@@ -32,6 +32,8 @@ pub(crate) struct Reply {
 
 /// How long after the forged answer the true one follows (dns.injection).
 pub(crate) const INJECTION_LAG: Duration = Duration::from_millis(50);
+/// How many copies of a forged answer the injector sends (dns.injection).
+pub(crate) const INJECTED_COPIES: usize = 3;
 /// Answers over UDP larger than this without EDNS are truncated, so the client retries on TCP.
 const UDP_MAX_PLAIN: usize = 512;
 const TTL: u32 = 60;
@@ -131,13 +133,16 @@ pub(crate) fn answer(
         Some(Action::DnsBogon) => forged(sh.scenario.bogon_address),
         Some(Action::DnsHijack) => forged(sh.blockpage_ip()),
         Some(Action::DnsInjection) if udp => {
-            return vec![
-                now(fit(forged(sh.blockpage_ip()), udp)),
-                Reply {
-                    delay: INJECTION_LAG,
-                    bytes: fit(true_reply, udp),
-                },
-            ]
+            // Real injectors send several forged copies (the Great Firewall's three injectors
+            // answer one query up to three times: FOCI 2020, "Triplet Censors"), so on a lossy
+            // path the forgery still arrives; the true answer follows.
+            let forged = fit(forged(sh.blockpage_ip()), udp);
+            let mut out: Vec<Reply> = (0..INJECTED_COPIES).map(|_| now(forged.clone())).collect();
+            out.push(Reply {
+                delay: INJECTION_LAG,
+                bytes: fit(true_reply, udp),
+            });
+            return out;
         }
         Some(_) => return vec![now(fit(true_reply, udp))],
     };
