@@ -146,35 +146,43 @@ fn stood_in(tk: &TestKeys, target: &Throughput) -> Option<String> {
     })
 }
 
-/// The page's own fetch under the target's name, to the timed leg's address, when it moved at
-/// least as many bytes as that leg at no less than [`RATIO_THRESHOLD`] of the innocuous-name
-/// leg's rate `rp`. The fetch ran alone before the two legs, which run together: on a path
-/// slowed as a whole they share it, and under loss one can take three times the other's share.
-/// A policer on the name slows every byte sent under it (a burst it lets through first is
-/// fewer bytes than the leg then moved), so a fetch that moved more than the leg, that fast,
-/// shows the leg's low rate was the sharing's, not the name's.
-fn own_fetch_unslowed(tk: &TestKeys, leg: &Throughput, rp: f64) -> Option<Throughput> {
-    if leg.role != "target" {
+/// The timed legs' ratio fell below [`RATIO_THRESHOLD`], but the page's own fetch under the
+/// same name, to the same address, moved at least as many bytes as the name's leg at no less
+/// than that share of the innocuous leg's rate. The fetch ran alone before the two legs, which
+/// run together: on a path slowed as a whole they share it, and under loss one can take three
+/// times the other's share. A policer on the name slows every byte sent under it (a burst it
+/// lets through first is fewer bytes than the leg then moved), so such a fetch shows the low
+/// ratio was the sharing's, not the name's.
+struct Uneven<'a> {
+    leg: &'a Throughput,
+    paired: &'a Throughput,
+    fetch: Throughput,
+}
+
+/// The [`Uneven`] case, when the measurement shows it.
+fn unevenly_shared(tk: &TestKeys) -> Option<Uneven<'_>> {
+    let leg = moved(tk, "target")?;
+    let paired = usable_paired(tk)?;
+    let rp = paired.kbps();
+    if rp <= 0.0 || leg.kbps() / rp >= RATIO_THRESHOLD {
         return None;
     }
-    tk.requests
+    let fetch = tk
+        .requests
         .iter()
         .filter(|rt| rt.address.as_deref() == Some(leg.address.as_str()))
         .filter_map(|rt| as_transfer(rt, rt.address.clone()))
-        .filter(|f| f.server_name == leg.server_name && f.bytes >= leg.bytes.max(MIN_PAIRED_BYTES))
-        .find(|f| f.kbps() >= RATIO_THRESHOLD * rp)
+        .filter(|f| f.server_name.eq_ignore_ascii_case(&leg.server_name))
+        .filter(|f| f.bytes >= leg.bytes.max(MIN_PAIRED_BYTES))
+        .find(|f| f.kbps() >= RATIO_THRESHOLD * rp)?;
+    Some(Uneven { leg, paired, fetch })
 }
 
-/// Why the timed legs' low ratio was not called throttling, when the page's own fetch showed
-/// the name unslowed ([`own_fetch_unslowed`]): said beside the verdict given instead.
+/// Why the timed legs' low ratio was not called throttling ([`unevenly_shared`]): said
+/// beside the verdict given instead.
 pub fn shared_unevenly(tk: &TestKeys) -> Option<String> {
-    let leg = moved(tk, "target")?;
-    let paired = usable_paired(tk)?;
+    let Uneven { leg, paired, fetch } = unevenly_shared(tk)?;
     let (rt, rp) = (leg.kbps(), paired.kbps());
-    if rp <= 0.0 || rt / rp >= RATIO_THRESHOLD {
-        return None;
-    }
-    let fetch = own_fetch_unslowed(tk, leg, rp)?;
     Some(format!(
         "the timed legs, run together to {}, came at {rt:.0} kbit/s under {} and at {rp:.0} \
          kbit/s under {} (ratio {:.2}), but the page's own fetch under {}, alone on the same \
@@ -240,7 +248,7 @@ pub fn judge(tk: &TestKeys) -> Option<Verdict> {
         return unpaired(tk, target);
     }
     let ratio = rt / rp;
-    if ratio >= RATIO_THRESHOLD || own_fetch_unslowed(tk, target, rp).is_some() {
+    if ratio >= RATIO_THRESHOLD || unevenly_shared(tk).is_some() {
         return None;
     }
     let mut v = Verdict::new(Status::Throttled, 0.9, "throughput.paired_ratio")
