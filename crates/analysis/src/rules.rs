@@ -5,7 +5,7 @@ use crate::facts::{AddrFacts, Facts};
 use crate::fingerprint::Fingerprints;
 use crate::throttle;
 use crate::trust::StateRoots;
-use interfero_model::measurement::{HttpRoundTrip, TlsHandshake};
+use interfero_model::measurement::{HttpRoundTrip, TestKeys, TlsHandshake};
 use interfero_model::{Failure, Status, Technique, Verdict};
 
 /// What the rules need besides the measurement.
@@ -315,24 +315,24 @@ fn judge_steps(f: &Facts, ctx: &Context) -> Verdict {
 /// A handshake cut at once (reset, EOF) followed by one that completed to the same address:
 /// the probe retried on a new connection and got through. Said beside the verdict, since a
 /// reader who sees the cut should know why it is not a block (a filter cuts every attempt).
-fn retried_through(tk: &interfero_model::measurement::TestKeys) -> Option<String> {
+fn retried_through(tk: &TestKeys) -> Option<String> {
     let hs = &tk.tls_handshakes;
-    hs.iter().enumerate().find_map(|(i, cut)| {
-        let f = cut.failure.as_ref()?;
-        let fast = matches!(f, Failure::ConnectionReset | Failure::Eof);
-        let later = hs.get(i + 1..)?;
-        (fast
-            && later
-                .iter()
-                .any(|h| h.failure.is_none() && h.address == cut.address))
-        .then(|| {
-            format!(
-                "the first TLS handshake to {} was cut ({f}) and a retry on a new connection \
-                 completed: a server or path dropping some connections, not a filter on the \
-                 name, which cuts every attempt",
-                cut.address
-            )
-        })
+    let (i, cut) = hs
+        .iter()
+        .enumerate()
+        .find(|(_, h)| matches!(h.failure, Some(Failure::ConnectionReset | Failure::Eof)))?;
+    let completed = hs
+        .iter()
+        .skip(i + 1)
+        .any(|h| h.failure.is_none() && h.address == cut.address);
+    completed.then(|| {
+        format!(
+            "the first TLS handshake to {} was cut ({}) and a retry on a new connection \
+             completed: a server or path dropping some connections, not a filter on the \
+             name, which cuts every attempt",
+            cut.address,
+            cut.failure.as_ref().map_or("", Failure::as_str)
+        )
     })
 }
 
