@@ -235,7 +235,7 @@ async fn hop(
         return Ok(http::get_until(cfg, stream, None, url, &address.to_string(), clock, cut).await);
     }
     let sni = host_name(url);
-    let addresses: Vec<SocketAddr> = streams.iter().map(|(a, _)| *a).collect();
+    let first = streams.first().map(|(a, _)| *a);
     let mut handshakes = join_all(
         streams
             .into_iter()
@@ -243,17 +243,14 @@ async fn hop(
     )
     .await;
     // Every handshake cut at once (a reset or an EOF): once more on a new connection to the
-    // first such address. A filter matching the name cuts the retry too; a server that drops
-    // some connections (or a packet lost on the way) lets it through, and one cut is then not
+    // first address. A filter matching the name cuts the retry too; a server that drops some
+    // connections (or a packet lost on the way) lets it through, and one cut is then not
     // called a block. Only these fast failures are retried: a stall would double the wait.
-    let cut_at_once = |h: &[(TlsHandshake, Option<tls::ProbeTlsStream>)]| {
-        !h.is_empty()
-            && h.iter().all(|(o, s)| {
-                s.is_none() && matches!(o.failure, Some(Failure::ConnectionReset | Failure::Eof))
-            })
-    };
-    if let (true, Some(address)) = (cut_at_once(&handshakes), addresses.first()) {
-        let (obs, stream) = tcp::connect(cfg, *address, clock).await;
+    let cut_at_once = handshakes.iter().all(|(o, s)| {
+        s.is_none() && matches!(o.failure, Some(Failure::ConnectionReset | Failure::Eof))
+    });
+    if let Some(address) = first.filter(|_| cut_at_once) {
+        let (obs, stream) = tcp::connect(cfg, address, clock).await;
         steps.tcp_connect.push(obs);
         if let Some(s) = stream {
             handshakes.push(tls::handshake_until(cfg, s, &sni, clock, &steps.cut).await);

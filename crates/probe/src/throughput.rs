@@ -113,11 +113,19 @@ pub async fn transfer(
             next_sample += interval;
         }
         if now >= deadline {
+            // Nothing came in the whole window (a path slowed as a whole can hold a new
+            // connection's first bytes behind other transfers' queued ones for seconds): a
+            // timeout over the window, not a connection that ended at once with no bytes.
+            if out.bytes == 0 {
+                out.failure = Some(Failure::Timeout);
+            }
             break;
         }
     }
-    // The rate runs to the last byte when the transfer ended early, to the deadline otherwise.
-    let end = if out.bytes >= BYTE_CAP || last_byte < deadline - interval {
+    // The rate runs to the last byte when the transfer ended early, to the deadline otherwise
+    // (and when nothing came at all).
+    let silent = out.bytes == 0 && out.failure == Some(Failure::Timeout);
+    let end = if !silent && (out.bytes >= BYTE_CAP || last_byte < deadline - interval) {
         last_byte
     } else {
         deadline
@@ -126,13 +134,6 @@ pub async fn transfer(
         .saturating_duration_since(start)
         .as_secs_f64()
         .max(0.001);
-    // Nothing came in the whole window (a path slowed as a whole can hold a new connection's
-    // first bytes behind other transfers' queued ones for seconds): that is a timeout over
-    // the window, not a connection that ended at once with no bytes.
-    if out.bytes == 0 && out.failure.is_none() && Instant::now() >= deadline {
-        out.failure = Some(Failure::Timeout);
-        out.seconds = cfg.throughput_window.as_secs_f64();
-    }
     out
 }
 
